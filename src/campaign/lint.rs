@@ -1,0 +1,203 @@
+//! The governance review of a campaign before launch (DESIGN §5).
+//!
+//! Errors: every compile error (syntax, types, unknown names, limits, cycles); data used whose
+//! `purposes` lack the campaign's purpose (`purpose-mismatch`); sensitive data without a
+//! `[review]` that covers it (`sensitive-without-review`); ε above the site's cap
+//! (`epsilon-over-cap`). Warnings: group cases after an always-true case (`unreachable-case`);
+//! review entries that approve nothing used (`unused-review`).
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::campaign::{analyze, Campaign};
+use crate::diag::{caret_snippet, line_col};
+use crate::limits::Limits;
+use crate::rules::compile::DataRef;
+use crate::schema::{Schema, Sensitivity};
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The campaign cannot launch.
+    Error,
+    /// Worth a look; the campaign can launch.
+    Warning,
+}
+
+/// One lint finding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// Stable code, such as `purpose-mismatch`.
+    pub code: &'static str,
+    /// Error or warning.
+    pub severity: Severity,
+    /// The segment (`hikers`) or group case (`price_tier/mid`) concerned, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
+    /// Line in the rule text, from 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// Column in the rule text, from 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    /// What is wrong and how to fix it.
+    pub message: String,
+    /// The rule line with a caret under the problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snippet: Option<String>,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{sev}[{}]", self.code)?;
+        if let Some(s) = &self.segment {
+            write!(f, " rule '{s}'")?;
+        }
+        if let (Some(l), Some(c)) = (self.line, self.column) {
+            write!(f, " {l}:{c}")?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(snippet) = &self.snippet {
+            for line in snippet.lines() {
+                write!(f, "\n    {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Site-level policy the lint enforces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LintConfig {
+    /// Highest ε per report a campaign may ask for. Default 2.0.
+    pub epsilon_max: f64,
+}
+
+impl Default for LintConfig {
+    fn default() -> Self {
+        LintConfig { epsilon_max: 2.0 }
+    }
+}
+
+/// Reviews `campaign` against `schema` and `config`; findings are sorted errors first, then by
+/// rule order.
+pub fn lint(
+    campaign: &Campaign,
+    schema: &Schema,
+    config: &LintConfig,
+    limits: &Limits,
+) -> Vec<Finding> {
+    let (compiled, mut findings) = analyze(campaign, schema, limits);
+    if campaign.epsilon > config.epsilon_max {
+        findings.push(Finding {
+            code: "epsilon-over-cap",
+            severity: Severity::Error,
+            segment: None,
+            line: None,
+            column: None,
+            message: format!(
+                "epsilon {} is above the site's cap of {}; lower it or raise the cap deliberately",
+                campaign.epsilon, config.epsilon_max
+            ),
+            snippet: None,
+        });
+    }
+    let Some(compiled) = compiled else { return findings };
+    let rules = campaign.rules();
+    let covers: BTreeSet<&str> =
+        campaign.review.iter().flat_map(|r| r.covers.iter().map(String::as_str)).collect();
+    let mut sensitive_used = BTreeSet::new();
+    for ((_, rule_id, text), info) in rules.iter().zip(compiled.rule_info()) {
+        let mut reported = BTreeSet::new();
+        for &(data, span) in &info.uses {
+            let (kind, name, purposes, sensitive): (&str, &str, &[String], Option<Sensitivity>) =
+                match data {
+                    DataRef::Attr(a) => match schema.attribute_by_id(a) {
+                        Some(d) => ("attribute", &d.name, &d.purposes, d.sensitive),
+                        None => continue,
+                    },
+                    DataRef::Event(e) => match schema.event_by_id(e) {
+                        Some(d) => ("event", &d.name, &d.purposes, d.sensitive),
+                        None => continue,
+                    },
+                };
+            let at = |code: &'static str, message: String| {
+                let lc = line_col(text, span.start);
+                Finding {
+                    code,
+                    severity: Severity::Error,
+                    segment: Some(rule_id.clone()),
+                    line: Some(lc.line),
+                    column: Some(lc.column),
+                    message,
+                    snippet: Some(caret_snippet(text, span)),
+                }
+            };
+            if !purposes.contains(&campaign.purpose) && reported.insert(("purpose", data)) {
+                let allowed =
+                    if purposes.is_empty() { "no purpose".to_owned() } else { purposes.join(", ") };
+                findings.push(at(
+                    "purpose-mismatch",
+                    format!(
+                        "{kind} '{name}' may be used for {allowed}, not for {}; add '{}' to its purposes in the data map or leave it out of the rule",
+                        campaign.purpose, campaign.purpose
+                    ),
+                ));
+            }
+            if let Some(category) = sensitive {
+                sensitive_used.insert(name);
+                if !covers.contains(name) && reported.insert(("sensitive", data)) {
+                    findings.push(at(
+                        "sensitive-without-review",
+                        format!(
+                            "{kind} '{name}' is sensitive ({}); add a [review] with by, at, why and covers = [\"{name}\"] after a privacy review",
+                            category.name()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    for c in &covers {
+        if !sensitive_used.contains(c) {
+            findings.push(Finding {
+                code: "unused-review",
+                severity: Severity::Warning,
+                segment: None,
+                line: None,
+                column: None,
+                message: format!("the review covers '{c}', which no rule uses as sensitive data; remove it from covers"),
+                snippet: None,
+            });
+        }
+    }
+    let mut rule = campaign.segments.len();
+    for g in &campaign.groups {
+        if let Some(first_true) = (0..g.cases.len()).find(|&k| compiled.rule_is_true(rule + k)) {
+            for case in &g.cases[first_true + 1..] {
+                findings.push(Finding {
+                    code: "unreachable-case",
+                    severity: Severity::Warning,
+                    segment: Some(format!("{}/{}", g.id, case.id)),
+                    line: None,
+                    column: None,
+                    message: format!(
+                        "case '{}' can never be chosen: case '{}' before it always holds",
+                        case.id, g.cases[first_true].id
+                    ),
+                    snippet: None,
+                });
+            }
+        }
+        rule += g.cases.len();
+    }
+    findings.sort_by_key(|f| f.severity);
+    findings
+}

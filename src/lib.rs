@@ -1,0 +1,43 @@
+//! dpseg core: privacy-preserving on-device segmentation.
+//!
+//! This crate is the engine the browser SDK, the collector and the CLI share. It does no IO and
+//! reads no clock: callers pass `now` (Unix seconds) and, later, an RNG.
+//!
+//! * [`schema`] — the data map: attributes and events with types, purposes and sensitivity.
+//! * [`profile`] — the visitor's data, validated against the schema.
+//! * [`rules`] — the segment rule language: parse, print, type-check, compile, evaluate, explain.
+//! * [`campaign`] — campaigns of segments and groups, their `config_id`, and lint.
+//! * [`time`], [`limits`], [`diag`] — timestamps, input bounds and error presentation.
+//!
+//! ```
+//! use dpseg::{campaign::Campaign, limits::Limits, profile::Profile, schema::Schema, time::parse_timestamp};
+//!
+//! let limits = Limits::default();
+//! let schema = Schema::from_toml(r#"
+//!     [attributes.budget]
+//!     type = "number"
+//!     purposes = ["measurement"]
+//! "#, &limits)?;
+//! let campaign = Campaign::from_toml(r#"
+//!     id = "demo"
+//!     purpose = "measurement"
+//!     epoch = "1d"
+//!     epsilon = 1.0
+//!     [[segments]]
+//!     id = "big_spenders"
+//!     rule = "budget >= 100"
+//! "#, &limits)?;
+//! let compiled = campaign.compile(&schema, &limits).map_err(|f| f[0].to_string())?;
+//! let now = parse_timestamp("2026-11-24T00:00:00Z")?;
+//! let profile = Profile::from_json(&schema, r#"{"attributes": {"budget": 150}}"#, now, &limits)?;
+//! assert_eq!(compiled.evaluate(&profile, now).segments, vec![true]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod campaign;
+pub mod diag;
+pub mod limits;
+pub mod profile;
+pub mod rules;
+pub mod schema;
+pub mod time;

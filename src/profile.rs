@@ -1,0 +1,778 @@
+//! The visitor's profile: declared attributes and a short event history (DESIGN §3).
+//!
+//! A profile lives on the device only. It is validated against the [`Schema`] on every change:
+//! unknown names, wrong types, words outside a closed vocabulary, bad timestamps and exceeded
+//! limits are errors that name the JSON path, and a failed change leaves the profile as it was.
+//!
+//! Storage is laid out for the evaluator: attributes in a vector indexed by [`AttrId`], events
+//! per type in time order with one column per property, so a window `[now - d, now]` is two
+//! binary searches and a filter reads one column.
+
+use std::fmt;
+
+use serde_json::{Map, Value as Json};
+
+use crate::diag::{did_you_mean, suggestion_suffix};
+use crate::limits::Limits;
+use crate::schema::{AttrId, AttrType, EventDef, EventId, Schema};
+use crate::time::{format_timestamp, parse_timestamp, TimeError, UnixSecs};
+
+/// A value of an attribute or event property.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A finite number.
+    Number(f64),
+    /// A string.
+    String(Box<str>),
+    /// A boolean.
+    Bool(bool),
+    /// A set of strings; invariant: sorted and without duplicates.
+    Set(Box<[Box<str>]>),
+    /// An instant, Unix seconds.
+    Time(UnixSecs),
+}
+
+impl Value {
+    /// The value as JSON, in the profile's format.
+    pub fn to_json(&self) -> Json {
+        match self {
+            Value::Number(n) => serde_json::Number::from_f64(*n).map_or(Json::Null, Json::Number),
+            Value::String(s) => Json::String(s.to_string()),
+            Value::Bool(b) => Json::Bool(*b),
+            Value::Set(s) => Json::Array(s.iter().map(|w| Json::String(w.to_string())).collect()),
+            Value::Time(t) => Json::String(format_timestamp(*t)),
+        }
+    }
+}
+
+/// All events of one type, oldest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventLog {
+    /// Times, ascending.
+    times: Vec<UnixSecs>,
+    /// One column per property of the type (indexed by `PropId`), each as long as `times`.
+    props: Vec<Vec<Option<Value>>>,
+}
+
+impl EventLog {
+    fn new(prop_count: usize) -> EventLog {
+        EventLog { times: Vec::new(), props: vec![Vec::new(); prop_count] }
+    }
+
+    /// Event times, ascending.
+    pub fn times(&self) -> &[UnixSecs] {
+        &self.times
+    }
+
+    /// The column of property `prop` (indexed like [`EventLog::times`]).
+    pub fn column(&self, prop: usize) -> &[Option<Value>] {
+        self.props.get(prop).map_or(&[], Vec::as_slice)
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    /// True when there are no events.
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+
+    fn insert(&mut self, at: UnixSecs, props: Vec<Option<Value>>) {
+        let i = self.times.partition_point(|&t| t <= at);
+        self.times.insert(i, at);
+        for (col, v) in self.props.iter_mut().zip(props) {
+            col.insert(i, v);
+        }
+    }
+
+    /// Drops events before `cutoff`; returns how many.
+    fn drop_before(&mut self, cutoff: UnixSecs) -> usize {
+        let n = self.times.partition_point(|&t| t < cutoff);
+        self.times.drain(..n);
+        for col in &mut self.props {
+            col.drain(..n);
+        }
+        n
+    }
+}
+
+/// A profile validated against a schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    /// Indexed by [`AttrId`]; `None` when unset.
+    attrs: Vec<Option<Value>>,
+    /// Indexed by [`EventId`].
+    events: Vec<EventLog>,
+}
+
+/// Why a profile or a change to it was refused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileError {
+    /// JSON path of the offending value, such as `$.events[3].props.amount`.
+    pub path: String,
+    /// What is wrong.
+    pub kind: ProfileErrorKind,
+}
+
+/// What is wrong with a profile value.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ProfileErrorKind {
+    /// Not JSON, or not of the profile's shape.
+    Syntax(String),
+    /// The document is larger than `profile_bytes_max`.
+    TooLarge {
+        /// Size.
+        bytes: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// The name is not an attribute of the schema.
+    UnknownAttribute {
+        /// The name.
+        name: String,
+        /// "; did you mean …" or "".
+        suggestion: String,
+    },
+    /// The name is not an event type of the schema.
+    UnknownEvent {
+        /// The name.
+        name: String,
+        /// "; did you mean …" or "".
+        suggestion: String,
+    },
+    /// The name is not a property of the event type.
+    UnknownProp {
+        /// The event type.
+        event: String,
+        /// The name.
+        name: String,
+        /// "; did you mean …" or "".
+        suggestion: String,
+    },
+    /// The key is not part of the profile format.
+    UnknownField(String),
+    /// The value has the wrong JSON type.
+    WrongType {
+        /// The schema's type.
+        expected: AttrType,
+        /// A description of what was found.
+        found: String,
+    },
+    /// A word outside the attribute's closed vocabulary.
+    NotInVocabulary {
+        /// The word.
+        word: String,
+    },
+    /// A timestamp did not parse.
+    BadTime(TimeError),
+    /// More items than a limit allows.
+    TooMany {
+        /// What is counted.
+        what: &'static str,
+        /// Limit.
+        max: usize,
+    },
+    /// A string longer than `string_bytes_max`.
+    StringTooLong {
+        /// Limit.
+        max: usize,
+    },
+}
+
+impl ProfileError {
+    fn new(path: impl Into<String>, kind: ProfileErrorKind) -> ProfileError {
+        ProfileError { path: path.into(), kind }
+    }
+
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self.kind {
+            ProfileErrorKind::Syntax(_) => "profile-syntax",
+            ProfileErrorKind::TooLarge { .. } => "profile-too-large",
+            ProfileErrorKind::UnknownAttribute { .. } => "unknown-attribute",
+            ProfileErrorKind::UnknownEvent { .. } => "unknown-event",
+            ProfileErrorKind::UnknownProp { .. } => "unknown-prop",
+            ProfileErrorKind::UnknownField(_) => "unknown-field",
+            ProfileErrorKind::WrongType { .. } => "wrong-type",
+            ProfileErrorKind::NotInVocabulary { .. } => "not-in-vocabulary",
+            ProfileErrorKind::BadTime(_) => "bad-time",
+            ProfileErrorKind::TooMany { .. } => "too-many",
+            ProfileErrorKind::StringTooLong { .. } => "string-too-long",
+        }
+    }
+}
+
+impl fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "profile: {}: ", self.path)?;
+        match &self.kind {
+            ProfileErrorKind::Syntax(m) => f.write_str(m),
+            ProfileErrorKind::TooLarge { bytes, max } => {
+                write!(f, "document is {bytes} bytes; the limit is {max}")
+            }
+            ProfileErrorKind::UnknownAttribute { name, suggestion } => {
+                write!(f, "unknown attribute '{name}'{suggestion}")
+            }
+            ProfileErrorKind::UnknownEvent { name, suggestion } => {
+                write!(f, "unknown event '{name}'{suggestion}")
+            }
+            ProfileErrorKind::UnknownProp { event, name, suggestion } => {
+                write!(f, "event '{event}' has no property '{name}'{suggestion}")
+            }
+            ProfileErrorKind::UnknownField(k) => write!(f, "unknown field '{k}'"),
+            ProfileErrorKind::WrongType { expected, found } => {
+                let hint = match expected {
+                    AttrType::Number => "a number",
+                    AttrType::String => "a string",
+                    AttrType::Bool => "true or false",
+                    AttrType::Set => "an array of strings",
+                    AttrType::Time => "a timestamp string such as \"2026-11-20T10:00:00Z\"",
+                };
+                write!(f, "expected {hint} ({expected}), found {found}")
+            }
+            ProfileErrorKind::NotInVocabulary { word } => {
+                write!(f, "'{word}' is not one of the attribute's allowed values")
+            }
+            ProfileErrorKind::BadTime(e) => write!(f, "{e}"),
+            ProfileErrorKind::TooMany { what, max } => write!(f, "more than {max} {what}"),
+            ProfileErrorKind::StringTooLong { max } => write!(f, "string longer than {max} bytes"),
+        }
+    }
+}
+
+impl std::error::Error for ProfileError {}
+
+fn describe(v: &Json) -> String {
+    match v {
+        Json::Null => "null".into(),
+        Json::Bool(b) => format!("{b}"),
+        Json::Number(n) => format!("the number {n}"),
+        Json::String(s) => format!("the string \"{}\"", s.chars().take(32).collect::<String>()),
+        Json::Array(_) => "an array".into(),
+        Json::Object(_) => "an object".into(),
+    }
+}
+
+fn wrong(path: &str, expected: AttrType, found: &Json) -> ProfileError {
+    ProfileError::new(path, ProfileErrorKind::WrongType { expected, found: describe(found) })
+}
+
+/// Converts a JSON value to a [`Value`] of type `ty`; `vocab` is the closed vocabulary, if any.
+fn convert(
+    path: &str,
+    ty: AttrType,
+    vocab: Option<&crate::schema::AttributeDef>,
+    v: &Json,
+    limits: &Limits,
+) -> Result<Value, ProfileError> {
+    let string = |s: &str, path: &str| -> Result<Box<str>, ProfileError> {
+        if s.len() > limits.string_bytes_max {
+            return Err(ProfileError::new(
+                path,
+                ProfileErrorKind::StringTooLong { max: limits.string_bytes_max },
+            ));
+        }
+        if vocab.is_some_and(|a| !a.allows(s)) {
+            return Err(ProfileError::new(
+                path,
+                ProfileErrorKind::NotInVocabulary { word: s.into() },
+            ));
+        }
+        Ok(s.into())
+    };
+    match (ty, v) {
+        (AttrType::Number, Json::Number(n)) => n
+            .as_f64()
+            .filter(|f| f.is_finite())
+            .map(Value::Number)
+            .ok_or_else(|| wrong(path, ty, v)),
+        (AttrType::String, Json::String(s)) => Ok(Value::String(string(s, path)?)),
+        (AttrType::Bool, Json::Bool(b)) => Ok(Value::Bool(*b)),
+        (AttrType::Time, Json::String(s)) => parse_timestamp(s)
+            .map(Value::Time)
+            .map_err(|e| ProfileError::new(path, ProfileErrorKind::BadTime(e))),
+        (AttrType::Set, Json::Array(items)) => {
+            if items.len() > limits.set_values_max {
+                return Err(ProfileError::new(
+                    path,
+                    ProfileErrorKind::TooMany { what: "set values", max: limits.set_values_max },
+                ));
+            }
+            let mut words = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let ipath = format!("{path}[{i}]");
+                match item {
+                    Json::String(s) => words.push(string(s, &ipath)?),
+                    other => return Err(wrong(&ipath, AttrType::String, other)),
+                }
+            }
+            words.sort();
+            words.dedup();
+            Ok(Value::Set(words.into_boxed_slice()))
+        }
+        _ => Err(wrong(path, ty, v)),
+    }
+}
+
+fn attr_path(name: &str) -> String {
+    format!("$.attributes.{name}")
+}
+
+impl Profile {
+    /// An empty profile for `schema`.
+    pub fn new(schema: &Schema) -> Profile {
+        Profile {
+            attrs: vec![None; schema.attributes().len()],
+            events: schema.events().iter().map(|e| EventLog::new(e.props.len())).collect(),
+        }
+    }
+
+    /// Parses a profile document, validates it against `schema` and applies event retention
+    /// as of `now`.
+    ///
+    /// # Errors
+    /// When the document is not JSON of the profile's shape or any value breaks the schema or a
+    /// limit; the error names the JSON path.
+    pub fn from_json(
+        schema: &Schema,
+        text: &str,
+        now: UnixSecs,
+        limits: &Limits,
+    ) -> Result<Profile, ProfileError> {
+        if text.len() > limits.profile_bytes_max {
+            return Err(ProfileError::new(
+                "$",
+                ProfileErrorKind::TooLarge { bytes: text.len(), max: limits.profile_bytes_max },
+            ));
+        }
+        let doc: Json = serde_json::from_str(text)
+            .map_err(|e| ProfileError::new("$", ProfileErrorKind::Syntax(e.to_string())))?;
+        Profile::from_json_value(schema, &doc, now, limits)
+    }
+
+    /// As [`Profile::from_json`], from a parsed JSON value.
+    ///
+    /// # Errors
+    /// As [`Profile::from_json`].
+    pub fn from_json_value(
+        schema: &Schema,
+        doc: &Json,
+        now: UnixSecs,
+        limits: &Limits,
+    ) -> Result<Profile, ProfileError> {
+        let obj = doc.as_object().ok_or_else(|| {
+            ProfileError::new(
+                "$",
+                ProfileErrorKind::Syntax(format!(
+                    "expected an object with \"attributes\" and \"events\", found {}",
+                    describe(doc)
+                )),
+            )
+        })?;
+        let mut profile = Profile::new(schema);
+        for (key, value) in obj {
+            match key.as_str() {
+                "attributes" => {
+                    let attrs = value.as_object().ok_or_else(|| {
+                        ProfileError::new(
+                            "$.attributes",
+                            ProfileErrorKind::Syntax(format!(
+                                "expected an object, found {}",
+                                describe(value)
+                            )),
+                        )
+                    })?;
+                    for (name, v) in attrs {
+                        profile.set(schema, name, v, limits)?;
+                    }
+                }
+                "events" => {
+                    let events = value.as_array().ok_or_else(|| {
+                        ProfileError::new(
+                            "$.events",
+                            ProfileErrorKind::Syntax(format!(
+                                "expected an array, found {}",
+                                describe(value)
+                            )),
+                        )
+                    })?;
+                    if events.len() > limits.profile_events_max {
+                        return Err(ProfileError::new(
+                            "$.events",
+                            ProfileErrorKind::TooMany {
+                                what: "events",
+                                max: limits.profile_events_max,
+                            },
+                        ));
+                    }
+                    for (i, e) in events.iter().enumerate() {
+                        let (id, at, props) =
+                            parse_event(schema, &format!("$.events[{i}]"), e, limits)?;
+                        profile.events[usize::from(id)].insert(at, props);
+                    }
+                }
+                other => {
+                    return Err(ProfileError::new(
+                        format!("$.{other}"),
+                        ProfileErrorKind::UnknownField(other.into()),
+                    ))
+                }
+            }
+        }
+        profile.apply_retention(schema, now);
+        Ok(profile)
+    }
+
+    /// Sets attribute `name` from a JSON value; `null` unsets it.
+    ///
+    /// # Errors
+    /// When the attribute is unknown or the value breaks its type, vocabulary or a limit; the
+    /// profile is then unchanged.
+    pub fn set(
+        &mut self,
+        schema: &Schema,
+        name: &str,
+        value: &Json,
+        limits: &Limits,
+    ) -> Result<(), ProfileError> {
+        let path = attr_path(name);
+        let (id, def) = schema.attribute(name).ok_or_else(|| {
+            ProfileError::new(
+                &path,
+                ProfileErrorKind::UnknownAttribute {
+                    name: name.into(),
+                    suggestion: schema.suggest_attribute(name),
+                },
+            )
+        })?;
+        let v = if value.is_null() {
+            None
+        } else {
+            Some(convert(&path, def.ty, Some(def), value, limits)?)
+        };
+        self.attrs[usize::from(id)] = v;
+        Ok(())
+    }
+
+    /// Records one event given as `{"name", "at", "props"}` JSON, then applies retention as of
+    /// `now`.
+    ///
+    /// # Errors
+    /// When the event breaks the schema or the profile already holds `profile_events_max`
+    /// events; the profile is then unchanged.
+    pub fn track(
+        &mut self,
+        schema: &Schema,
+        event: &Json,
+        now: UnixSecs,
+        limits: &Limits,
+    ) -> Result<(), ProfileError> {
+        let (id, at, props) = parse_event(schema, "$", event, limits)?;
+        if self.event_count() >= limits.profile_events_max {
+            self.apply_retention(schema, now);
+            if self.event_count() >= limits.profile_events_max {
+                return Err(ProfileError::new(
+                    "$",
+                    ProfileErrorKind::TooMany { what: "events", max: limits.profile_events_max },
+                ));
+            }
+        }
+        self.events[usize::from(id)].insert(at, props);
+        self.apply_retention(schema, now);
+        Ok(())
+    }
+
+    /// Deletes events older than their type's `retention` as of `now`; returns how many.
+    pub fn apply_retention(&mut self, schema: &Schema, now: UnixSecs) -> usize {
+        schema
+            .events()
+            .iter()
+            .zip(&mut self.events)
+            .filter_map(|(def, log)| {
+                def.retention.map(|r| log.drop_before(now.saturating_sub(r.secs())))
+            })
+            .sum()
+    }
+
+    /// The value of attribute `id`, if set.
+    pub fn attr(&self, id: AttrId) -> Option<&Value> {
+        self.attrs.get(usize::from(id)).and_then(Option::as_ref)
+    }
+
+    /// The events of type `id`.
+    pub fn events(&self, id: EventId) -> &EventLog {
+        static EMPTY: EventLog = EventLog { times: Vec::new(), props: Vec::new() };
+        self.events.get(usize::from(id)).unwrap_or(&EMPTY)
+    }
+
+    /// Number of events of all types.
+    pub fn event_count(&self) -> usize {
+        self.events.iter().map(EventLog::len).sum()
+    }
+
+    /// The profile as a JSON document of the input format (events oldest first, grouped by
+    /// type in schema order).
+    pub fn to_json(&self, schema: &Schema) -> Json {
+        let mut attrs = Map::new();
+        for (def, v) in schema.attributes().iter().zip(&self.attrs) {
+            if let Some(v) = v {
+                attrs.insert(def.name.clone(), v.to_json());
+            }
+        }
+        let mut events = Vec::new();
+        for (def, log) in schema.events().iter().zip(&self.events) {
+            for (i, &at) in log.times.iter().enumerate() {
+                let mut props = Map::new();
+                for (p, col) in def.props.iter().zip(&log.props) {
+                    if let Some(v) = &col[i] {
+                        props.insert(p.name.clone(), v.to_json());
+                    }
+                }
+                let mut e = Map::new();
+                e.insert("name".into(), Json::String(def.name.clone()));
+                e.insert("at".into(), Json::String(format_timestamp(at)));
+                e.insert("props".into(), Json::Object(props));
+                events.push(Json::Object(e));
+            }
+        }
+        let mut doc = Map::new();
+        doc.insert("attributes".into(), Json::Object(attrs));
+        doc.insert("events".into(), Json::Array(events));
+        Json::Object(doc)
+    }
+}
+
+type ParsedEvent = (EventId, UnixSecs, Vec<Option<Value>>);
+
+fn parse_event(
+    schema: &Schema,
+    path: &str,
+    e: &Json,
+    limits: &Limits,
+) -> Result<ParsedEvent, ProfileError> {
+    let obj = e.as_object().ok_or_else(|| {
+        ProfileError::new(
+            path,
+            ProfileErrorKind::Syntax(format!(
+                "expected an event object {{\"name\", \"at\", \"props\"}}, found {}",
+                describe(e)
+            )),
+        )
+    })?;
+    if let Some(k) = obj.keys().find(|k| !matches!(k.as_str(), "name" | "at" | "props")) {
+        return Err(ProfileError::new(
+            format!("{path}.{k}"),
+            ProfileErrorKind::UnknownField(k.clone()),
+        ));
+    }
+    let name = match obj.get("name") {
+        Some(Json::String(s)) => s.as_str(),
+        other => {
+            return Err(ProfileError::new(
+                format!("{path}.name"),
+                ProfileErrorKind::Syntax(format!(
+                    "expected the event's name as a string, found {}",
+                    other.map_or("nothing".into(), describe)
+                )),
+            ))
+        }
+    };
+    let (id, def) = schema.event(name).ok_or_else(|| {
+        ProfileError::new(
+            format!("{path}.name"),
+            ProfileErrorKind::UnknownEvent {
+                name: name.into(),
+                suggestion: schema.suggest_event(name),
+            },
+        )
+    })?;
+    let at_path = format!("{path}.at");
+    let at = match obj.get("at") {
+        Some(Json::String(s)) => parse_timestamp(s)
+            .map_err(|e| ProfileError::new(&at_path, ProfileErrorKind::BadTime(e)))?,
+        other => {
+            return Err(ProfileError::new(
+                at_path,
+                ProfileErrorKind::WrongType {
+                    expected: AttrType::Time,
+                    found: other.map_or("nothing".into(), describe),
+                },
+            ))
+        }
+    };
+    let props = parse_props(def, path, obj.get("props"), limits)?;
+    Ok((id, at, props))
+}
+
+fn parse_props(
+    def: &EventDef,
+    path: &str,
+    props: Option<&Json>,
+    limits: &Limits,
+) -> Result<Vec<Option<Value>>, ProfileError> {
+    let mut out = vec![None; def.props.len()];
+    let Some(props) = props else { return Ok(out) };
+    let obj = props.as_object().ok_or_else(|| {
+        ProfileError::new(
+            format!("{path}.props"),
+            ProfileErrorKind::Syntax(format!("expected an object, found {}", describe(props))),
+        )
+    })?;
+    for (k, v) in obj {
+        let ppath = format!("{path}.props.{k}");
+        let (pid, pdef) = def.prop(k).ok_or_else(|| {
+            ProfileError::new(
+                &ppath,
+                ProfileErrorKind::UnknownProp {
+                    event: def.name.clone(),
+                    name: k.clone(),
+                    suggestion: suggestion_suffix(did_you_mean(
+                        k,
+                        def.props.iter().map(|p| p.name.as_str()),
+                    )),
+                },
+            )
+        })?;
+        if !v.is_null() {
+            out[usize::from(pid)] = Some(convert(&ppath, pdef.ty, None, v, limits)?);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHEMA: &str = r#"
+[attributes.budget]
+type = "number"
+[attributes.interests]
+type = "set"
+values = ["camping", "hiking"]
+[events.purchase]
+props = { amount = "number", category = "string" }
+retention = "30d"
+"#;
+
+    fn load(doc: &str, now: &str) -> Result<Profile, ProfileError> {
+        let limits = Limits::default();
+        let schema = Schema::from_toml(SCHEMA, &limits)
+            .map_err(|e| ProfileError::new("schema", ProfileErrorKind::Syntax(e.to_string())))?;
+        let now = parse_timestamp(now)
+            .map_err(|e| ProfileError::new("now", ProfileErrorKind::BadTime(e)))?;
+        Profile::from_json(&schema, doc, now, &limits)
+    }
+
+    #[test]
+    fn retention_drops_old_events_on_load() -> Result<(), ProfileError> {
+        let p = load(
+            r#"{"events": [
+                {"name": "purchase", "at": "2026-11-20T00:00:00Z", "props": {"amount": 5}},
+                {"name": "purchase", "at": "2026-10-01T00:00:00Z"},
+                {"name": "purchase", "at": "2026-11-01T00:00:00Z"}]}"#,
+            "2026-11-24T00:00:00Z",
+        )?;
+        let times: Vec<_> = p.events(0).times().iter().map(|&t| format_timestamp(t)).collect();
+        assert_eq!(times, ["2026-11-01T00:00:00Z", "2026-11-20T00:00:00Z"]);
+        assert_eq!(p.events(0).column(0)[1], Some(Value::Number(5.0)));
+        Ok(())
+    }
+
+    #[test]
+    fn errors_name_the_json_path() {
+        let cases = [
+            (r#"{"attributes": {"budjet": 1}}"#, "$.attributes.budjet", "unknown-attribute"),
+            (r#"{"attributes": {"budget": "high"}}"#, "$.attributes.budget", "wrong-type"),
+            (
+                r#"{"attributes": {"interests": ["hiking", "golf"]}}"#,
+                "$.attributes.interests[1]",
+                "not-in-vocabulary",
+            ),
+            (
+                r#"{"events": [{"name": "purchase", "at": "2026-11-01"}, {"name": "purchase", "at": "yesterday"}]}"#,
+                "$.events[1].at",
+                "bad-time",
+            ),
+            (
+                r#"{"events": [{"name": "purchase", "at": "2026-11-01", "props": {"amount": "5"}}]}"#,
+                "$.events[0].props.amount",
+                "wrong-type",
+            ),
+            (
+                r#"{"events": [{"name": "purchse", "at": "2026-11-01"}]}"#,
+                "$.events[0].name",
+                "unknown-event",
+            ),
+            (r#"{"profile": {}}"#, "$.profile", "unknown-field"),
+            ("[1]", "$", "profile-syntax"),
+            ("{", "$", "profile-syntax"),
+        ];
+        for (doc, path, code) in cases {
+            let e = load(doc, "2026-11-24T00:00:00Z").err();
+            assert_eq!(
+                e.as_ref().map(|e| (e.path.as_str(), e.code())),
+                Some((path, code)),
+                "{doc}"
+            );
+        }
+        let msg =
+            load(r#"{"attributes": {"budjet": 1}}"#, "2026-11-24").err().map(|e| e.to_string());
+        assert_eq!(
+            msg.as_deref(),
+            Some(
+                "profile: $.attributes.budjet: unknown attribute 'budjet'; did you mean 'budget'?"
+            )
+        );
+    }
+
+    #[test]
+    fn a_failed_change_leaves_the_profile_unchanged() -> Result<(), ProfileError> {
+        let limits = Limits::default();
+        let schema = Schema::from_toml(SCHEMA, &limits)
+            .map_err(|e| ProfileError::new("schema", ProfileErrorKind::Syntax(e.to_string())))?;
+        let mut p = load(r#"{"attributes": {"interests": ["hiking"]}}"#, "2026-11-24")?;
+        let before = p.clone();
+        assert!(p
+            .set(&schema, "interests", &serde_json::json!(["hiking", "golf"]), &limits)
+            .is_err());
+        assert!(p.track(&schema, &serde_json::json!({"name": "purchase", "at": "2026-11-23", "props": {"amount": true}}), 0, &limits).is_err());
+        assert_eq!(p, before);
+        Ok(())
+    }
+
+    #[test]
+    fn event_limit_is_enforced_on_both_sides() {
+        let limits = Limits { profile_events_max: 2, ..Limits::default() };
+        let schema = Schema::from_toml(SCHEMA, &limits).ok();
+        let ev = r#"{"name": "purchase", "at": "2026-11-20"}"#;
+        let two = format!(r#"{{"events": [{ev}, {ev}]}}"#);
+        let three = format!(r#"{{"events": [{ev}, {ev}, {ev}]}}"#);
+        let now = 1_795_000_000;
+        let load = |doc: &str| {
+            schema.as_ref().map(|s| Profile::from_json(s, doc, now, &limits).map_err(|e| e.code()))
+        };
+        assert!(matches!(load(&two), Some(Ok(_))));
+        assert_eq!(load(&three).map(|r| r.err()), Some(Some("too-many")));
+    }
+
+    #[test]
+    fn json_round_trips() -> Result<(), ProfileError> {
+        let doc = r#"{"attributes": {"budget": 150, "interests": ["hiking", "camping"]},
+            "events": [{"name": "purchase", "at": "2026-11-20T10:00:00Z", "props": {"amount": 80, "category": "tents"}}]}"#;
+        let p = load(doc, "2026-11-24")?;
+        let again = load(
+            &p.to_json(
+                &Schema::from_toml(SCHEMA, &Limits::default())
+                    .map_err(|e| ProfileError::new("", ProfileErrorKind::Syntax(e.to_string())))?,
+            )
+            .to_string(),
+            "2026-11-24",
+        )?;
+        assert_eq!(p, again);
+        Ok(())
+    }
+}

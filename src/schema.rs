@@ -1,0 +1,604 @@
+//! The data map: which attributes and events a brand keeps on the device, of what type, from
+//! which source, for which purposes, and how sensitive they are (DESIGN §3).
+//!
+//! The schema is the basis of purpose limitation: a campaign may only use data whose `purposes`
+//! include the campaign's purpose, and data tagged `sensitive` needs a recorded review.
+//!
+//! Attributes and events are kept sorted by name; their position is their integer id, which the
+//! rule compiler uses instead of names.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::diag::{did_you_mean, is_ident, suggestion_suffix};
+use crate::limits::Limits;
+use crate::rules::lex::is_reserved;
+use crate::time::Duration;
+
+/// Index of an attribute in [`Schema::attributes`].
+pub type AttrId = u16;
+/// Index of an event type in [`Schema::events`].
+pub type EventId = u16;
+/// Index of a property in [`EventDef::props`].
+pub type PropId = u16;
+
+/// The type of an attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AttrType {
+    /// A finite number.
+    Number,
+    /// A string.
+    String,
+    /// `true` or `false`.
+    Bool,
+    /// A set of strings.
+    Set,
+    /// An instant (Unix seconds).
+    Time,
+}
+
+impl AttrType {
+    fn parse(s: &str) -> Option<AttrType> {
+        Some(match s {
+            "number" => AttrType::Number,
+            "string" => AttrType::String,
+            "bool" => AttrType::Bool,
+            "set" => AttrType::Set,
+            "time" => AttrType::Time,
+            _ => return None,
+        })
+    }
+
+    /// The type's name in the schema.
+    pub fn name(self) -> &'static str {
+        match self {
+            AttrType::Number => "number",
+            AttrType::String => "string",
+            AttrType::Bool => "bool",
+            AttrType::Set => "set",
+            AttrType::Time => "time",
+        }
+    }
+}
+
+impl fmt::Display for AttrType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where an attribute's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Zero-party data: the visitor told the brand.
+    Declared,
+    /// Derived on the device from the visitor's behaviour.
+    Observed,
+}
+
+/// Special categories of data (GDPR art. 9 and their usual neighbours).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs, reason = "the variant names are the categories")]
+pub enum Sensitivity {
+    Health,
+    Finance,
+    Religion,
+    Ethnicity,
+    Sexuality,
+    Politics,
+    Children,
+    Location,
+    Biometric,
+}
+
+impl Sensitivity {
+    const ALL: [(&'static str, Sensitivity); 9] = [
+        ("health", Sensitivity::Health),
+        ("finance", Sensitivity::Finance),
+        ("religion", Sensitivity::Religion),
+        ("ethnicity", Sensitivity::Ethnicity),
+        ("sexuality", Sensitivity::Sexuality),
+        ("politics", Sensitivity::Politics),
+        ("children", Sensitivity::Children),
+        ("location", Sensitivity::Location),
+        ("biometric", Sensitivity::Biometric),
+    ];
+
+    fn parse(s: &str) -> Option<Sensitivity> {
+        Self::ALL.iter().find(|(n, _)| *n == s).map(|&(_, v)| v)
+    }
+
+    /// The category's name in the schema.
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(_, v)| *v == self).map_or("", |(n, _)| n)
+    }
+}
+
+/// One attribute of the data map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttributeDef {
+    /// Name, an identifier.
+    pub name: String,
+    /// Type of its values.
+    pub ty: AttrType,
+    /// Where its values come from.
+    pub source: Source,
+    /// Purposes it may be used for.
+    pub purposes: Vec<String>,
+    /// Special category, if any.
+    pub sensitive: Option<Sensitivity>,
+    /// Closed vocabulary for `string` and `set` attributes, sorted; `None` when open.
+    pub values: Option<Vec<String>>,
+    /// Free text for people.
+    pub description: Option<String>,
+}
+
+impl AttributeDef {
+    /// True when `word` is allowed by the closed vocabulary (or there is none).
+    pub fn allows(&self, word: &str) -> bool {
+        self.values.as_ref().is_none_or(|v| v.binary_search_by(|w| w.as_str().cmp(word)).is_ok())
+    }
+}
+
+/// The type of an event property.
+pub type PropType = AttrType;
+
+/// One property of an event type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PropDef {
+    /// Name, an identifier.
+    pub name: String,
+    /// Type: number, string, bool or time.
+    pub ty: PropType,
+}
+
+/// One event type of the data map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventDef {
+    /// Name, an identifier.
+    pub name: String,
+    /// Properties, sorted by name.
+    pub props: Vec<PropDef>,
+    /// Purposes it may be used for.
+    pub purposes: Vec<String>,
+    /// Events older than this are deleted on the device; `None` keeps them (up to the profile's
+    /// event limit).
+    pub retention: Option<Duration>,
+    /// Special category, if any.
+    pub sensitive: Option<Sensitivity>,
+    /// Free text for people.
+    pub description: Option<String>,
+}
+
+impl EventDef {
+    /// The property called `name`.
+    pub fn prop(&self, name: &str) -> Option<(PropId, &PropDef)> {
+        let i = self.props.binary_search_by(|p| p.name.as_str().cmp(name)).ok()?;
+        Some((PropId::try_from(i).ok()?, &self.props[i]))
+    }
+}
+
+/// A validated data map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schema {
+    /// Sorted by name; the index is the [`AttrId`].
+    attributes: Vec<AttributeDef>,
+    /// Sorted by name; the index is the [`EventId`].
+    events: Vec<EventDef>,
+}
+
+/// Why a schema was refused. Every message names the offending entry by its path
+/// (`attributes.budget.type`).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum SchemaError {
+    /// The document is not valid TOML/JSON, or an entry has the wrong shape.
+    Syntax(String),
+    /// The document is larger than `schema_bytes_max`.
+    TooLarge {
+        /// Size of the document.
+        bytes: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A name is not an identifier, is too long, or is a reserved word of the rule language.
+    BadName {
+        /// Path of the entry.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A field has a value outside its allowed set.
+    BadValue {
+        /// Path of the field.
+        path: String,
+        /// The value found.
+        value: String,
+        /// What is allowed.
+        expected: String,
+    },
+    /// More entries than a limit allows.
+    TooMany {
+        /// Path of the collection.
+        path: String,
+        /// How many there are.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+impl fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SchemaError::Syntax(m) => write!(f, "schema: {m}"),
+            SchemaError::TooLarge { bytes, max } => {
+                write!(f, "schema: document is {bytes} bytes; the limit is {max}")
+            }
+            SchemaError::BadName { path, reason } => write!(f, "schema: {path}: {reason}"),
+            SchemaError::BadValue { path, value, expected } => {
+                write!(f, "schema: {path}: '{value}' is not allowed; expected {expected}")
+            }
+            SchemaError::TooMany { path, count, max } => {
+                write!(f, "schema: {path} has {count} entries; the limit is {max}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SchemaError {}
+
+impl SchemaError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SchemaError::Syntax(_) => "schema-syntax",
+            SchemaError::TooLarge { .. } => "schema-too-large",
+            SchemaError::BadName { .. } => "schema-bad-name",
+            SchemaError::BadValue { .. } => "schema-bad-value",
+            SchemaError::TooMany { .. } => "schema-too-many",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchema {
+    #[serde(default)]
+    attributes: BTreeMap<String, RawAttribute>,
+    #[serde(default)]
+    events: BTreeMap<String, RawEvent>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAttribute {
+    #[serde(rename = "type")]
+    ty: String,
+    source: Option<String>,
+    #[serde(default)]
+    purposes: Vec<String>,
+    sensitive: Option<String>,
+    values: Option<Vec<String>>,
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvent {
+    #[serde(default)]
+    props: BTreeMap<String, String>,
+    #[serde(default)]
+    purposes: Vec<String>,
+    retention: Option<String>,
+    sensitive: Option<String>,
+    description: Option<String>,
+}
+
+impl Schema {
+    /// Parses and validates a schema written in TOML.
+    ///
+    /// # Errors
+    /// When the text is not valid TOML of the schema's shape or breaks a rule or limit.
+    pub fn from_toml(text: &str, limits: &Limits) -> Result<Schema, SchemaError> {
+        check_size(text, limits)?;
+        let raw: RawSchema =
+            toml::from_str(text).map_err(|e| SchemaError::Syntax(e.message().to_owned()))?;
+        Schema::validate(raw, limits)
+    }
+
+    /// Parses and validates a schema written as JSON (the same shape as the TOML form).
+    ///
+    /// # Errors
+    /// As [`Schema::from_toml`].
+    pub fn from_json(text: &str, limits: &Limits) -> Result<Schema, SchemaError> {
+        check_size(text, limits)?;
+        let raw: RawSchema =
+            serde_json::from_str(text).map_err(|e| SchemaError::Syntax(e.to_string()))?;
+        Schema::validate(raw, limits)
+    }
+
+    /// Validates a schema given as a JSON value.
+    ///
+    /// # Errors
+    /// As [`Schema::from_toml`].
+    pub fn from_json_value(
+        value: &serde_json::Value,
+        limits: &Limits,
+    ) -> Result<Schema, SchemaError> {
+        let raw = RawSchema::deserialize(value).map_err(|e| SchemaError::Syntax(e.to_string()))?;
+        Schema::validate(raw, limits)
+    }
+
+    fn validate(raw: RawSchema, limits: &Limits) -> Result<Schema, SchemaError> {
+        if raw.attributes.len() > limits.schema_attributes_max {
+            return Err(SchemaError::TooMany {
+                path: "attributes".into(),
+                count: raw.attributes.len(),
+                max: limits.schema_attributes_max,
+            });
+        }
+        if raw.events.len() > limits.schema_events_max {
+            return Err(SchemaError::TooMany {
+                path: "events".into(),
+                count: raw.events.len(),
+                max: limits.schema_events_max,
+            });
+        }
+        let mut attributes = Vec::with_capacity(raw.attributes.len());
+        for (name, a) in raw.attributes {
+            let path = format!("attributes.{name}");
+            check_name(&path, &name, limits)?;
+            let ty = AttrType::parse(&a.ty).ok_or_else(|| SchemaError::BadValue {
+                path: format!("{path}.type"),
+                value: a.ty.clone(),
+                expected: "one of number, string, bool, set, time".into(),
+            })?;
+            let source = match a.source.as_deref() {
+                None | Some("declared") => Source::Declared,
+                Some("observed") => Source::Observed,
+                Some(other) => {
+                    return Err(SchemaError::BadValue {
+                        path: format!("{path}.source"),
+                        value: other.into(),
+                        expected: "declared or observed".into(),
+                    })
+                }
+            };
+            let values = match a.values {
+                None => None,
+                Some(_) if !matches!(ty, AttrType::String | AttrType::Set) => {
+                    return Err(SchemaError::BadValue {
+                        path: format!("{path}.values"),
+                        value: ty.name().into(),
+                        expected: "a closed vocabulary only on string or set attributes".into(),
+                    })
+                }
+                Some(mut v) => {
+                    if v.len() > limits.vocabulary_max {
+                        return Err(SchemaError::TooMany {
+                            path: format!("{path}.values"),
+                            count: v.len(),
+                            max: limits.vocabulary_max,
+                        });
+                    }
+                    if let Some(long) = v.iter().find(|w| w.len() > limits.string_bytes_max) {
+                        return Err(SchemaError::BadName {
+                            path: format!("{path}.values"),
+                            reason: format!(
+                                "word '{}…' is longer than {} bytes",
+                                long.chars().take(16).collect::<String>(),
+                                limits.string_bytes_max
+                            ),
+                        });
+                    }
+                    v.sort();
+                    v.dedup();
+                    Some(v)
+                }
+            };
+            attributes.push(AttributeDef {
+                purposes: check_purposes(&path, a.purposes, limits)?,
+                sensitive: parse_sensitivity(&path, a.sensitive)?,
+                name,
+                ty,
+                source,
+                values,
+                description: a.description,
+            });
+        }
+        let mut events = Vec::with_capacity(raw.events.len());
+        for (name, e) in raw.events {
+            let path = format!("events.{name}");
+            check_name(&path, &name, limits)?;
+            if e.props.len() > limits.event_props_max {
+                return Err(SchemaError::TooMany {
+                    path: format!("{path}.props"),
+                    count: e.props.len(),
+                    max: limits.event_props_max,
+                });
+            }
+            let mut props = Vec::with_capacity(e.props.len());
+            for (pname, pty) in e.props {
+                let ppath = format!("{path}.props.{pname}");
+                check_name(&ppath, &pname, limits)?;
+                let ty =
+                    AttrType::parse(&pty).filter(|t| *t != AttrType::Set).ok_or_else(|| {
+                        SchemaError::BadValue {
+                            path: ppath,
+                            value: pty.clone(),
+                            expected: "one of number, string, bool, time".into(),
+                        }
+                    })?;
+                props.push(PropDef { name: pname, ty });
+            }
+            let retention = match e.retention {
+                None => None,
+                Some(r) => Some(Duration::parse(&r).map_err(|err| SchemaError::BadValue {
+                    path: format!("{path}.retention"),
+                    value: r.clone(),
+                    expected: format!("a duration such as 180d ({err})"),
+                })?),
+            };
+            events.push(EventDef {
+                purposes: check_purposes(&path, e.purposes, limits)?,
+                sensitive: parse_sensitivity(&path, e.sensitive)?,
+                name,
+                props,
+                retention,
+                description: e.description,
+            });
+        }
+        Ok(Schema { attributes, events })
+    }
+
+    /// All attributes, sorted by name; the index is the [`AttrId`].
+    pub fn attributes(&self) -> &[AttributeDef] {
+        &self.attributes
+    }
+
+    /// All event types, sorted by name; the index is the [`EventId`].
+    pub fn events(&self) -> &[EventDef] {
+        &self.events
+    }
+
+    /// The attribute called `name`.
+    pub fn attribute(&self, name: &str) -> Option<(AttrId, &AttributeDef)> {
+        let i = self.attributes.binary_search_by(|a| a.name.as_str().cmp(name)).ok()?;
+        Some((AttrId::try_from(i).ok()?, &self.attributes[i]))
+    }
+
+    /// The event type called `name`.
+    pub fn event(&self, name: &str) -> Option<(EventId, &EventDef)> {
+        let i = self.events.binary_search_by(|e| e.name.as_str().cmp(name)).ok()?;
+        Some((EventId::try_from(i).ok()?, &self.events[i]))
+    }
+
+    /// The attribute with id `id`.
+    pub fn attribute_by_id(&self, id: AttrId) -> Option<&AttributeDef> {
+        self.attributes.get(usize::from(id))
+    }
+
+    /// The event type with id `id`.
+    pub fn event_by_id(&self, id: EventId) -> Option<&EventDef> {
+        self.events.get(usize::from(id))
+    }
+
+    /// "; did you mean 'x'?" for a mistyped attribute name, or "".
+    pub fn suggest_attribute(&self, name: &str) -> String {
+        suggestion_suffix(did_you_mean(name, self.attributes.iter().map(|a| a.name.as_str())))
+    }
+
+    /// "; did you mean 'x'?" for a mistyped event name, or "".
+    pub fn suggest_event(&self, name: &str) -> String {
+        suggestion_suffix(did_you_mean(name, self.events.iter().map(|e| e.name.as_str())))
+    }
+}
+
+fn check_size(text: &str, limits: &Limits) -> Result<(), SchemaError> {
+    if text.len() > limits.schema_bytes_max {
+        return Err(SchemaError::TooLarge { bytes: text.len(), max: limits.schema_bytes_max });
+    }
+    Ok(())
+}
+
+fn check_name(path: &str, name: &str, limits: &Limits) -> Result<(), SchemaError> {
+    let reason = if !is_ident(name) {
+        format!("'{name}' is not a name; use letters, digits and '_', starting with a letter")
+    } else if name.len() > limits.ident_bytes_max {
+        format!("name is longer than {} bytes", limits.ident_bytes_max)
+    } else if is_reserved(name) {
+        format!("'{name}' is a reserved word of the rule language; choose another name")
+    } else {
+        return Ok(());
+    };
+    Err(SchemaError::BadName { path: path.to_owned(), reason })
+}
+
+fn check_purposes(
+    path: &str,
+    purposes: Vec<String>,
+    limits: &Limits,
+) -> Result<Vec<String>, SchemaError> {
+    for p in &purposes {
+        if p.is_empty()
+            || p.len() > limits.ident_bytes_max
+            || !p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(SchemaError::BadValue {
+                path: format!("{path}.purposes"),
+                value: p.clone(),
+                expected: "purpose names of letters, digits, '_' and '-'".into(),
+            });
+        }
+    }
+    Ok(purposes)
+}
+
+fn parse_sensitivity(path: &str, s: Option<String>) -> Result<Option<Sensitivity>, SchemaError> {
+    s.map(|s| {
+        Sensitivity::parse(&s).ok_or_else(|| SchemaError::BadValue {
+            path: format!("{path}.sensitive"),
+            value: s.clone(),
+            expected:
+                "one of health, finance, religion, ethnicity, sexuality, politics, children, \
+                       location, biometric"
+                    .into(),
+        })
+    })
+    .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema(toml: &str) -> Result<Schema, SchemaError> {
+        Schema::from_toml(toml, &Limits::default())
+    }
+
+    #[test]
+    fn ids_follow_sorted_names() -> Result<(), SchemaError> {
+        let s = schema(
+            "[attributes.zeta]\ntype='number'\n[attributes.alpha]\ntype='set'\nvalues=['b','a','a']\n",
+        )?;
+        assert_eq!(s.attribute("alpha").map(|(id, _)| id), Some(0));
+        assert_eq!(s.attribute("zeta").map(|(id, _)| id), Some(1));
+        assert_eq!(s.attributes()[0].values, Some(vec!["a".into(), "b".into()]));
+        Ok(())
+    }
+
+    #[test]
+    fn errors_name_the_entry() {
+        let e = schema("[attributes.budget]\ntype = 'numbr'\n");
+        assert_eq!(e.as_ref().map_err(|e| e.code()), Err("schema-bad-value"));
+        let msg = e.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg.contains("attributes.budget.type") && msg.contains("numbr"), "{msg}");
+        let e = schema("[attributes.and]\ntype = 'number'\n").err().map(|e| e.to_string());
+        assert!(e.is_some_and(|m| m.contains("reserved")));
+        let e = schema("[events.buy]\nretention = '3 days'\n").err().map(|e| e.to_string());
+        assert!(e.is_some_and(|m| m.contains("events.buy.retention")));
+        let e = schema("[attributes.x]\ntype = 'number'\nvalues = ['a']\n");
+        assert_eq!(e.map_err(|e| e.code()), Err("schema-bad-value"));
+        let e = schema("[attributes.x]\ntype = 'number'\nsensitive = 'medical'\n");
+        assert_eq!(e.map_err(|e| e.code()), Err("schema-bad-value"));
+        let e = schema("[attributes.x]\ntyp = 'number'\n");
+        assert_eq!(e.map_err(|e| e.code()), Err("schema-syntax"));
+    }
+
+    #[test]
+    fn limits_are_enforced_on_both_sides() {
+        let limits = Limits { schema_attributes_max: 2, ..Limits::default() };
+        let two = "[attributes.a]\ntype='bool'\n[attributes.b]\ntype='bool'\n";
+        assert!(Schema::from_toml(two, &limits).is_ok());
+        let three = format!("{two}[attributes.c]\ntype='bool'\n");
+        assert_eq!(
+            Schema::from_toml(&three, &limits).map_err(|e| e.code()),
+            Err("schema-too-many")
+        );
+    }
+}
