@@ -220,34 +220,23 @@ fn lex_number(src: &str, start: usize) -> Result<(Tok, usize), RuleError> {
             i += 1;
         }
     }
-    // A unit letter right after an integer makes a duration; any other letter is an error.
+    // A unit letter right after a whole number makes a duration; other letters make no number.
     if i < b.len() && (b[i].is_ascii_alphabetic() || b[i] == b'_') {
         let mut end = i;
         while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_') {
             end += 1;
         }
-        let unit = (end == i + 1).then(|| DurationUnit::from_letter(char::from(b[i]))).flatten();
-        return match unit {
-            Some(unit) if is_int && b[start] != b'-' => {
-                let amount: u32 = src[start..i].parse().map_err(|_| {
-                    RuleError::new(
-                        RuleErrorKind::BadDuration(src[start..end].to_owned()),
-                        Span::new(start, end),
-                    )
-                })?;
-                let d = Duration::new(amount, unit).map_err(|_| {
-                    RuleError::new(
-                        RuleErrorKind::BadDuration(src[start..end].to_owned()),
-                        Span::new(start, end),
-                    )
-                })?;
-                Ok((Tok::Duration(d), end))
-            }
-            _ => Err(RuleError::new(
-                RuleErrorKind::BadDuration(src[start..end].to_owned()),
-                Span::new(start, end),
-            )),
+        let text = &src[start..end];
+        let bad_duration = || RuleError::new(RuleErrorKind::BadDuration(text.to_owned()), Span::new(start, end));
+        let Some(unit) = (end == i + 1).then(|| DurationUnit::from_letter(char::from(b[i]))).flatten() else {
+            return Err(RuleError::new(RuleErrorKind::BadNumber(text.to_owned()), Span::new(start, end)));
         };
+        if !is_int || b[start] == b'-' {
+            return Err(bad_duration());
+        }
+        let amount: u32 = src[start..i].parse().map_err(|_| bad_duration())?;
+        let d = Duration::new(amount, unit).map_err(|_| bad_duration())?;
+        return Ok((Tok::Duration(d), end));
     }
     let n: f64 = src[start..i].parse().map_err(|_| bad(i))?;
     if !n.is_finite() {
@@ -343,7 +332,8 @@ mod tests {
         assert_eq!(err("a = 1"), Some(("unexpected-char", 2, 3)));
         assert_eq!(err("a == \"abc"), Some(("unterminated-string", 5, 9)));
         assert_eq!(err(r#""\q""#), Some(("bad-escape", 1, 3)));
-        assert_eq!(err("10x"), Some(("bad-duration", 0, 3)));
+        assert_eq!(err("10x"), Some(("bad-number", 0, 3)));
+        assert_eq!(err("0d"), Some(("bad-duration", 0, 2)));
         assert_eq!(err("1.5d"), Some(("bad-duration", 0, 4)));
         assert_eq!(err("@2026-13-01"), Some(("bad-time", 0, 11)));
         assert_eq!(err("- 1"), Some(("bad-number", 0, 1)));

@@ -211,7 +211,10 @@ impl fmt::Display for RuleErrorKind {
             UnexpectedChar { found, hint } => write!(f, "unexpected character '{found}'{hint}"),
             UnterminatedString => f.write_str("string is not closed; add a '\"'"),
             BadEscape => f.write_str("unknown escape; use \\\" \\\\ \\n \\t \\r or \\u{HEX}"),
-            BadNumber(s) => write!(f, "'{s}' is not a number"),
+            BadNumber(s) => write!(
+                f,
+                "'{s}' is not a number; write plain decimals such as 1500 or -2.5 (durations look like 30d)"
+            ),
             BadDuration(s) => write!(
                 f,
                 "'{s}' is not a duration; write a whole number from 1 to 1000000 followed by m, h, d or w (e.g. 30d)"
