@@ -70,3 +70,33 @@ impl Default for Limits {
         }
     }
 }
+
+impl Limits {
+    /// Sets the limit called `name` (a field name, such as `rule_nodes_max`); returns false when
+    /// there is no such limit. Spec files and the SDK use this to override limits by name.
+    pub fn set(&mut self, name: &str, value: usize) -> bool {
+        let slot = match name {
+            "rule_bytes_max" => &mut self.rule_bytes_max,
+            "rule_nodes_max" => &mut self.rule_nodes_max,
+            "rule_depth_max" => &mut self.rule_depth_max,
+            "list_items_max" => &mut self.list_items_max,
+            "segments_max" => &mut self.segments_max,
+            "groups_max" => &mut self.groups_max,
+            "group_cases_max" => &mut self.group_cases_max,
+            "campaign_bytes_max" => &mut self.campaign_bytes_max,
+            "schema_attributes_max" => &mut self.schema_attributes_max,
+            "schema_events_max" => &mut self.schema_events_max,
+            "event_props_max" => &mut self.event_props_max,
+            "vocabulary_max" => &mut self.vocabulary_max,
+            "schema_bytes_max" => &mut self.schema_bytes_max,
+            "profile_events_max" => &mut self.profile_events_max,
+            "set_values_max" => &mut self.set_values_max,
+            "string_bytes_max" => &mut self.string_bytes_max,
+            "profile_bytes_max" => &mut self.profile_bytes_max,
+            "ident_bytes_max" => &mut self.ident_bytes_max,
+            _ => return false,
+        };
+        *slot = value;
+        true
+    }
+}

@@ -249,3 +249,57 @@ impl fmt::Display for RuleErrorKind {
         }
     }
 }
+
+/// One rule compiled on its own (outside a campaign, so without `segment("...")`), for tools,
+/// tests and the SDK's "explain this rule" view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    program: ir::Program,
+    root: ir::NodeId,
+    source: String,
+}
+
+impl Rule {
+    /// Parses and compiles rule text against `schema`.
+    ///
+    /// # Errors
+    /// Any syntax, type, name or limit error, with its span in `text`.
+    pub fn from_text(text: &str, schema: &crate::schema::Schema, limits: &crate::limits::Limits) -> Result<Rule, RuleError> {
+        let ast = parse(text, limits)?;
+        let mut program = ir::Program::default();
+        let compiled = compile::compile(&ast, 0, schema, &[], &mut program, limits)?;
+        Ok(Rule { program, root: compiled.root, source: text.to_owned() })
+    }
+
+    /// Compiles a syntax tree (such as one read from the JSON form) against `schema`. The rule's
+    /// source becomes the tree's canonical text.
+    ///
+    /// # Errors
+    /// As [`Rule::from_text`], plus `bad-tree` for trees no text could produce.
+    pub fn from_ast(ast: &ast::Expr, schema: &crate::schema::Schema, limits: &crate::limits::Limits) -> Result<Rule, RuleError> {
+        compile::compile(ast, 0, schema, &[], &mut ir::Program::default(), limits)?;
+        // Compile the canonical text too, so explanations can quote it with spans.
+        Rule::from_text(&ast.to_string(), schema, &crate::limits::Limits { rule_bytes_max: usize::MAX, ..limits.clone() })
+    }
+
+    /// The rule's text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// True when the rule holds for `profile` at `now`.
+    pub fn evaluate(&self, profile: &crate::profile::Profile, now: crate::time::UnixSecs) -> bool {
+        eval::eval(&self.program, &eval::Env { profile, now, segments: &[] }, self.root, None).truth()
+    }
+
+    /// Why the rule holds or not for `profile` at `now`.
+    pub fn explain(
+        &self,
+        schema: &crate::schema::Schema,
+        profile: &crate::profile::Profile,
+        now: crate::time::UnixSecs,
+    ) -> explain::Explanation {
+        let env = eval::Env { profile, now, segments: &[] };
+        explain::explain(&self.program, std::slice::from_ref(&self.source), &[], schema, &env, self.root)
+    }
+}

@@ -201,8 +201,9 @@ impl Parser<'_> {
             }
             "has" => {
                 self.bump();
+                // `has any [...]` / `has all [...]`; `has any(...)` is the call any(...).
                 let sub = |p: &Self, w: &str| {
-                    matches!(p.peek(), Tok::Ident(s) if s == w) && *p.peek_at(1) == Tok::LBracket
+                    matches!(p.peek(), Tok::Ident(s) if s == w) && *p.peek_at(1) != Tok::LParen
                 };
                 if sub(self, "any") {
                     self.bump();

@@ -1,0 +1,229 @@
+//! Runs the spec suite in `tests/spec/*.json` (format: `tests/spec/README.md`).
+//!
+//! Every case is checked and every failure is reported together, with its file and name.
+
+use std::path::Path;
+
+use dpseg::campaign::{lint, Campaign, LintConfig};
+use dpseg::limits::Limits;
+use dpseg::profile::Profile;
+use dpseg::rules::ast::Expr;
+use dpseg::rules::{parse, Rule, RuleError};
+use dpseg::schema::Schema;
+use dpseg::time::parse_timestamp;
+use serde_json::{json, Value};
+
+struct Ctx<'a> {
+    doc: &'a Value,
+    case: &'a Value,
+}
+
+impl Ctx<'_> {
+    fn str(&self, key: &str) -> Option<&str> {
+        self.case.get(key).and_then(Value::as_str)
+    }
+
+    fn limits(&self) -> Result<Limits, String> {
+        let mut limits = Limits::default();
+        if let Some(obj) = self.case.get("limits").and_then(Value::as_object) {
+            for (k, v) in obj {
+                let n = v.as_u64().and_then(|n| usize::try_from(n).ok()).ok_or(format!("limit {k} is not a count"))?;
+                if !limits.set(k, n) {
+                    return Err(format!("unknown limit {k}"));
+                }
+            }
+        }
+        Ok(limits)
+    }
+
+    fn now(&self) -> Result<i64, String> {
+        let text = self.str("now").or_else(|| self.doc["now"].as_str()).ok_or("no now")?;
+        parse_timestamp(text).map_err(|e| e.to_string())
+    }
+
+    fn profile(&self, schema: &Schema, limits: &Limits) -> Result<Result<Profile, (String, String)>, String> {
+        let doc = match (self.case.get("profile_doc"), self.str("profile")) {
+            (Some(doc), _) => doc.clone(),
+            (None, Some(name)) => self.doc["profiles"].get(name).cloned().ok_or(format!("no profile {name}"))?,
+            (None, None) => json!({}),
+        };
+        Ok(Profile::from_json_value(schema, &doc, self.now()?, limits).map_err(|e| (e.code().to_owned(), e.path.clone())))
+    }
+}
+
+fn rule_error(e: &RuleError, source: &str) -> Value {
+    let at = e.position(source);
+    json!({"error": e.kind.code(), "at": format!("{}:{}", at.line, at.column), "message": e.render("rule", source)})
+}
+
+/// Runs one case; `Err` describes a mismatch.
+fn run_case(ctx: &Ctx<'_>) -> Result<(), String> {
+    let case = ctx.case;
+    let limits = ctx.limits()?;
+    let schema = Schema::from_json_value(&ctx.doc["schema"], &limits).map_err(|e| format!("schema: {e}"))?;
+    let expect_error = ctx.str("error");
+
+    // A profile that must be refused.
+    if case.get("profile_doc").is_some() && expect_error.is_some() && case.get("rule").is_none() {
+        return match ctx.profile(&schema, &limits)? {
+            Ok(_) => Err("profile was accepted".into()),
+            Err((code, path)) => {
+                let want_path = ctx.str("path").unwrap_or(&path);
+                if Some(code.as_str()) == expect_error && path == want_path {
+                    Ok(())
+                } else {
+                    Err(format!("got {code} at {path}"))
+                }
+            }
+        };
+    }
+
+    if let Some(campaign) = case.get("campaign") {
+        let campaign = match Campaign::from_json_value(campaign, &limits) {
+            Ok(c) => c,
+            Err(e) if Some(e.code()) == expect_error => return Ok(()),
+            Err(e) => return Err(format!("campaign refused: {} ({e})", e.code())),
+        };
+        if let Some(want) = case.get("lint").and_then(Value::as_array) {
+            let mut config = LintConfig::default();
+            if let Some(cap) = case.pointer("/lint_config/epsilon_max").and_then(Value::as_f64) {
+                config.epsilon_max = cap;
+            }
+            let findings = lint(&campaign, &schema, &config, &limits);
+            let got: Vec<Value> = findings
+                .iter()
+                .map(|f| {
+                    let mut v = json!({"code": f.code, "severity": serde_json::to_value(f.severity).unwrap_or_default()});
+                    if let Some(s) = &f.segment {
+                        v["segment"] = json!(s);
+                    }
+                    if let (Some(l), Some(c)) = (f.line, f.column) {
+                        v["at"] = json!(format!("{l}:{c}"));
+                    }
+                    v
+                })
+                .collect();
+            // Expected entries may leave out `segment` and `at`; compare on the keys they give.
+            let matches = |w: &Value, g: &Value| w.as_object().is_some_and(|o| o.iter().all(|(k, v)| g.get(k) == Some(v)));
+            let mut unmatched: Vec<&Value> = got.iter().collect();
+            for w in want {
+                match unmatched.iter().position(|g| matches(w, g)) {
+                    Some(i) => {
+                        unmatched.remove(i);
+                    }
+                    None => return Err(format!("missing finding {w}; got {got:?}")),
+                }
+            }
+            return if unmatched.is_empty() { Ok(()) } else { Err(format!("unexpected findings {unmatched:?}")) };
+        }
+        let compiled = match campaign.compile(&schema, &limits) {
+            Ok(c) => c,
+            Err(findings) => {
+                let first = &findings[0];
+                let at = first.line.zip(first.column).map(|(l, c)| format!("{l}:{c}"));
+                let ok = Some(first.code) == expect_error
+                    && ctx.str("at").is_none_or(|a| Some(a) == at.as_deref())
+                    && ctx.str("segment").is_none_or(|s| Some(s) == first.segment.as_deref());
+                return if ok { Ok(()) } else { Err(format!("got {first}")) };
+            }
+        };
+        if expect_error.is_some() {
+            return Err("campaign compiled".into());
+        }
+        let profile = ctx.profile(&schema, &limits)?.map_err(|e| format!("profile refused: {e:?}"))?;
+        let got = compiled.membership_json(&compiled.evaluate(&profile, ctx.now()?));
+        return if Some(&got) == case.get("expect") { Ok(()) } else { Err(format!("got {got}")) };
+    }
+
+    // A single rule, as text or as the JSON tree.
+    let (rule, source) = if let Some(ast) = case.get("ast") {
+        let ast: Expr = match serde_json::from_value(ast.clone()) {
+            Ok(a) => a,
+            Err(e) if expect_error == Some("ast-syntax") => return Ok(()).map(|()| drop(e)),
+            Err(e) => return Err(format!("ast refused: {e}")),
+        };
+        let text = ast.to_string();
+        if let Some(want) = ctx.str("canonical") {
+            if text != want {
+                return Err(format!("prints as {text:?}"));
+            }
+        }
+        (Rule::from_ast(&ast, &schema, &limits), text)
+    } else {
+        let text = ctx.str("rule").ok_or("case has no rule, ast, campaign or profile_doc")?;
+        if let Ok(ast) = parse(text, &limits) {
+            let printed = ast.to_string();
+            if let Some(want) = ctx.str("canonical") {
+                if printed != want {
+                    return Err(format!("prints as {printed:?}"));
+                }
+            }
+            let again = parse(&printed, &Limits { rule_bytes_max: usize::MAX, ..limits.clone() });
+            if again.as_ref().ok() != Some(&ast) {
+                return Err(format!("canonical text {printed:?} does not parse back to the same tree"));
+            }
+        }
+        (Rule::from_text(text, &schema, &limits), text.to_owned())
+    };
+    match (rule, expect_error) {
+        (Err(e), Some(code)) => {
+            let got = rule_error(&e, &source);
+            let ok = got["error"] == code && ctx.str("at").is_none_or(|a| got["at"] == a);
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("got {got}"))
+            }
+        }
+        (Err(e), None) => Err(format!("rule refused: {}", rule_error(&e, &source))),
+        (Ok(_), Some(code)) if case.get("profile_doc").is_none() => Err(format!("rule compiled; expected {code}")),
+        (Ok(rule), _) => {
+            let profile = match (ctx.profile(&schema, &limits)?, expect_error) {
+                (Ok(p), None) => p,
+                (Err((code, _)), Some(want)) if code == want => return Ok(()),
+                (Ok(_), Some(want)) => return Err(format!("profile accepted; expected {want}")),
+                (Err(e), _) => return Err(format!("profile refused: {e:?}")),
+            };
+            let got = rule.evaluate(&profile, ctx.now()?);
+            if Some(&json!(got)) == case.get("expect") {
+                Ok(())
+            } else {
+                Err(format!("evaluated to {got}"))
+            }
+        }
+    }
+}
+
+#[test]
+fn spec_suite() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/spec");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect())
+        .unwrap_or_default();
+    files.sort();
+    assert!(files.len() >= 10, "spec files missing from {}", dir.display());
+    let mut failures = Vec::new();
+    let (mut total, mut negative) = (0, 0);
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let doc: Value = match serde_json::from_str(&text) {
+            Ok(d) => d,
+            Err(e) => {
+                failures.push(format!("{}: not JSON: {e}", file.display()));
+                continue;
+            }
+        };
+        for case in doc["cases"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            total += 1;
+            let is_negative = case.get("error").is_some()
+                || case["lint"].as_array().is_some_and(|l| l.iter().any(|f| f["severity"] == "error"));
+            negative += usize::from(is_negative);
+            if let Err(why) = run_case(&Ctx { doc: &doc, case }) {
+                let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                failures.push(format!("{name}: {}: {why}", case["name"].as_str().unwrap_or("?")));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {total} spec cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(total >= 300 && negative >= 80, "the suite shrank: {total} cases, {negative} negative");
+}
