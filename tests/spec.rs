@@ -27,7 +27,10 @@ impl Ctx<'_> {
         let mut limits = Limits::default();
         if let Some(obj) = self.case.get("limits").and_then(Value::as_object) {
             for (k, v) in obj {
-                let n = v.as_u64().and_then(|n| usize::try_from(n).ok()).ok_or(format!("limit {k} is not a count"))?;
+                let n = v
+                    .as_u64()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or(format!("limit {k} is not a count"))?;
                 if !limits.set(k, n) {
                     return Err(format!("unknown limit {k}"));
                 }
@@ -41,13 +44,20 @@ impl Ctx<'_> {
         parse_timestamp(text).map_err(|e| e.to_string())
     }
 
-    fn profile(&self, schema: &Schema, limits: &Limits) -> Result<Result<Profile, (String, String)>, String> {
+    fn profile(
+        &self,
+        schema: &Schema,
+        limits: &Limits,
+    ) -> Result<Result<Profile, (String, String)>, String> {
         let doc = match (self.case.get("profile_doc"), self.str("profile")) {
             (Some(doc), _) => doc.clone(),
-            (None, Some(name)) => self.doc["profiles"].get(name).cloned().ok_or(format!("no profile {name}"))?,
+            (None, Some(name)) => {
+                self.doc["profiles"].get(name).cloned().ok_or(format!("no profile {name}"))?
+            }
             (None, None) => json!({}),
         };
-        Ok(Profile::from_json_value(schema, &doc, self.now()?, limits).map_err(|e| (e.code().to_owned(), e.path.clone())))
+        Ok(Profile::from_json_value(schema, &doc, self.now()?, limits)
+            .map_err(|e| (e.code().to_owned(), e.path.clone())))
     }
 }
 
@@ -60,7 +70,8 @@ fn rule_error(e: &RuleError, source: &str) -> Value {
 fn run_case(ctx: &Ctx<'_>) -> Result<(), String> {
     let case = ctx.case;
     let limits = ctx.limits()?;
-    let schema = Schema::from_json_value(&ctx.doc["schema"], &limits).map_err(|e| format!("schema: {e}"))?;
+    let schema =
+        Schema::from_json_value(&ctx.doc["schema"], &limits).map_err(|e| format!("schema: {e}"))?;
     let expect_error = ctx.str("error");
 
     // A profile that must be refused.
@@ -104,7 +115,9 @@ fn run_case(ctx: &Ctx<'_>) -> Result<(), String> {
                 })
                 .collect();
             // Expected entries may leave out `segment` and `at`; compare on the keys they give.
-            let matches = |w: &Value, g: &Value| w.as_object().is_some_and(|o| o.iter().all(|(k, v)| g.get(k) == Some(v)));
+            let matches = |w: &Value, g: &Value| {
+                w.as_object().is_some_and(|o| o.iter().all(|(k, v)| g.get(k) == Some(v)))
+            };
             let mut unmatched: Vec<&Value> = got.iter().collect();
             for w in want {
                 match unmatched.iter().position(|g| matches(w, g)) {
@@ -114,7 +127,11 @@ fn run_case(ctx: &Ctx<'_>) -> Result<(), String> {
                     None => return Err(format!("missing finding {w}; got {got:?}")),
                 }
             }
-            return if unmatched.is_empty() { Ok(()) } else { Err(format!("unexpected findings {unmatched:?}")) };
+            return if unmatched.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("unexpected findings {unmatched:?}"))
+            };
         }
         let compiled = match campaign.compile(&schema, &limits) {
             Ok(c) => c,
@@ -130,7 +147,8 @@ fn run_case(ctx: &Ctx<'_>) -> Result<(), String> {
         if expect_error.is_some() {
             return Err("campaign compiled".into());
         }
-        let profile = ctx.profile(&schema, &limits)?.map_err(|e| format!("profile refused: {e:?}"))?;
+        let profile =
+            ctx.profile(&schema, &limits)?.map_err(|e| format!("profile refused: {e:?}"))?;
         let got = compiled.membership_json(&compiled.evaluate(&profile, ctx.now()?));
         return if Some(&got) == case.get("expect") { Ok(()) } else { Err(format!("got {got}")) };
     }
@@ -160,7 +178,9 @@ fn run_case(ctx: &Ctx<'_>) -> Result<(), String> {
             }
             let again = parse(&printed, &Limits { rule_bytes_max: usize::MAX, ..limits.clone() });
             if again.as_ref().ok() != Some(&ast) {
-                return Err(format!("canonical text {printed:?} does not parse back to the same tree"));
+                return Err(format!(
+                    "canonical text {printed:?} does not parse back to the same tree"
+                ));
             }
         }
         (Rule::from_text(text, &schema, &limits), text.to_owned())
@@ -176,7 +196,9 @@ fn run_case(ctx: &Ctx<'_>) -> Result<(), String> {
             }
         }
         (Err(e), None) => Err(format!("rule refused: {}", rule_error(&e, &source))),
-        (Ok(_), Some(code)) if case.get("profile_doc").is_none() => Err(format!("rule compiled; expected {code}")),
+        (Ok(_), Some(code)) if case.get("profile_doc").is_none() => {
+            Err(format!("rule compiled; expected {code}"))
+        }
         (Ok(rule), _) => {
             let profile = match (ctx.profile(&schema, &limits)?, expect_error) {
                 (Ok(p), None) => p,
@@ -198,7 +220,12 @@ fn run_case(ctx: &Ctx<'_>) -> Result<(), String> {
 fn spec_suite() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/spec");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect())
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     assert!(files.len() >= 10, "spec files missing from {}", dir.display());
@@ -216,14 +243,22 @@ fn spec_suite() {
         for case in doc["cases"].as_array().map(Vec::as_slice).unwrap_or_default() {
             total += 1;
             let is_negative = case.get("error").is_some()
-                || case["lint"].as_array().is_some_and(|l| l.iter().any(|f| f["severity"] == "error"));
+                || case["lint"]
+                    .as_array()
+                    .is_some_and(|l| l.iter().any(|f| f["severity"] == "error"));
             negative += usize::from(is_negative);
             if let Err(why) = run_case(&Ctx { doc: &doc, case }) {
-                let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let name =
+                    file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 failures.push(format!("{name}: {}: {why}", case["name"].as_str().unwrap_or("?")));
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {total} spec cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {total} spec cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(total >= 300 && negative >= 80, "the suite shrank: {total} cases, {negative} negative");
 }

@@ -227,9 +227,15 @@ fn lex_number(src: &str, start: usize) -> Result<(Tok, usize), RuleError> {
             end += 1;
         }
         let text = &src[start..end];
-        let bad_duration = || RuleError::new(RuleErrorKind::BadDuration(text.to_owned()), Span::new(start, end));
-        let Some(unit) = (end == i + 1).then(|| DurationUnit::from_letter(char::from(b[i]))).flatten() else {
-            return Err(RuleError::new(RuleErrorKind::BadNumber(text.to_owned()), Span::new(start, end)));
+        let bad_duration =
+            || RuleError::new(RuleErrorKind::BadDuration(text.to_owned()), Span::new(start, end));
+        let Some(unit) =
+            (end == i + 1).then(|| DurationUnit::from_letter(char::from(b[i]))).flatten()
+        else {
+            return Err(RuleError::new(
+                RuleErrorKind::BadNumber(text.to_owned()),
+                Span::new(start, end),
+            ));
         };
         if !is_int || b[start] == b'-' {
             return Err(bad_duration());

@@ -264,7 +264,11 @@ impl Rule {
     ///
     /// # Errors
     /// Any syntax, type, name or limit error, with its span in `text`.
-    pub fn from_text(text: &str, schema: &crate::schema::Schema, limits: &crate::limits::Limits) -> Result<Rule, RuleError> {
+    pub fn from_text(
+        text: &str,
+        schema: &crate::schema::Schema,
+        limits: &crate::limits::Limits,
+    ) -> Result<Rule, RuleError> {
         let ast = parse(text, limits)?;
         let mut program = ir::Program::default();
         let compiled = compile::compile(&ast, 0, schema, &[], &mut program, limits)?;
@@ -276,10 +280,18 @@ impl Rule {
     ///
     /// # Errors
     /// As [`Rule::from_text`], plus `bad-tree` for trees no text could produce.
-    pub fn from_ast(ast: &ast::Expr, schema: &crate::schema::Schema, limits: &crate::limits::Limits) -> Result<Rule, RuleError> {
+    pub fn from_ast(
+        ast: &ast::Expr,
+        schema: &crate::schema::Schema,
+        limits: &crate::limits::Limits,
+    ) -> Result<Rule, RuleError> {
         compile::compile(ast, 0, schema, &[], &mut ir::Program::default(), limits)?;
         // Compile the canonical text too, so explanations can quote it with spans.
-        Rule::from_text(&ast.to_string(), schema, &crate::limits::Limits { rule_bytes_max: usize::MAX, ..limits.clone() })
+        Rule::from_text(
+            &ast.to_string(),
+            schema,
+            &crate::limits::Limits { rule_bytes_max: usize::MAX, ..limits.clone() },
+        )
     }
 
     /// The rule's text.
@@ -289,7 +301,8 @@ impl Rule {
 
     /// True when the rule holds for `profile` at `now`.
     pub fn evaluate(&self, profile: &crate::profile::Profile, now: crate::time::UnixSecs) -> bool {
-        eval::eval(&self.program, &eval::Env { profile, now, segments: &[] }, self.root, None).truth()
+        eval::eval(&self.program, &eval::Env { profile, now, segments: &[] }, self.root, None)
+            .truth()
     }
 
     /// Why the rule holds or not for `profile` at `now`.
@@ -300,6 +313,13 @@ impl Rule {
         now: crate::time::UnixSecs,
     ) -> explain::Explanation {
         let env = eval::Env { profile, now, segments: &[] };
-        explain::explain(&self.program, std::slice::from_ref(&self.source), &[], schema, &env, self.root)
+        explain::explain(
+            &self.program,
+            std::slice::from_ref(&self.source),
+            &[],
+            schema,
+            &env,
+            self.root,
+        )
     }
 }
