@@ -36,13 +36,24 @@ impl Value {
     /// The value as JSON, in the profile's format.
     pub fn to_json(&self) -> Json {
         match self {
-            Value::Number(n) => serde_json::Number::from_f64(*n).map_or(Json::Null, Json::Number),
+            Value::Number(n) => number_json(*n),
             Value::String(s) => Json::String(s.to_string()),
             Value::Bool(b) => Json::Bool(*b),
             Value::Set(s) => Json::Array(s.iter().map(|w| Json::String(w.to_string())).collect()),
             Value::Time(t) => Json::String(format_timestamp(*t)),
         }
     }
+}
+
+/// A number as JSON: whole numbers within ±2^53 as integers (`150`, not `150.0`).
+pub fn number_json(n: f64) -> Json {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    if n.fract() == 0.0 && n.abs() < EXACT {
+        // The cast is exact: n is whole and within the range where f64 holds every integer.
+        #[allow(clippy::cast_possible_truncation, reason = "checked whole and in range above")]
+        return Json::from(n as i64);
+    }
+    serde_json::Number::from_f64(n).map_or(Json::Null, Json::Number)
 }
 
 /// All events of one type, oldest first.

@@ -65,7 +65,7 @@ pub enum Input {
 pub fn val_to_json(v: Val<'_>) -> Json {
     match v {
         Val::Missing => Json::Null,
-        Val::Number(n) => serde_json::Number::from_f64(n).map_or(Json::Null, Json::Number),
+        Val::Number(n) => crate::profile::number_json(n),
         Val::Str(s) => Json::String(s.to_owned()),
         Val::Lower(s) => Json::String(s.chars().flat_map(char::to_lowercase).collect()),
         Val::Bool(b) => Json::Bool(b),

@@ -1,0 +1,161 @@
+//! Campaign identity (`config_id`), evaluation order and explanations.
+
+mod common;
+
+use dpseg::campaign::Campaign;
+use dpseg::limits::Limits;
+use dpseg::profile::Profile;
+use dpseg::rules::Rule;
+use dpseg::schema::Schema;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+fn schema() -> Schema {
+    Schema::from_toml(&common::read("examples/outdoor/schema.toml"), &Limits::default()).unwrap()
+}
+
+fn config_id(toml: &str) -> String {
+    let limits = Limits::default();
+    Campaign::from_toml(toml, &limits)
+        .unwrap()
+        .compile(&schema(), &limits)
+        .unwrap()
+        .config_id()
+        .to_owned()
+}
+
+const BASE: &str = r#"
+id = "c"
+purpose = "measurement"
+epoch = "1d"
+epsilon = 1.0
+[[segments]]
+id = "hikers"
+rule = 'interests has "hiking" and budget >= 100'
+[[groups]]
+id = "tier"
+cases = [{ id = "low", rule = "budget < 50" }, { id = "high", rule = "true" }]
+"#;
+
+#[test]
+fn config_id_is_the_documented_hash() {
+    // Recomputed from the recipe in the campaign module docs, not from the code under test.
+    let canonical = r#"{"epoch_secs":86400,"epsilon":1.0,"epsilon_lifetime":4.0,"groups":[{"cases":[{"id":"low","rule":"budget < 50"},{"id":"high","rule":"true"}],"id":"tier"}],"id":"c","purpose":"measurement","segments":[{"id":"hikers","rule":"interests has \"hiking\" and budget >= 100"}]}"#;
+    let mut h = Sha256::new();
+    h.update(b"dpseg-campaign-v1\n");
+    h.update(canonical.as_bytes());
+    let want: String = h.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(config_id(BASE), want);
+}
+
+#[test]
+fn config_id_ignores_formatting_and_paperwork_but_not_meaning() {
+    let base = config_id(BASE);
+    let reformatted = BASE.replace(
+        "interests has \"hiking\" and budget >= 100",
+        "(interests   has \"hiking\")\t and budget>=100",
+    );
+    assert_eq!(config_id(&reformatted), base);
+    let described =
+        BASE.replace("id = \"hikers\"", "id = \"hikers\"\ndescription = \"people who hike\"");
+    assert_eq!(config_id(&described), base);
+    for changed in [
+        BASE.replace("epsilon = 1.0", "epsilon = 0.5"),
+        BASE.replace("epoch = \"1d\"", "epoch = \"24h\""),
+        BASE.replace(">= 100", ">= 101"),
+        BASE.replace("id = \"hikers\"", "id = \"walkers\""),
+        BASE.replace(
+            "purpose = \"measurement\"",
+            "purpose = \"measurement\"\nepsilon_lifetime = 3.0",
+        ),
+    ] {
+        assert_ne!(config_id(&changed), base, "{changed}");
+    }
+}
+
+#[test]
+fn segments_may_reference_later_segments() {
+    let limits = Limits::default();
+    let toml = r#"
+id = "c"
+purpose = "measurement"
+epoch = "1d"
+epsilon = 1.0
+[[segments]]
+id = "rich_hikers"
+rule = 'segment("hikers") and segment("rich")'
+[[segments]]
+id = "hikers"
+rule = 'interests has "hiking"'
+[[segments]]
+id = "rich"
+rule = 'budget > 500'
+"#;
+    let compiled = Campaign::from_toml(toml, &limits).unwrap().compile(&schema(), &limits).unwrap();
+    let schema = schema();
+    let p = Profile::from_json(
+        &schema,
+        r#"{"attributes": {"interests": ["hiking"], "budget": 600}}"#,
+        common::NOW,
+        &limits,
+    )
+    .unwrap();
+    assert_eq!(compiled.evaluate(&p, common::NOW).segments, [true, true, true]);
+    let p = Profile::from_json(
+        &schema,
+        r#"{"attributes": {"interests": ["hiking"], "budget": 60}}"#,
+        common::NOW,
+        &limits,
+    )
+    .unwrap();
+    assert_eq!(compiled.evaluate(&p, common::NOW).segments, [false, true, false]);
+}
+
+#[test]
+fn explanations_quote_the_rule_and_show_what_was_read() {
+    let limits = Limits::default();
+    let schema = schema();
+    let rule = Rule::from_text(
+        r#"count(purchase where category == "tents", 104w) >= 1 and not any(purchase, 180d)"#,
+        &schema,
+        &limits,
+    )
+    .unwrap();
+    let p = Profile::from_json(
+        &schema,
+        &common::read("examples/outdoor/profiles/bob.json"),
+        common::NOW,
+        &limits,
+    )
+    .unwrap();
+    let ex = serde_json::to_value(rule.explain(&schema, &p, common::NOW)).unwrap();
+    assert_eq!(ex["value"], json!(true));
+    let count = &ex["children"][0]["children"][0];
+    assert_eq!(count["text"], json!(r#"count(purchase where category == "tents", 104w)"#));
+    assert_eq!(count["value"], json!(1));
+    // bob.json has three purchases in the last 104 weeks, one of them of tents.
+    assert_eq!(
+        count["inputs"][0],
+        json!({"kind": "events", "event": "purchase", "window_secs": 104 * 7 * 86_400, "considered": 3, "matched": 1})
+    );
+    let any = &ex["children"][1];
+    assert_eq!(any["text"], json!("not any(purchase, 180d)"));
+    assert_eq!(any["children"][0]["value"], json!(false));
+    assert_eq!(any["children"][0]["inputs"][0]["considered"], json!(0));
+}
+
+#[test]
+fn explanations_show_missing_values_as_null() {
+    let limits = Limits::default();
+    let schema = schema();
+    let rule = Rule::from_text("budget >= 100 or not (budget exists)", &schema, &limits).unwrap();
+    let p = Profile::new(&schema);
+    let ex = serde_json::to_value(rule.explain(&schema, &p, common::NOW)).unwrap();
+    assert_eq!(ex["value"], json!(true));
+    assert_eq!(ex["children"][0]["value"], json!(false));
+    assert_eq!(ex["children"][0]["children"][0]["value"], json!(null));
+    assert_eq!(
+        ex["children"][0]["children"][0]["inputs"][0],
+        json!({"kind": "attribute", "name": "budget", "value": null})
+    );
+}
