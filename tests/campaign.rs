@@ -59,9 +59,11 @@ fn config_id_ignores_formatting_and_paperwork_but_not_meaning() {
     let described =
         BASE.replace("id = \"hikers\"", "id = \"hikers\"\ndescription = \"people who hike\"");
     assert_eq!(config_id(&described), base);
+    // The epoch is hashed as seconds: 24h is the same campaign as 1d.
+    assert_eq!(config_id(&BASE.replace("epoch = \"1d\"", "epoch = \"24h\"")), base);
     for changed in [
         BASE.replace("epsilon = 1.0", "epsilon = 0.5"),
-        BASE.replace("epoch = \"1d\"", "epoch = \"24h\""),
+        BASE.replace("epoch = \"1d\"", "epoch = \"2d\""),
         BASE.replace(">= 100", ">= 101"),
         BASE.replace("id = \"hikers\"", "id = \"walkers\""),
         BASE.replace(
