@@ -9,7 +9,12 @@
 //! Target (issue 3): a whole-campaign evaluation in at most 20 µs, without allocating (the
 //! allocation count is asserted by `tests/no_alloc.rs`).
 
-#![allow(missing_docs, clippy::unwrap_used, reason = "benchmark harness")]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "benchmark harness: a broken fixture stops the run"
+)]
 
 #[path = "../tests/common/mod.rs"]
 mod common;

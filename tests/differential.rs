@@ -5,6 +5,13 @@
 //! over the raw profile JSON and implements DESIGN §4 as literally as possible (it allocates,
 //! lowercases whole strings, scans every event). Any disagreement is a bug in one of them.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
+
 use dpseg::limits::Limits;
 use dpseg::profile::Profile;
 use dpseg::rules::ast::{AggFn, CmpOp, Expr, ExprKind, Literal, Name, TextOp, Timestamp};

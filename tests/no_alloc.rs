@@ -1,6 +1,12 @@
 //! Whole-campaign evaluation does not allocate: the 133-segment benchmark campaign on a profile
 //! with 50 attributes and 500 events, counted by a global allocator.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 #![allow(unsafe_code, reason = "a counting allocator must implement GlobalAlloc")]
 
 mod common;

@@ -2,6 +2,13 @@
 //! rule parser, the schema, profile and campaign loaders, the compiler and the lint. Each must
 //! return a value or an error.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
+
 use dpseg::campaign::{lint, Campaign, LintConfig};
 use dpseg::limits::Limits;
 use dpseg::profile::Profile;
@@ -113,8 +120,8 @@ fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(|n| Value::from(n)),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| Value::from(f)),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
         "[a-z_ 0-9:T@.-]{0,12}".prop_map(Value::String),
         prop::sample::select(vec![
             "n",

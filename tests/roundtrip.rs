@@ -3,6 +3,13 @@
 //! For random trees (any shape the JSON form accepts, well-typed or not), printing and parsing
 //! back gives the same tree, and so does JSON serialisation.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
+
 use dpseg::limits::Limits;
 use dpseg::rules::ast::{AggFn, CmpOp, Expr, ExprKind, Literal, Name, TextOp, Timestamp};
 use dpseg::rules::lex::is_reserved;

@@ -2,6 +2,13 @@
 //!
 //! Every case is checked and every failure is reported together, with its file and name.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
+
 use std::path::Path;
 
 use dpseg::campaign::{lint, Campaign, LintConfig};

@@ -1,6 +1,7 @@
 //! Shared fixtures: the example data map and campaigns, and a heavy deterministic profile.
 
 #![allow(dead_code, reason = "each test binary uses a different part")]
+#![allow(clippy::panic, reason = "a fixture that cannot load fails the test")]
 
 use dpseg::schema::{AttrType, Schema};
 use rand::{Rng, SeedableRng};

@@ -1,5 +1,12 @@
 //! The `dpseg` binary end to end: JSON on stdout with sorted keys, errors on stderr, exit codes.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
