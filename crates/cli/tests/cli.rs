@@ -31,19 +31,31 @@ fn stdout_json(out: &Output) -> Value {
 
 const NOW: &str = "2026-11-24T00:00:00Z";
 
-#[test]
-fn eval_prints_memberships() {
-    let out = dpseg(&[
+/// `dpseg eval` of campaign spring-2027 for `profile` at [`NOW`], plus `extra` arguments.
+fn eval(profile: &str, extra: &[&str]) -> Output {
+    eval_at(profile, NOW, extra)
+}
+
+/// As [`eval`], at `now`.
+fn eval_at(profile: &str, now: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
         "eval",
         "--schema",
         "schema.toml",
         "--campaign",
         "campaigns/spring-2027.toml",
         "--profile",
-        "profiles/alice.json",
+        profile,
         "--now",
-        NOW,
-    ]);
+        now,
+    ];
+    args.extend_from_slice(extra);
+    dpseg(&args)
+}
+
+#[test]
+fn eval_prints_memberships() {
+    let out = eval("profiles/alice.json", &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // Worked out by hand from alice.json: she hikes with a budget of 150, lives in DE, viewed
     // tents worth 618 EUR in the last 14 days and clicked a newsletter 6 days ago.
@@ -61,17 +73,7 @@ fn eval_prints_memberships() {
 
 #[test]
 fn eval_of_an_empty_profile_is_all_false() {
-    let out = dpseg(&[
-        "eval",
-        "--schema",
-        "schema.toml",
-        "--campaign",
-        "campaigns/spring-2027.toml",
-        "--profile",
-        "profiles/carla.json",
-        "--now",
-        NOW,
-    ]);
+    let out = eval("profiles/carla.json", &[]);
     let v = stdout_json(&out);
     assert!(v["segments"].as_object().unwrap().values().all(|b| *b == json!(false)));
     assert_eq!(v["groups"], json!({"price_tier": null, "experience": null}));
@@ -79,18 +81,7 @@ fn eval_of_an_empty_profile_is_all_false() {
 
 #[test]
 fn eval_explain_shows_values_and_inputs() {
-    let out = dpseg(&[
-        "eval",
-        "--schema",
-        "schema.toml",
-        "--campaign",
-        "campaigns/spring-2027.toml",
-        "--profile",
-        "profiles/alice.json",
-        "--now",
-        NOW,
-        "--explain",
-    ]);
+    let out = eval("profiles/alice.json", &["--explain"]);
     let v = stdout_json(&out);
     let hikers = &v["explain"]["segments"]["hikers"];
     assert_eq!(hikers["text"], json!("interests has \"hiking\" and budget >= 100"));
@@ -160,17 +151,7 @@ fn bad_input_exits_2_with_the_place_on_stderr() {
     std::fs::create_dir_all(&dir).unwrap();
     let profile = dir.join("bad.json");
     std::fs::write(&profile, r#"{"attributes": {"budjet": 10}}"#).unwrap();
-    let out = dpseg(&[
-        "eval",
-        "--schema",
-        "schema.toml",
-        "--campaign",
-        "campaigns/spring-2027.toml",
-        "--profile",
-        profile.to_str().unwrap(),
-        "--now",
-        NOW,
-    ]);
+    let out = eval(profile.to_str().unwrap(), &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -179,19 +160,9 @@ fn bad_input_exits_2_with_the_place_on_stderr() {
         "{stderr}"
     );
 
-    let out = dpseg(&[
-        "eval",
-        "--schema",
-        "schema.toml",
-        "--campaign",
-        "campaigns/spring-2027.toml",
-        "--profile",
-        "profiles/alice.json",
-        "--now",
-        "yesterday",
-    ]);
+    let out = eval_at("profiles/alice.json", "yesterday", &[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--now"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--now: 'yesterday' is not a timestamp"));
 
     let campaign = dir.join("broken.toml");
     std::fs::write(&campaign, "id = \"x\"\npurpose = \"measurement\"\nepoch = \"1d\"\nepsilon = 1.0\n[[segments]]\nid = \"a\"\nrule = 'budjet > 1'\n").unwrap();
