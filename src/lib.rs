@@ -7,6 +7,9 @@
 //! * [`profile`] — the visitor's data, validated against the schema.
 //! * [`rules`] — the segment rule language: parse, print, type-check, compile, evaluate, explain.
 //! * [`campaign`] — campaigns of segments and groups, their `config_id`, and lint.
+//! * [`privacy`] — exact coins, the LDP mechanisms, the device secret and ledger.
+//! * [`report`] — the report wire format; [`estimate`] — tallies, estimates and intervals;
+//!   [`simulate`] — simulated populations for `dpseg simulate` and the statistical tests.
 //! * [`time`], [`limits`], [`diag`] — timestamps, input bounds and error presentation.
 //!
 //! ```
@@ -36,8 +39,12 @@
 
 pub mod campaign;
 pub mod diag;
+pub mod estimate;
 pub mod limits;
+pub mod privacy;
 pub mod profile;
+pub mod report;
 pub mod rules;
 pub mod schema;
+pub mod simulate;
 pub mod time;

@@ -1,0 +1,303 @@
+//! Exact coins and the sources of randomness (DESIGN §6, "Exact coins", "Randomness").
+//!
+//! Every probability a mechanism uses is a dyadic rational `a / 2^64` ([`Coin`]), rounded in the
+//! direction that can only lower ε, and a Bernoulli draw is `u64 < a` — no floating-point
+//! comparison decides an output. Uniform choices use rejection sampling, so they are exactly
+//! uniform. Mechanisms draw through the [`Randomness`] trait, which has three implementations:
+//! [`DeviceRandomness`] (CSPRNG for fresh noise, HMAC-SHA256 of the device secret for memoised
+//! answers), [`SimRandomness`] (a fast seeded generator for simulations and statistical tests
+//! only) and, in `tests/privacy_exact.rs`, an enumerator that walks every outcome with its exact
+//! probability to prove the privacy bound of the real code.
+
+use hmac::{Hmac, Mac};
+use rand_core::{CryptoRng, RngCore};
+use sha2::Sha256;
+
+/// A probability `a / 2^64`; invariant: below 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct Coin(u64);
+
+/// 2^64 as a float.
+const TWO64: f64 = 18_446_744_073_709_551_616.0;
+
+/// Relative safety margin against the rounding error of `exp` and friends: a target probability
+/// is first moved this far in the safe direction, then rounded to a dyadic in that direction.
+const MARGIN: f64 = 1e-12;
+
+impl Coin {
+    /// The coin that never lands.
+    pub const NEVER: Coin = Coin(0);
+    /// A fair coin.
+    pub const HALF: Coin = Coin(1 << 63);
+
+    /// The largest dyadic `a / 2^64` at or below `p` (less a relative margin); `p` is clamped to
+    /// `[0, 1)`.
+    pub fn at_most(p: f64) -> Coin {
+        let p = if p.is_nan() { 0.0 } else { p * (1.0 - MARGIN) };
+        let x = (p.clamp(0.0, 1.0) * TWO64).floor();
+        // x < 2^64 after the margin, and `as` saturates; the cast is exact for integers in range.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "clamped above")]
+        Coin(x as u64)
+    }
+
+    /// The smallest dyadic `a / 2^64` at or above `p` (plus a relative margin); `p` is clamped to
+    /// `[0, 1)`.
+    pub fn at_least(p: f64) -> Coin {
+        let p = if p.is_nan() { 0.0 } else { p * (1.0 + MARGIN) };
+        let x = (p.clamp(0.0, 1.0) * TWO64).ceil();
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "clamped above")]
+        Coin(x as u64)
+    }
+
+    /// A coin from its numerator `a`.
+    pub const fn from_numerator(a: u64) -> Coin {
+        Coin(a)
+    }
+
+    /// The numerator `a` of `a / 2^64`.
+    pub const fn numerator(self) -> u64 {
+        self.0
+    }
+
+    /// The probability as a float (for estimators and reports, never for drawing).
+    pub fn prob(self) -> f64 {
+        self.0 as f64 / TWO64
+    }
+}
+
+/// Names one memoised draw: the campaign item, the true value it answers for, and which draw of
+/// that answer (an answer can take several coins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MemoKey {
+    /// Item index in the campaign (segments, then groups); `u16::MAX` for the sampled set.
+    pub item: u16,
+    /// The true value the memoised answer is for.
+    pub value: u16,
+    /// Which draw of that answer.
+    pub draw: u16,
+}
+
+/// Where mechanisms get their randomness.
+///
+/// "Fresh" draws are new on every call. "Memo" draws are a fixed function of the key for a given
+/// device and campaign: the same key always gives the same answer (DESIGN §6, "Longitudinal").
+pub trait Randomness {
+    /// True with probability `c`.
+    fn coin(&mut self, c: Coin) -> bool;
+    /// A uniform integer in `0..n` (`n >= 1`).
+    fn below(&mut self, n: u64) -> u64;
+    /// Memoised: true with probability `c`, the same for the same key.
+    fn memo_coin(&mut self, key: MemoKey, c: Coin) -> bool;
+    /// Memoised: a uniform integer in `0..n`, the same for the same key and `n`.
+    fn memo_below(&mut self, key: MemoKey, n: u64) -> u64;
+    /// Fresh random bytes (report nonces).
+    fn fill(&mut self, out: &mut [u8]);
+}
+
+/// Rejection sampling of a uniform integer in `0..n` from uniform `u64`s.
+fn uniform_below(n: u64, mut next: impl FnMut(u32) -> u64) -> u64 {
+    if n <= 1 {
+        return 0;
+    }
+    // Accept x < 2^64 - (2^64 mod n): every residue is then equally likely.
+    let rem = (u64::MAX % n + 1) % n;
+    let limit = 0u64.wrapping_sub(rem); // 2^64 - rem, as u64 (0 means "accept all")
+    let mut attempt = 0u32;
+    loop {
+        let x = next(attempt);
+        if limit == 0 || x < limit {
+            return x % n;
+        }
+        attempt += 1;
+    }
+}
+
+/// The device's pseudo-random function: HMAC-SHA256 keyed with a key derived from the device
+/// secret and the campaign's `config_id`.
+#[derive(Clone)]
+pub struct Prf {
+    mac: Hmac<Sha256>,
+}
+
+impl std::fmt::Debug for Prf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Prf(<secret>)")
+    }
+}
+
+impl Prf {
+    /// The PRF of `secret` for campaign `config_id`.
+    pub fn new(secret: &[u8; 32], config_id: &str) -> Prf {
+        // HMAC accepts keys of any length, so this cannot fail; the fallback is unreachable.
+        let derive = |key: &[u8], msg: &[u8]| -> [u8; 32] {
+            let mut mac =
+                <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable_mac());
+            mac.update(msg);
+            mac.finalize().into_bytes().into()
+        };
+        let mut msg = b"dpseg-memo-v1\0".to_vec();
+        msg.extend_from_slice(config_id.as_bytes());
+        let key = derive(secret, &msg);
+        Prf {
+            mac: <Hmac<Sha256> as Mac>::new_from_slice(&key).unwrap_or_else(|_| unreachable_mac()),
+        }
+    }
+
+    /// A pseudo-random `u64` for `key` and `attempt`.
+    pub fn u64(&self, key: MemoKey, attempt: u32) -> u64 {
+        let mut mac = self.mac.clone();
+        mac.update(&key.item.to_be_bytes());
+        mac.update(&key.value.to_be_bytes());
+        mac.update(&key.draw.to_be_bytes());
+        mac.update(&attempt.to_be_bytes());
+        let out = mac.finalize().into_bytes();
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&out[..8]);
+        u64::from_be_bytes(b)
+    }
+}
+
+#[cold]
+fn unreachable_mac() -> Hmac<Sha256> {
+    // HMAC-SHA256 takes keys of every length; `new_from_slice` cannot fail.
+    <Hmac<Sha256> as Mac>::new(&Default::default())
+}
+
+/// Randomness on a device: fresh draws from a CSPRNG (the OS natively, `crypto.getRandomValues`
+/// in the browser), memoised draws from the device's [`Prf`].
+pub struct DeviceRandomness<'a, R: RngCore + CryptoRng> {
+    rng: &'a mut R,
+    prf: &'a Prf,
+}
+
+impl<'a, R: RngCore + CryptoRng> DeviceRandomness<'a, R> {
+    /// Draws fresh noise from `rng` and memoised answers from `prf`.
+    pub fn new(rng: &'a mut R, prf: &'a Prf) -> Self {
+        DeviceRandomness { rng, prf }
+    }
+}
+
+impl<R: RngCore + CryptoRng> Randomness for DeviceRandomness<'_, R> {
+    fn coin(&mut self, c: Coin) -> bool {
+        self.rng.next_u64() < c.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        uniform_below(n, |_| self.rng.next_u64())
+    }
+    fn memo_coin(&mut self, key: MemoKey, c: Coin) -> bool {
+        self.prf.u64(key, 0) < c.0
+    }
+    fn memo_below(&mut self, key: MemoKey, n: u64) -> u64 {
+        let prf = self.prf;
+        uniform_below(n, |attempt| prf.u64(key, attempt.wrapping_add(1)))
+    }
+    fn fill(&mut self, out: &mut [u8]) {
+        self.rng.fill_bytes(out);
+    }
+}
+
+/// splitmix64's finaliser: a fast, well-mixed (not cryptographic) 64-bit permutation.
+#[inline]
+pub fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Fast seeded randomness for simulations and statistical tests. **Not for devices**: it is
+/// predictable from its seed. Fresh draws come from a splitmix64 stream; memoised draws hash
+/// the device seed with the key.
+#[derive(Debug, Clone)]
+pub struct SimRandomness {
+    state: u64,
+    device: u64,
+}
+
+impl SimRandomness {
+    /// A generator with stream `seed`, memoising for device seed `device`.
+    pub fn new(seed: u64, device: u64) -> Self {
+        SimRandomness { state: mix64(seed ^ 0x6a09_e667_f3bc_c908), device: mix64(device) }
+    }
+
+    /// Switches to another simulated device, keeping the fresh stream.
+    pub fn set_device(&mut self, device: u64) {
+        self.device = mix64(device);
+    }
+
+    /// The next fresh `u64`.
+    #[inline]
+    pub fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        mix64(self.state)
+    }
+
+    #[inline]
+    fn memo_u64(&self, key: MemoKey, attempt: u32) -> u64 {
+        let k = (u64::from(key.item) << 48)
+            | (u64::from(key.value) << 32)
+            | (u64::from(key.draw) << 16);
+        mix64(self.device ^ mix64(k ^ u64::from(attempt)))
+    }
+}
+
+impl Randomness for SimRandomness {
+    #[inline]
+    fn coin(&mut self, c: Coin) -> bool {
+        self.next_u64() < c.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        uniform_below(n, |_| self.next_u64())
+    }
+    #[inline]
+    fn memo_coin(&mut self, key: MemoKey, c: Coin) -> bool {
+        self.memo_u64(key, 0) < c.0
+    }
+    fn memo_below(&mut self, key: MemoKey, n: u64) -> u64 {
+        uniform_below(n, |attempt| self.memo_u64(key, attempt.wrapping_add(1)))
+    }
+    fn fill(&mut self, out: &mut [u8]) {
+        for chunk in out.chunks_mut(8) {
+            let x = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&x[..chunk.len()]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coins_round_in_the_safe_direction() {
+        for p in [0.1, 0.5, 0.731_058_578_630_004_9, 0.999] {
+            let lo = Coin::at_most(p).prob();
+            let hi = Coin::at_least(p).prob();
+            assert!(lo <= p && p <= hi && hi - lo < 1e-9, "{p}: {lo} {hi}");
+        }
+        assert_eq!(Coin::at_most(0.0), Coin::NEVER);
+        assert!(Coin::at_most(1.0).prob() < 1.0);
+        assert_eq!(Coin::HALF.prob(), 0.5);
+    }
+
+    #[test]
+    fn uniform_below_rejects_the_biased_tail() {
+        // With n = 3, 2^64 mod 3 = 1, so exactly one value (u64::MAX) must be rejected.
+        let mut draws = vec![u64::MAX, 5].into_iter();
+        assert_eq!(uniform_below(3, |_| draws.next().unwrap_or(0)), 2);
+        let mut draws = vec![u64::MAX - 1].into_iter();
+        assert_eq!(uniform_below(3, |_| draws.next().unwrap_or(0)), (u64::MAX - 1) % 3);
+        assert_eq!(uniform_below(1 << 63, |_| u64::MAX), u64::MAX % (1 << 63));
+    }
+
+    #[test]
+    fn prf_is_a_function_of_secret_campaign_and_key() {
+        let k = MemoKey { item: 1, value: 0, draw: 0 };
+        let a = Prf::new(&[1; 32], "cfg");
+        assert_eq!(a.u64(k, 0), Prf::new(&[1; 32], "cfg").u64(k, 0));
+        assert_ne!(a.u64(k, 0), Prf::new(&[2; 32], "cfg").u64(k, 0));
+        assert_ne!(a.u64(k, 0), Prf::new(&[1; 32], "cfg2").u64(k, 0));
+        assert_ne!(a.u64(k, 0), a.u64(MemoKey { value: 1, ..k }, 0));
+        assert_ne!(a.u64(k, 0), a.u64(k, 1));
+        assert_eq!(format!("{a:?}"), "Prf(<secret>)");
+    }
+}

@@ -1,0 +1,611 @@
+//! The report mechanism of a campaign (DESIGN §6).
+//!
+//! A campaign has `D` items: its `d` segments (yes/no) and its groups (one of `m` cases, or
+//! none: `m + 1` values). Each report covers `s` items sampled uniformly without replacement
+//! (the set is memoised per device) and spends `ε/s` on each. An item's answer goes through two
+//! layers:
+//!
+//! 1. a **permanent** randomised answer per (item, true value), memoised, at `ε_lifetime/s`;
+//! 2. fresh **instantaneous** noise on that answer, set so that one report costs exactly `ε/s`
+//!    for the item (RAPPOR's construction, Erlingsson et al., CCS 2014).
+//!
+//! Items use one frequency oracle each (Wang et al., "Locally Differentially Private Protocols
+//! for Frequency Estimation", USENIX Security 2017; Ye & Barg / Wang et al. 2016 for Subset
+//! Selection). For segments it is binary randomized response (GRR with 2 values); for groups the
+//! planner picks, by closed-form variance at `f → 0`, among:
+//!
+//! | oracle | permanent layer | instantaneous layer | composite (one report) |
+//! |---|---|---|---|
+//! | GRR | GRR on the value at ε_L | GRR on the memo | exactly GRR at ε |
+//! | OUE | OUE bits at ε_L | each bit flipped with φ | exactly OUE at ε |
+//! | SS  | GRR on the value at ε_L | SS of size ω on the memo | exactly SS at ε |
+//! | OLH | GRR on the value at ε_L | OLH at ε (fresh hash per report) | ε by post-processing; memo noise costs utility |
+//!
+//! The estimator always uses the composite channel's support probabilities `p` (the value is
+//! the true one) and `q` (it is not), computed from the realised coins.
+
+use std::fmt;
+
+use crate::campaign::{Campaign, Membership};
+use crate::privacy::coin::{Coin, MemoKey, Randomness};
+
+/// The frequency oracle an item uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Oracle {
+    /// Generalized randomized response (binary randomized response for 2 values).
+    Grr,
+    /// Optimized unary encoding.
+    Oue,
+    /// Optimized local hashing.
+    Olh,
+    /// Subset selection.
+    Ss,
+}
+
+impl Oracle {
+    /// The oracle's short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Oracle::Grr => "grr",
+            Oracle::Oue => "oue",
+            Oracle::Olh => "olh",
+            Oracle::Ss => "ss",
+        }
+    }
+}
+
+/// The prime of OLH's hash family `h(v) = ((a·v + b) mod P) mod g`.
+pub const OLH_PRIME: u64 = (1 << 31) - 1;
+
+/// One item's realised mechanism.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ItemMechanism {
+    /// The oracle.
+    pub oracle: Oracle,
+    /// Number of values (2 for a segment; cases + 1 for a group, the last meaning "none").
+    pub domain: u16,
+    /// Permanent layer: GRR keep probability (GRR, SS, OLH), or the probability a non-true bit is
+    /// set (OUE; the true bit is set with 1/2).
+    pub memo: Coin,
+    /// Instantaneous layer: GRR keep probability (GRR, and OLH over `g`), bit flip probability
+    /// (OUE), or the probability that the subset includes the memoised value (SS).
+    pub inst: Coin,
+    /// SS subset size (0 for other oracles).
+    pub omega: u16,
+    /// OLH hash range (0 for other oracles).
+    pub g: u16,
+    /// Composite probability that a report supports the true value.
+    pub p: f64,
+    /// Composite probability that a report supports a given other value.
+    pub q: f64,
+    /// Realised ε of one report for this item, rounded up.
+    pub eps_report: f64,
+    /// Realised ε of the permanent answer (the bound over unlimited reports), rounded up.
+    pub eps_memo: f64,
+}
+
+/// One sampled item's randomised answer in a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Slot {
+    /// Item index (segments first, then groups).
+    pub item: u16,
+    /// The answer: GRR value; OUE/SS bit mask (bit v = value v); OLH `a | b << 31 | y << 62`.
+    pub out: u128,
+}
+
+/// A campaign's realised mechanism: what every device of the campaign uses.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Mechanism {
+    /// Per item, segments first, then groups.
+    items: Vec<ItemMechanism>,
+    /// Number of segments.
+    segments: u16,
+    /// Items per report, `1..=items.len()`.
+    per_report: u16,
+    /// Realised ε of one report (the `per_report` costliest items), rounded up.
+    eps_report: f64,
+    /// Realised bound over unlimited reports of unchanged answers, rounded up.
+    eps_lifetime: f64,
+    /// Bytes of one slot's answer in the payload.
+    answer_bytes: u16,
+}
+
+/// Why no mechanism could be planned.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum MechanismError {
+    /// The campaign has no segments or groups.
+    Empty,
+    /// ε (per report or lifetime) outside what the mechanisms support.
+    Epsilon(f64),
+}
+
+impl fmt::Display for MechanismError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MechanismError::Empty => f.write_str("campaign has no segments or groups to report"),
+            MechanismError::Epsilon(e) => {
+                write!(f, "epsilon {e} is outside the supported range (0, {EPSILON_SUPPORTED_MAX}]")
+            }
+        }
+    }
+}
+
+impl std::error::Error for MechanismError {}
+
+/// The largest ε (per report or lifetime) the mechanisms accept.
+pub const EPSILON_SUPPORTED_MAX: f64 = 20.0;
+
+/// The rate at which the planner compares choices of `s` (DESIGN §6's variance formula).
+pub const PLAN_REFERENCE_RATE: f64 = 0.1;
+
+/// Rounds ε up to 1e-6, after a margin for floating-point error in its computation.
+pub fn round_up_eps(e: f64) -> f64 {
+    ((e + 1e-9) * 1e6).ceil() / 1e6
+}
+
+fn binomial(n: u64, k: u64) -> f64 {
+    (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64)
+}
+
+/// Per-user variance of the oracle's frequency estimate at `f → 0`: `q(1-q) / (p-q)^2`.
+pub fn noise_variance(p: f64, q: f64) -> f64 {
+    q * (1.0 - q) / ((p - q) * (p - q))
+}
+
+/// A GRR value memo at `eps_lifetime` over `m` values: (coin, realised keep p1, other q1, ε).
+fn grr_memo(m: u16, eps_lifetime: f64) -> (Coin, f64, f64, f64) {
+    let k = f64::from(m - 1);
+    let e = eps_lifetime.exp();
+    let coin = Coin::at_most(e / (e + k));
+    let p1 = coin.prob();
+    let q1 = (1.0 - p1) / k;
+    (coin, p1, q1, round_up_eps((p1 / q1).ln()))
+}
+
+impl ItemMechanism {
+    /// GRR over `m` values with the composite at exactly `eps` per report.
+    pub fn grr(m: u16, eps: f64, eps_lifetime: f64) -> ItemMechanism {
+        let (memo, p1, q1, eps_memo) = grr_memo(m, eps_lifetime);
+        let k = f64::from(m - 1);
+        let e = eps.exp();
+        let target = e / (e + k);
+        // Composite keep = p1·p2 + q1·(1 - p2); it grows with p2, so rounding p2 down is safe.
+        let inst = Coin::at_most((target - q1) / (p1 - q1));
+        let p2 = inst.prob();
+        let p = p1 * p2 + q1 * (1.0 - p2);
+        let q = (1.0 - p) / k;
+        ItemMechanism {
+            oracle: Oracle::Grr,
+            domain: m,
+            memo,
+            inst,
+            omega: 0,
+            g: 0,
+            p,
+            q,
+            eps_report: round_up_eps((p / q).ln()),
+            eps_memo,
+        }
+    }
+
+    /// OUE over `m` values with the composite at exactly `eps` per report.
+    pub fn oue(m: u16, eps: f64, eps_lifetime: f64) -> ItemMechanism {
+        // A higher chance of setting a non-true bit lowers ε, so both layers round up.
+        let memo = Coin::at_least(1.0 / (eps_lifetime.exp() + 1.0));
+        let q1 = memo.prob();
+        let target = 1.0 / (eps.exp() + 1.0);
+        let inst = Coin::at_least(((target - q1) / (1.0 - 2.0 * q1)).max(0.0));
+        let phi = inst.prob();
+        let q = q1 * (1.0 - phi) + (1.0 - q1) * phi;
+        let p = 0.5;
+        ItemMechanism {
+            oracle: Oracle::Oue,
+            domain: m,
+            memo,
+            inst,
+            omega: 0,
+            g: 0,
+            p,
+            q,
+            eps_report: round_up_eps(((1.0 - q) / q).ln()),
+            eps_memo: round_up_eps(((1.0 - q1) / q1).ln()),
+        }
+    }
+
+    /// Subset selection of size `omega` over `m` values with the composite at exactly `eps`.
+    pub fn ss(m: u16, omega: u16, eps: f64, eps_lifetime: f64) -> ItemMechanism {
+        let (memo, p1, q1, eps_memo) = grr_memo(m, eps_lifetime);
+        let (mf, w) = (f64::from(m), f64::from(omega));
+        let (c1, c0) = (
+            binomial(u64::from(m - 1), u64::from(omega - 1)),
+            binomial(u64::from(m - 1), u64::from(omega)),
+        );
+        // Composite ratio R(t) = (a t + b) / (c t + d) with t = A/B, the subset weights of the
+        // inner SS; solve R(t) = e^eps for t, then for the inclusion probability.
+        let (a, b, c, d) = (p1 + q1 * (w - 1.0), q1 * (mf - w), q1 * w, p1 + q1 * (mf - 1.0 - w));
+        let e = eps.exp();
+        let t = ((e * d - b) / (a - e * c)).max(0.0);
+        let inst = Coin::at_most(t * c1 / (c0 + t * c1));
+        let p_in = inst.prob();
+        let t = p_in * c0 / ((1.0 - p_in) * c1);
+        let ratio = (a * t + b) / (c * t + d);
+        let r0 = p_in * (w - 1.0) / (mf - 1.0) + (1.0 - p_in) * w / (mf - 1.0);
+        let p = p1 * p_in + (1.0 - p1) * r0;
+        let q = q1 * p_in + (1.0 - q1) * r0;
+        ItemMechanism {
+            oracle: Oracle::Ss,
+            domain: m,
+            memo,
+            inst,
+            omega,
+            g: 0,
+            p,
+            q,
+            eps_report: round_up_eps(ratio.ln()),
+            eps_memo,
+        }
+    }
+
+    /// OLH over `m` values: a GRR memo at `eps_lifetime`, then OLH at `eps` on the memo.
+    pub fn olh(m: u16, eps: f64, eps_lifetime: f64) -> ItemMechanism {
+        let (memo, p1, q1, eps_memo) = grr_memo(m, eps_lifetime);
+        let e = eps.exp();
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "callers keep e^eps below 254"
+        )]
+        let g = (e.round() as u16 + 1).clamp(2, 255);
+        let gf = f64::from(g);
+        let inst = Coin::at_most(e / (e + gf - 1.0));
+        let po = inst.prob();
+        let p = p1 * po + (1.0 - p1) / gf;
+        let q = q1 * po + (1.0 - q1) / gf;
+        let eps_report = round_up_eps((po * (gf - 1.0) / (1.0 - po)).ln());
+        ItemMechanism {
+            oracle: Oracle::Olh,
+            domain: m,
+            memo,
+            inst,
+            omega: 0,
+            g,
+            p,
+            q,
+            eps_report,
+            eps_memo,
+        }
+    }
+
+    /// The oracle with the lowest variance for `m` values at `eps` (ties: GRR, OUE, SS, OLH).
+    pub fn best(m: u16, eps: f64, eps_lifetime: f64) -> ItemMechanism {
+        let mut best = ItemMechanism::grr(m, eps, eps_lifetime);
+        if m <= 2 {
+            return best;
+        }
+        let mut candidates = vec![ItemMechanism::oue(m, eps, eps_lifetime)];
+        for omega in 1..m {
+            candidates.push(ItemMechanism::ss(m, omega, eps, eps_lifetime));
+        }
+        if eps.exp() < 250.0 {
+            candidates.push(ItemMechanism::olh(m, eps, eps_lifetime));
+        }
+        for c in candidates {
+            if c.variance() < best.variance() * (1.0 - 1e-9) {
+                best = c;
+            }
+        }
+        best
+    }
+
+    /// Per-user variance of this item's frequency estimate at `f → 0`.
+    pub fn variance(&self) -> f64 {
+        noise_variance(self.p, self.q)
+    }
+
+    /// Bytes of this item's answer.
+    pub fn answer_bytes(&self) -> u16 {
+        match self.oracle {
+            Oracle::Grr => 1,
+            Oracle::Oue | Oracle::Ss => self.domain.div_ceil(8),
+            Oracle::Olh => 9,
+        }
+    }
+
+    /// True when answer `out` supports value `v`.
+    #[inline]
+    pub fn supports(&self, out: u128, v: u16) -> bool {
+        match self.oracle {
+            Oracle::Grr => out == u128::from(v),
+            Oracle::Oue | Oracle::Ss => out >> v & 1 == 1,
+            Oracle::Olh => {
+                let (a, b, y) = olh_parts(out);
+                olh_hash(a, b, v, self.g) == y
+            }
+        }
+    }
+
+    /// True when `out` is an answer this item can give.
+    pub fn is_valid(&self, out: u128) -> bool {
+        let m = u32::from(self.domain);
+        match self.oracle {
+            Oracle::Grr => out < u128::from(self.domain),
+            Oracle::Oue => out >> m == 0,
+            Oracle::Ss => out >> m == 0 && out.count_ones() == u32::from(self.omega),
+            Oracle::Olh => {
+                let (a, b, y) = olh_parts(out);
+                out >> 70 == 0 && a < OLH_PRIME && b < OLH_PRIME && y < self.g
+            }
+        }
+    }
+
+    /// Randomises the true value `x` of item `item`.
+    pub fn answer(&self, item: u16, x: u16, rng: &mut impl Randomness) -> u128 {
+        let key = |draw| MemoKey { item, value: x, draw };
+        let m = self.domain;
+        match self.oracle {
+            Oracle::Grr => {
+                let memo = grr_memo_value(self.memo, m, x, key(0), key(1), rng);
+                let y = if rng.coin(self.inst) {
+                    memo
+                } else {
+                    other(memo, rng.below(u64::from(m - 1)))
+                };
+                u128::from(y)
+            }
+            Oracle::Oue => {
+                let mut out = 0u128;
+                for k in 0..m {
+                    let set = rng.memo_coin(key(k), if k == x { Coin::HALF } else { self.memo });
+                    if set != rng.coin(self.inst) {
+                        out |= 1 << k;
+                    }
+                }
+                out
+            }
+            Oracle::Ss => {
+                let memo = grr_memo_value(self.memo, m, x, key(0), key(1), rng);
+                let include = rng.coin(self.inst);
+                let mut out = if include { 1u128 << memo } else { 0 };
+                let want = if include { self.omega - 1 } else { self.omega };
+                // Floyd's algorithm: a uniform `want`-subset of the m-1 values other than memo.
+                let n = u64::from(m - 1);
+                let mut chosen = 0u128;
+                for j in n - u64::from(want)..n {
+                    let t = rng.below(j + 1);
+                    #[allow(clippy::cast_possible_truncation, reason = "j < m <= 65")]
+                    let pick = if chosen >> t & 1 == 1 { j as u32 } else { t as u32 };
+                    chosen |= 1 << pick;
+                }
+                for idx in 0..m - 1 {
+                    if chosen >> idx & 1 == 1 {
+                        out |= 1 << other(memo, u64::from(idx));
+                    }
+                }
+                out
+            }
+            Oracle::Olh => {
+                let memo = grr_memo_value(self.memo, m, x, key(0), key(1), rng);
+                let (a, b) = (rng.below(OLH_PRIME), rng.below(OLH_PRIME));
+                let h = olh_hash(a, b, memo, self.g);
+                let y = if rng.coin(self.inst) {
+                    h
+                } else {
+                    other(h, rng.below(u64::from(self.g - 1)))
+                };
+                u128::from(a) | u128::from(b) << 31 | u128::from(y) << 62
+            }
+        }
+    }
+}
+
+/// The memoised GRR answer for true value `x`: `x` with the memo coin, else a memoised other.
+fn grr_memo_value(
+    memo: Coin,
+    m: u16,
+    x: u16,
+    keep_key: MemoKey,
+    other_key: MemoKey,
+    rng: &mut impl Randomness,
+) -> u16 {
+    if rng.memo_coin(keep_key, memo) {
+        x
+    } else {
+        other(x, rng.memo_below(other_key, u64::from(m - 1)))
+    }
+}
+
+/// The `k`-th value other than `x` (k < m - 1).
+#[inline]
+fn other(x: u16, k: u64) -> u16 {
+    #[allow(clippy::cast_possible_truncation, reason = "k < m - 1 < 2^16")]
+    let k = k as u16;
+    if k < x {
+        k
+    } else {
+        k + 1
+    }
+}
+
+/// OLH's hash of value `v` into `0..g`.
+#[inline]
+pub fn olh_hash(a: u64, b: u64, v: u16, g: u16) -> u16 {
+    let h = (a * u64::from(v) + b) % OLH_PRIME % u64::from(g);
+    #[allow(clippy::cast_possible_truncation, reason = "h < g")]
+    let h = h as u16;
+    h
+}
+
+/// `(a, b, y)` of an OLH answer.
+#[inline]
+pub fn olh_parts(out: u128) -> (u64, u64, u16) {
+    #[allow(clippy::cast_possible_truncation, reason = "masked")]
+    let parts =
+        ((out & 0x7fff_ffff) as u64, (out >> 31 & 0x7fff_ffff) as u64, (out >> 62 & 0xff) as u16);
+    parts
+}
+
+impl Mechanism {
+    /// Plans the mechanism of `campaign`: chooses `s` and each item's oracle.
+    ///
+    /// # Errors
+    /// When the campaign has no items or its ε is outside the supported range.
+    pub fn plan(campaign: &Campaign) -> Result<Mechanism, MechanismError> {
+        let domains: Vec<u16> = std::iter::repeat_n(2u16, campaign.segments.len())
+            .chain(
+                campaign
+                    .groups
+                    .iter()
+                    .map(|g| u16::try_from(g.cases.len() + 1).unwrap_or(u16::MAX)),
+            )
+            .collect();
+        let segments = u16::try_from(campaign.segments.len()).unwrap_or(u16::MAX);
+        Mechanism::for_domains(&domains, segments, campaign.epsilon, campaign.epsilon_lifetime)
+    }
+
+    /// Plans a mechanism for items with `domains` values each (the first `segments` are
+    /// segments) at `eps` per report and `eps_lifetime` over unlimited reports.
+    ///
+    /// # Errors
+    /// As [`Mechanism::plan`].
+    pub fn for_domains(
+        domains: &[u16],
+        segments: u16,
+        eps: f64,
+        eps_lifetime: f64,
+    ) -> Result<Mechanism, MechanismError> {
+        if domains.is_empty() {
+            return Err(MechanismError::Empty);
+        }
+        for e in [eps, eps_lifetime] {
+            if !(e > 0.0 && e <= EPSILON_SUPPORTED_MAX) {
+                return Err(MechanismError::Epsilon(e));
+            }
+        }
+        let eps_lifetime = eps_lifetime.max(eps);
+        let d = domains.len();
+        let mut best: Option<(f64, Mechanism)> = None;
+        for s in 1..=d.min(64) {
+            let sf = s as f64;
+            let items: Vec<ItemMechanism> = domains
+                .iter()
+                .map(|&m| ItemMechanism::best(m, eps / sf, eps_lifetime / sf))
+                .collect();
+            // DESIGN §6: per-user variance (d/s)·(V(ε/s) + f) − f², averaged over items.
+            let f = PLAN_REFERENCE_RATE;
+            let score =
+                items.iter().map(|i| (d as f64 / sf) * (i.variance() + f) - f * f).sum::<f64>()
+                    / d as f64;
+            if best.as_ref().is_none_or(|(b, _)| score < *b) {
+                let mech = Mechanism::assemble(items, segments, u16::try_from(s).unwrap_or(1));
+                best = Some((score, mech));
+            }
+        }
+        best.map(|(_, m)| m).ok_or(MechanismError::Empty)
+    }
+
+    fn assemble(items: Vec<ItemMechanism>, segments: u16, per_report: u16) -> Mechanism {
+        let costliest = |f: fn(&ItemMechanism) -> f64| {
+            let mut v: Vec<f64> = items.iter().map(f).collect();
+            v.sort_by(|a, b| b.total_cmp(a));
+            round_up_eps(v.iter().take(usize::from(per_report)).sum())
+        };
+        let eps_report = costliest(|i| i.eps_report);
+        let eps_lifetime = costliest(|i| i.eps_memo);
+        let answer_bytes = items.iter().map(ItemMechanism::answer_bytes).max().unwrap_or(1);
+        Mechanism { items, segments, per_report, eps_report, eps_lifetime, answer_bytes }
+    }
+
+    /// Builds a mechanism from explicit parts (for tests of broken or hand-made mechanisms).
+    pub fn from_items(items: Vec<ItemMechanism>, segments: u16, per_report: u16) -> Mechanism {
+        let max = u16::try_from(items.len()).unwrap_or(1).max(1);
+        Mechanism::assemble(items, segments, per_report.clamp(1, max))
+    }
+
+    /// Per item, segments first.
+    pub fn items(&self) -> &[ItemMechanism] {
+        &self.items
+    }
+
+    /// Number of segments (the first items).
+    pub fn segments(&self) -> u16 {
+        self.segments
+    }
+
+    /// Items per report.
+    pub fn per_report(&self) -> u16 {
+        self.per_report
+    }
+
+    /// Realised ε of one report, rounded up.
+    pub fn eps_report(&self) -> f64 {
+        self.eps_report
+    }
+
+    /// Realised bound over unlimited reports of unchanged answers, rounded up.
+    pub fn eps_lifetime(&self) -> f64 {
+        self.eps_lifetime
+    }
+
+    /// Bytes of one slot's answer.
+    pub fn answer_bytes(&self) -> u16 {
+        self.answer_bytes
+    }
+
+    /// The payload's length in bytes: per slot a 2-byte item index and the answer.
+    pub fn payload_bytes(&self) -> usize {
+        usize::from(self.per_report) * (2 + usize::from(self.answer_bytes))
+    }
+
+    /// The true value of each item for a membership: 0/1 for segments, the case index (or the
+    /// number of cases for "none") for groups.
+    pub fn truth(&self, m: &Membership) -> Vec<u16> {
+        let mut t: Vec<u16> = m.segments.iter().map(|&b| u16::from(b)).collect();
+        for (g, item) in m.groups.iter().zip(&self.items[usize::from(self.segments)..]) {
+            t.push(g.unwrap_or(item.domain - 1));
+        }
+        t
+    }
+
+    /// The items this device reports on: `s` of them, uniform without replacement, memoised.
+    /// Written into `out` (sorted); allocation-free.
+    pub fn sampled_items(&self, rng: &mut impl Randomness, out: &mut [u16]) {
+        let d = self.items.len() as u64;
+        let s = u64::from(self.per_report);
+        // Floyd's algorithm with memoised draws: the same device always samples the same set.
+        let mut n = 0;
+        for j in d - s..d {
+            #[allow(clippy::cast_possible_truncation, reason = "j < d <= u16::MAX")]
+            let key = MemoKey { item: u16::MAX, value: 0, draw: j as u16 };
+            #[allow(clippy::cast_possible_truncation, reason = "below d")]
+            let t = rng.memo_below(key, j + 1) as u16;
+            #[allow(clippy::cast_possible_truncation, reason = "j < d")]
+            let pick = if out[..n].contains(&t) { j as u16 } else { t };
+            out[n] = pick;
+            n += 1;
+        }
+        out[..n].sort_unstable();
+    }
+
+    /// Randomises `truth` (one value per item) into `out` (`per_report` slots).
+    pub fn privatize(&self, truth: &[u16], rng: &mut impl Randomness, out: &mut [Slot]) {
+        self.privatize_with(|i| truth.get(usize::from(i)).copied().unwrap_or(0), rng, out);
+    }
+
+    /// As [`Mechanism::privatize`], asking `truth` for the value of each sampled item only.
+    pub fn privatize_with(
+        &self,
+        truth: impl Fn(u16) -> u16,
+        rng: &mut impl Randomness,
+        out: &mut [Slot],
+    ) {
+        let mut picked = [0u16; 64];
+        let s = usize::from(self.per_report);
+        self.sampled_items(rng, &mut picked[..s]);
+        for (slot, &item) in out.iter_mut().zip(&picked[..s]) {
+            *slot =
+                Slot { item, out: self.items[usize::from(item)].answer(item, truth(item), rng) };
+        }
+    }
+}
