@@ -140,9 +140,23 @@ pub const EPSILON_SUPPORTED_MAX: f64 = 20.0;
 /// The rate at which the planner compares choices of `s` (DESIGN §6's variance formula).
 pub const PLAN_REFERENCE_RATE: f64 = 0.1;
 
-/// Rounds ε up to 1e-6, after a margin for floating-point error in its computation.
+/// Every mechanism aims at ε less this relative margin, so its realised ε, rounded up, never
+/// passes the campaign's ε however the floating-point solving of its coins rounds.
+pub const EPS_MARGIN: f64 = 1e-7;
+
+fn shade(eps: f64) -> f64 {
+    eps * (1.0 - EPS_MARGIN)
+}
+
+/// Rounds one item's realised ε up to 1e-9, after a margin for floating-point error in its
+/// computation (coins are rounded with a wider margin, so this never passes the target ε).
 pub fn round_up_eps(e: f64) -> f64 {
-    ((e + 1e-9) * 1e6).ceil() / 1e6
+    ((e + 1e-13) * 1e9).ceil() / 1e9
+}
+
+/// Rounds a report's total ε up to 1e-6 (the figure a campaign states).
+pub fn round_up_total(e: f64) -> f64 {
+    ((e + 1e-13) * 1e6).ceil() / 1e6
 }
 
 fn binomial(n: u64, k: u64) -> f64 {
@@ -167,6 +181,7 @@ fn grr_memo(m: u16, eps_lifetime: f64) -> (Coin, f64, f64, f64) {
 impl ItemMechanism {
     /// GRR over `m` values with the composite at exactly `eps` per report.
     pub fn grr(m: u16, eps: f64, eps_lifetime: f64) -> ItemMechanism {
+        let (eps, eps_lifetime) = (shade(eps), shade(eps_lifetime));
         let (memo, p1, q1, eps_memo) = grr_memo(m, eps_lifetime);
         let k = f64::from(m - 1);
         let e = eps.exp();
@@ -192,6 +207,7 @@ impl ItemMechanism {
 
     /// OUE over `m` values with the composite at exactly `eps` per report.
     pub fn oue(m: u16, eps: f64, eps_lifetime: f64) -> ItemMechanism {
+        let (eps, eps_lifetime) = (shade(eps), shade(eps_lifetime));
         // A higher chance of setting a non-true bit lowers ε, so both layers round up.
         let memo = Coin::at_least(1.0 / (eps_lifetime.exp() + 1.0));
         let q1 = memo.prob();
@@ -216,6 +232,7 @@ impl ItemMechanism {
 
     /// Subset selection of size `omega` over `m` values with the composite at exactly `eps`.
     pub fn ss(m: u16, omega: u16, eps: f64, eps_lifetime: f64) -> ItemMechanism {
+        let (eps, eps_lifetime) = (shade(eps), shade(eps_lifetime));
         let (memo, p1, q1, eps_memo) = grr_memo(m, eps_lifetime);
         let (mf, w) = (f64::from(m), f64::from(omega));
         let (c1, c0) = (
@@ -250,6 +267,7 @@ impl ItemMechanism {
 
     /// OLH over `m` values: a GRR memo at `eps_lifetime`, then OLH at `eps` on the memo.
     pub fn olh(m: u16, eps: f64, eps_lifetime: f64) -> ItemMechanism {
+        let (eps, eps_lifetime) = (shade(eps), shade(eps_lifetime));
         let (memo, p1, q1, eps_memo) = grr_memo(m, eps_lifetime);
         let e = eps.exp();
         #[allow(
@@ -509,7 +527,7 @@ impl Mechanism {
         let costliest = |f: fn(&ItemMechanism) -> f64| {
             let mut v: Vec<f64> = items.iter().map(f).collect();
             v.sort_by(|a, b| b.total_cmp(a));
-            round_up_eps(v.iter().take(usize::from(per_report)).sum())
+            round_up_total(v.iter().take(usize::from(per_report)).sum())
         };
         let eps_report = costliest(|i| i.eps_report);
         let eps_lifetime = costliest(|i| i.eps_memo);
