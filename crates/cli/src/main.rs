@@ -7,12 +7,22 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use std::io::Write;
+
 use clap::{Parser, Subcommand};
-use dpseg::campaign::{lint, Campaign, LintConfig, Severity};
+use dpseg::campaign::{lint, Campaign, CompiledCampaign, LintConfig, Membership, Severity};
+use dpseg::estimate::{estimates, expected};
 use dpseg::limits::Limits;
+use dpseg::privacy::coin::DeviceRandomness;
+use dpseg::privacy::ledger::Secret;
+use dpseg::privacy::mechanism::{Mechanism, Slot};
 use dpseg::profile::Profile;
+use dpseg::report::encode;
 use dpseg::schema::Schema;
+use dpseg::simulate::{Population, Truth};
 use dpseg::time::{parse_timestamp, UnixSecs};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{OsRng, SeedableRng};
 use serde_json::Value;
 
 #[derive(Parser)]
@@ -53,6 +63,60 @@ enum Command {
         /// The site's cap on ε per report.
         #[arg(long, default_value_t = LintConfig::default().epsilon_max)]
         epsilon_max: f64,
+        /// Devices expected per epoch, for the planner's warning.
+        #[arg(long, default_value_t = LintConfig::default().devices)]
+        devices: u64,
+    },
+    /// Expected error of every segment and case for a number of devices.
+    Plan {
+        /// Campaign (TOML, or JSON by extension).
+        #[arg(long)]
+        campaign: PathBuf,
+        /// Devices reporting per epoch.
+        #[arg(long)]
+        devices: u64,
+        /// Membership rates (JSON, as for `simulate`); default 5% for every segment and case.
+        #[arg(long)]
+        truth: Option<PathBuf>,
+    },
+    /// Reports (JSON lines) of fresh devices with one membership.
+    Privatize {
+        /// Data map (TOML, or JSON by extension).
+        #[arg(long)]
+        schema: PathBuf,
+        /// Campaign (TOML, or JSON by extension).
+        #[arg(long)]
+        campaign: PathBuf,
+        /// Membership (JSON): `{"segments": {id: bool}, "groups": {id: case or null}}`.
+        #[arg(long)]
+        membership: PathBuf,
+        /// Number of reports (each from a new device).
+        #[arg(long)]
+        reports: u64,
+        /// Epoch number; default: the current one.
+        #[arg(long)]
+        epoch: Option<u64>,
+        /// Seed for reproducible output; default: the OS's randomness.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Simulate a population reporting over epochs, and estimate every segment and case.
+    Simulate {
+        /// Campaign (TOML, or JSON by extension).
+        #[arg(long)]
+        campaign: PathBuf,
+        /// Number of devices.
+        #[arg(long)]
+        devices: u64,
+        /// Membership rates (JSON): `{"segments": {id: rate}, "groups": {id: {case: rate}}}`.
+        #[arg(long)]
+        truth: PathBuf,
+        /// Epochs to simulate.
+        #[arg(long, default_value_t = 1)]
+        epochs: u32,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
 }
 
@@ -134,17 +198,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let schema = load_schema(&schema, &limits)?;
             let campaign_path = campaign;
             let campaign = load_campaign(&campaign_path, &limits)?;
-            let compiled = campaign.compile(&schema, &limits).map_err(|findings| {
-                let text: Vec<String> = findings.iter().map(ToString::to_string).collect();
-                Failure(
-                    format!(
-                        "{}: campaign does not compile:\n{}",
-                        campaign_path.display(),
-                        text.join("\n")
-                    ),
-                    1,
-                )
-            })?;
+            let compiled = compile(&campaign, &campaign_path, &schema, &limits)?;
             let text = read(&profile)?;
             let profile = Profile::from_json(&schema, &text, now, &limits)
                 .map_err(|e| Failure(format!("{}: {e}", profile.display()), 2))?;
@@ -158,11 +212,16 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             print(out)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Lint { schema, campaign, epsilon_max } => {
+        Command::Lint { schema, campaign, epsilon_max, devices } => {
             let schema = load_schema(&schema, &limits)?;
             let campaign_path = campaign;
             let campaign = load_campaign(&campaign_path, &limits)?;
-            let findings = lint(&campaign, &schema, &LintConfig { epsilon_max }, &limits);
+            let findings = lint(
+                &campaign,
+                &schema,
+                &LintConfig { epsilon_max, devices, ..LintConfig::default() },
+                &limits,
+            );
             let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
             let warnings = findings.len() - errors;
             let config_id =
@@ -179,7 +238,263 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             }
             Ok(if errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
+        Command::Plan { campaign, devices, truth } => {
+            let campaign = load_campaign(&campaign, &limits)?;
+            let mechanism = Mechanism::plan(&campaign).map_err(|e| Failure(e.to_string(), 1))?;
+            let truth = match truth {
+                Some(path) => read_truth(&path, &campaign)?,
+                None => Truth {
+                    segments: vec![0.05; campaign.segments.len()],
+                    groups: campaign.groups.iter().map(|g| vec![0.05; g.cases.len()]).collect(),
+                },
+            };
+            print(plan_json(&campaign, &mechanism, &truth, devices))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Privatize { schema, campaign, membership, reports, epoch, seed } => {
+            let schema = load_schema(&schema, &limits)?;
+            let campaign_path = campaign;
+            let campaign = load_campaign(&campaign_path, &limits)?;
+            let compiled = compile(&campaign, &campaign_path, &schema, &limits)?;
+            let mechanism = compiled
+                .mechanism()
+                .ok_or_else(|| Failure("campaign has nothing to report".into(), 1))?;
+            let membership = read_membership(&membership, &campaign)?;
+            let epoch = match epoch {
+                Some(e) => e,
+                None => u64::try_from(now(None)?.div_euclid(campaign.epoch.secs()))?,
+            };
+            let mut rng = match seed {
+                Some(s) => ChaCha20Rng::seed_from_u64(s),
+                None => ChaCha20Rng::from_rng(OsRng)
+                    .map_err(|e| Failure(format!("no OS randomness: {e}"), 2))?,
+            };
+            let truth = mechanism.truth(&membership);
+            let mut slots = vec![Slot { item: 0, out: 0 }; usize::from(mechanism.per_report())];
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            for _ in 0..reports {
+                // A fresh device: a new secret, so new memoised answers and a new sampled set.
+                let prf = Secret::generate(&mut rng).prf(compiled.config_id());
+                let mut randomness = DeviceRandomness::new(&mut rng, &prf);
+                mechanism.privatize(&truth, &mut randomness, &mut slots);
+                let report = encode(
+                    &campaign.id,
+                    compiled.config_id(),
+                    epoch,
+                    mechanism,
+                    &slots,
+                    &mut randomness,
+                );
+                writeln!(out, "{}", serde_json::to_string(&report)?)?;
+            }
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Simulate { campaign, devices, truth, epochs, seed } => {
+            let campaign = load_campaign(&campaign, &limits)?;
+            let mechanism = Mechanism::plan(&campaign).map_err(|e| Failure(e.to_string(), 1))?;
+            let truth = read_truth(&truth, &campaign)?;
+            let population = Population::new(&mechanism, &truth, devices, seed);
+            let counts = population.true_counts(&mechanism);
+            let runs = population.run(&mechanism, epochs, seed);
+            let epochs: Vec<Value> = runs
+                .iter()
+                .map(|r| {
+                    let est = estimates(&mechanism, &r.tally);
+                    let stats = |i: usize, k: usize, v: usize| {
+                        let e = &est[i][k];
+                        serde_json::json!({
+                            "true_count": counts[i][v], "estimate": e.estimate, "clamped": e.clamped, "std": e.std,
+                            "ci_low": e.ci_low, "ci_high": e.ci_high, "reports": e.reports,
+                        })
+                    };
+                    let segments: serde_json::Map<String, Value> =
+                        campaign.segments.iter().enumerate().map(|(i, s)| (s.id.clone(), stats(i, 0, 1))).collect();
+                    let n = campaign.segments.len();
+                    let groups: serde_json::Map<String, Value> = campaign
+                        .groups
+                        .iter()
+                        .enumerate()
+                        .map(|(g, grp)| {
+                            let cases = grp.cases.iter().enumerate().map(|(k, c)| (c.id.clone(), stats(n + g, k, k))).collect();
+                            (grp.id.clone(), Value::Object(cases))
+                        })
+                        .collect();
+                    serde_json::json!({"epoch": r.epoch, "segments": segments, "groups": groups})
+                })
+                .collect();
+            print(serde_json::json!({
+                "devices": devices,
+                "epsilon_report": mechanism.eps_report(),
+                "per_report": mechanism.per_report(),
+                "epochs": epochs,
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+fn compile(
+    campaign: &Campaign,
+    path: &Path,
+    schema: &Schema,
+    limits: &Limits,
+) -> Result<CompiledCampaign, Failure> {
+    campaign.compile(schema, limits).map_err(|findings| {
+        let text: Vec<String> = findings.iter().map(ToString::to_string).collect();
+        Failure(format!("{}: campaign does not compile:\n{}", path.display(), text.join("\n")), 1)
+    })
+}
+
+fn read_json(path: &Path) -> Result<Value, Failure> {
+    serde_json::from_str(&read(path)?).map_err(|e| Failure(format!("{}: {e}", path.display()), 2))
+}
+
+/// Reads membership rates, refusing unknown ids and rates outside [0, 1].
+fn read_truth(path: &Path, campaign: &Campaign) -> Result<Truth, Failure> {
+    let doc = read_json(path)?;
+    let bad = |m: String| Failure(format!("{}: {m}", path.display()), 2);
+    let rate = |v: &Value, at: &str| -> Result<f64, Failure> {
+        v.as_f64()
+            .filter(|r| (0.0..=1.0).contains(r))
+            .ok_or_else(|| bad(format!("{at}: expected a rate between 0 and 1, found {v}")))
+    };
+    check_keys(&doc, &["segments", "groups"], "$").map_err(bad)?;
+    let mut truth = Truth { segments: vec![0.0; campaign.segments.len()], groups: Vec::new() };
+    if let Some(obj) = doc.get("segments").and_then(Value::as_object) {
+        for (id, v) in obj {
+            let i = campaign
+                .segments
+                .iter()
+                .position(|s| s.id == *id)
+                .ok_or_else(|| bad(format!("$.segments.{id}: unknown segment")))?;
+            truth.segments[i] = rate(v, &format!("$.segments.{id}"))?;
+        }
+    }
+    for g in &campaign.groups {
+        let mut cases = vec![0.0; g.cases.len()];
+        if let Some(obj) = doc.pointer(&format!("/groups/{}", g.id)).and_then(Value::as_object) {
+            for (id, v) in obj {
+                let k = g
+                    .cases
+                    .iter()
+                    .position(|c| c.id == *id)
+                    .ok_or_else(|| bad(format!("$.groups.{}.{id}: unknown case", g.id)))?;
+                cases[k] = rate(v, &format!("$.groups.{}.{id}", g.id))?;
+            }
+        }
+        if cases.iter().sum::<f64>() > 1.0 + 1e-9 {
+            return Err(bad(format!("$.groups.{}: case rates add up to more than 1", g.id)));
+        }
+        truth.groups.push(cases);
+    }
+    if let Some(obj) = doc.get("groups").and_then(Value::as_object) {
+        if let Some(id) = obj.keys().find(|id| !campaign.groups.iter().any(|g| g.id == **id)) {
+            return Err(bad(format!("$.groups.{id}: unknown group")));
+        }
+    }
+    Ok(truth)
+}
+
+fn check_keys(doc: &Value, allowed: &[&str], at: &str) -> Result<(), String> {
+    match doc.as_object() {
+        Some(obj) => match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+            Some(k) => Err(format!("{at}.{k}: unknown field; expected {}", allowed.join(" or "))),
+            None => Ok(()),
+        },
+        None => Err(format!("{at}: expected an object")),
+    }
+}
+
+/// Reads a membership, refusing unknown segments, groups and cases.
+fn read_membership(path: &Path, campaign: &Campaign) -> Result<Membership, Failure> {
+    let doc = read_json(path)?;
+    let bad = |m: String| Failure(format!("{}: {m}", path.display()), 2);
+    check_keys(&doc, &["segments", "groups"], "$").map_err(bad)?;
+    let mut m = Membership {
+        segments: vec![false; campaign.segments.len()],
+        groups: vec![None; campaign.groups.len()],
+    };
+    if let Some(obj) = doc.get("segments").and_then(Value::as_object) {
+        for (id, v) in obj {
+            let i = campaign
+                .segments
+                .iter()
+                .position(|s| s.id == *id)
+                .ok_or_else(|| bad(format!("$.segments.{id}: unknown segment")))?;
+            m.segments[i] = v
+                .as_bool()
+                .ok_or_else(|| bad(format!("$.segments.{id}: expected true or false")))?;
+        }
+    }
+    if let Some(obj) = doc.get("groups").and_then(Value::as_object) {
+        for (id, v) in obj {
+            let g = campaign
+                .groups
+                .iter()
+                .position(|g| g.id == *id)
+                .ok_or_else(|| bad(format!("$.groups.{id}: unknown group")))?;
+            m.groups[g] = match v {
+                Value::Null => None,
+                Value::String(case) => Some(
+                    campaign.groups[g]
+                        .cases
+                        .iter()
+                        .position(|c| c.id == *case)
+                        .and_then(|k| u16::try_from(k).ok())
+                        .ok_or_else(|| bad(format!("$.groups.{id}: unknown case '{case}'")))?,
+                ),
+                _ => return Err(bad(format!("$.groups.{id}: expected a case id or null"))),
+            };
+        }
+    }
+    Ok(m)
+}
+
+fn plan_json(campaign: &Campaign, mechanism: &Mechanism, truth: &Truth, devices: u64) -> Value {
+    let describe = |i: usize, rate: f64| {
+        let item = &mechanism.items()[i];
+        let (std, half) = expected(item, mechanism, devices, rate);
+        serde_json::json!({
+            "mechanism": item.oracle.name(),
+            "epsilon": item.eps_report,
+            "rate": rate,
+            "expected_reports": devices as f64 * f64::from(mechanism.per_report()) / mechanism.items().len() as f64,
+            "std": std,
+            "half_width_95": half,
+        })
+    };
+    let segments: serde_json::Map<String, Value> = campaign
+        .segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.clone(), describe(i, truth.segments[i])))
+        .collect();
+    let n = campaign.segments.len();
+    let groups: serde_json::Map<String, Value> = campaign
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(g, grp)| {
+            let cases = grp
+                .cases
+                .iter()
+                .enumerate()
+                .map(|(k, c)| (c.id.clone(), describe(n + g, truth.groups[g][k])))
+                .collect();
+            (grp.id.clone(), Value::Object(cases))
+        })
+        .collect();
+    serde_json::json!({
+        "campaign": campaign.id,
+        "devices": devices,
+        "epsilon_report": mechanism.eps_report(),
+        "epsilon_lifetime": mechanism.eps_lifetime(),
+        "per_report": mechanism.per_report(),
+        "items": mechanism.items().len(),
+        "segments": segments,
+        "groups": groups,
+    })
 }
 
 fn main() -> ExitCode {
