@@ -296,6 +296,8 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let truth = read_truth(&truth, &campaign)?;
             let population = Population::new(&mechanism, &truth, devices, seed);
             let counts = population.true_counts(&mechanism);
+            // Timed: privatising, aggregating and estimating (not drawing the population).
+            let started = std::time::Instant::now();
             let runs = population.run(&mechanism, epochs, seed);
             let epochs: Vec<Value> = runs
                 .iter()
@@ -323,8 +325,10 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     serde_json::json!({"epoch": r.epoch, "segments": segments, "groups": groups})
                 })
                 .collect();
+            let elapsed_secs = started.elapsed().as_secs_f64();
             print(serde_json::json!({
                 "devices": devices,
+                "elapsed_secs": elapsed_secs,
                 "epsilon_report": mechanism.eps_report(),
                 "per_report": mechanism.per_report(),
                 "epochs": epochs,
