@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test of the repository: formatting, lints, unit, spec, property and end-to-end
-# tests, and a build of the wasm crate for wasm32-unknown-unknown (the core must build there).
+# Runs every test of the repository: formatting, lints, unit, spec, property, privacy
+# (exact enumeration, audit), statistical and end-to-end tests, and a build of the wasm crate for
+# wasm32-unknown-unknown (the core must build there).
 # Installs what it needs (rustfmt, clippy, the wasm32 target) and skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,8 +26,10 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "cargo test"
-cargo test --workspace --locked
+# Release mode: the exact privacy enumeration and the statistical tests run millions of
+# simulated reports and big-rational products, which take minutes unoptimised.
+step "cargo test (release)"
+cargo test --workspace --release --locked
 
 step "build dpseg-wasm for wasm32-unknown-unknown"
 cargo build -p dpseg-wasm --target wasm32-unknown-unknown --release --locked

@@ -199,3 +199,105 @@ fn bad_input_exits_2_with_the_place_on_stderr() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn simulate_estimates_every_segment_and_case() {
+    let args = ["simulate", "--campaign", "campaigns/spring-2027.toml", "--devices", "200000", "--truth", "truth/spring-2027.json", "--seed", "7"];
+    let out = dpseg(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = stdout_json(&out);
+    assert_eq!(v["devices"], json!(200_000));
+    let hikers = &v["epochs"][0]["segments"]["hikers"];
+    for key in ["true_count", "estimate", "clamped", "std", "ci_low", "ci_high", "reports"] {
+        assert!(hikers[key].is_number(), "{key} missing: {hikers}");
+    }
+    // 22% of 200,000 devices, drawn independently: within 5 binomial standard deviations.
+    let t = hikers["true_count"].as_f64().unwrap();
+    assert!((t - 44_000.0).abs() < 5.0 * (200_000.0f64 * 0.22 * 0.78).sqrt(), "{t}");
+    let mid = &v["epochs"][0]["groups"]["price_tier"]["mid"];
+    assert!(mid["ci_low"].as_f64().unwrap() <= mid["ci_high"].as_f64().unwrap());
+    // The same seed gives the same estimates.
+    let mut again = stdout_json(&dpseg(&args));
+    let mut first = v.clone();
+    first["elapsed_secs"] = json!(0);
+    again["elapsed_secs"] = json!(0);
+    assert_eq!(first, again);
+}
+
+#[test]
+fn plan_shrinks_error_bars_with_more_devices() {
+    let half = |devices: &str| {
+        let out = dpseg(&["plan", "--campaign", "campaigns/spring-2027.toml", "--devices", devices]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v = stdout_json(&out);
+        assert_eq!(v["segments"]["hikers"]["mechanism"], json!("grr"));
+        assert!(v["groups"]["price_tier"]["low"]["mechanism"].is_string());
+        v["segments"]["hikers"]["half_width_95"].as_f64().unwrap() / devices.parse::<f64>().unwrap()
+    };
+    // As a fraction of devices, the half-width falls like 1/sqrt(N).
+    let (small, large) = (half("10000"), half("1000000"));
+    assert!((small / large - 10.0).abs() < 0.5, "{small} {large}");
+}
+
+#[test]
+fn privatize_writes_reports_the_campaign_decodes() {
+    let out = dpseg(&[
+        "privatize", "--schema", "schema.toml", "--campaign", "campaigns/spring-2027.toml", "--membership",
+        "membership-alice.json", "--reports", "50", "--epoch", "20481", "--seed", "3",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lint = stdout_json(&dpseg(&["lint", "--schema", "schema.toml", "--campaign", "campaigns/spring-2027.toml"]));
+    let limits = dpseg::limits::Limits::default();
+    let schema = dpseg::schema::Schema::from_toml(&std::fs::read_to_string(examples().join("schema.toml")).unwrap(), &limits).unwrap();
+    let campaign = dpseg::campaign::Campaign::from_toml(
+        &std::fs::read_to_string(examples().join("campaigns/spring-2027.toml")).unwrap(),
+        &limits,
+    )
+    .unwrap();
+    let compiled = campaign.compile(&schema, &limits).unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 50);
+    let lengths: std::collections::BTreeSet<usize> = lines.iter().map(|l| l.len()).collect();
+    assert_eq!(lengths.len(), 1, "every report has the same length");
+    for line in lines {
+        let r = dpseg::report::Report::from_json(line).unwrap();
+        assert_eq!(r.config_id, lint["config_id"].as_str().unwrap());
+        assert_eq!(r.epoch, 20481);
+        r.decode("spring-2027", compiled.config_id(), compiled.mechanism().unwrap()).unwrap();
+        // Nothing from the profile or the membership is in the report text.
+        for word in ["hikers", "price_tier", "intermediate"] {
+            assert!(!line.contains(word), "{word} in {line}");
+        }
+    }
+}
+
+#[test]
+fn bad_rates_and_memberships_exit_2_with_the_path() {
+    let dir = std::env::temp_dir().join(format!("dpseg-cli-rates-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = [
+        (r#"{"segments": {"hikerz": 0.1}}"#, "$.segments.hikerz: unknown segment"),
+        (r#"{"segments": {"hikers": 1.5}}"#, "$.segments.hikers: expected a rate between 0 and 1"),
+        (r#"{"groups": {"price_tier": {"low": 0.6, "mid": 0.6}}}"#, "$.groups.price_tier: case rates add up to more than 1"),
+        (r#"{"groups": {"tier": {}}}"#, "$.groups.tier: unknown group"),
+        (r#"{"segment": {}}"#, "$.segment: unknown field"),
+    ];
+    for (doc, want) in cases {
+        let path = dir.join("truth.json");
+        std::fs::write(&path, doc).unwrap();
+        let out = dpseg(&["simulate", "--campaign", "campaigns/spring-2027.toml", "--devices", "10", "--truth", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{doc}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(want), "{doc}: {stderr}");
+    }
+    let path = dir.join("m.json");
+    std::fs::write(&path, r#"{"groups": {"price_tier": "medium"}}"#).unwrap();
+    let out = dpseg(&[
+        "privatize", "--schema", "schema.toml", "--campaign", "campaigns/spring-2027.toml", "--membership", path.to_str().unwrap(),
+        "--reports", "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("$.groups.price_tier: unknown case 'medium'"));
+    std::fs::remove_dir_all(&dir).ok();
+}
