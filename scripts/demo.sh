@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo: builds the `dpseg` CLI, reviews the example campaigns of a fictional outdoor
-# retailer with `dpseg lint`, and evaluates them for a few visitors with `dpseg eval`.
+# retailer with `dpseg lint`, evaluates them for a few visitors with `dpseg eval`, and shows
+# private reporting with `dpseg plan`, `simulate` and `privatize`.
 # Needs only the Rust toolchain. The collector, browser SDK and dashboard join it as they land.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +38,20 @@ say "4. Why is alice a 'hiker'? (dpseg eval --explain, one segment)"
 "$dpseg" eval --schema "$ex/schema.toml" --campaign "$ex/campaigns/spring-2027.toml" \
   --profile "$ex/profiles/alice.json" --now "$now" --explain |
   sed -n '/"explain"/,$p' | sed -n '/"hikers": {/,/^      }/p' | head -60
+
+say "5. Private reporting: what 100,000 devices a day can measure (dpseg plan, hikers)"
+"$dpseg" plan --campaign "$ex/campaigns/spring-2027.toml" --devices 100000 |
+  tr -d '\n' | sed -E 's/.*"hikers": \{([^}]*)\}.*/  hikers: {\1}/' | tr -s ' '
+echo
+
+say "6. Three epochs of a simulated population of 100,000 devices (dpseg simulate, hikers)"
+"$dpseg" simulate --campaign "$ex/campaigns/spring-2027.toml" --devices 100000 \
+  --truth "$ex/truth/spring-2027.json" --epochs 3 |
+  tr -d '\n' | grep -oE '"hikers": \{[^}]*\}' | tr -s ' ' | sed 's/^/  /'
+
+say "7. One report, exactly as it would leave alice's device (dpseg privatize)"
+"$dpseg" privatize --schema "$ex/schema.toml" --campaign "$ex/campaigns/spring-2027.toml" \
+  --membership "$ex/membership-alice.json" --reports 1
 
 say "Try it yourself:"
 echo "  $dpseg eval --schema $ex/schema.toml --campaign $ex/campaigns/family-gear.toml --profile $ex/profiles/bob.json --now $now --explain"

@@ -506,9 +506,16 @@ impl Mechanism {
         let mut best: Option<(f64, Mechanism)> = None;
         for s in 1..=d.min(64) {
             let sf = s as f64;
+            // Items with the same number of values get the same oracle: plan each size once.
+            let mut by_domain = std::collections::BTreeMap::new();
             let items: Vec<ItemMechanism> = domains
                 .iter()
-                .map(|&m| ItemMechanism::best(m, eps / sf, eps_lifetime / sf))
+                .map(|&m| {
+                    by_domain
+                        .entry(m)
+                        .or_insert_with(|| ItemMechanism::best(m, eps / sf, eps_lifetime / sf))
+                        .clone()
+                })
                 .collect();
             // DESIGN §6: per-user variance (d/s)·(V(ε/s) + f) − f², averaged over items.
             let f = PLAN_REFERENCE_RATE;

@@ -202,7 +202,17 @@ fn bad_input_exits_2_with_the_place_on_stderr() {
 
 #[test]
 fn simulate_estimates_every_segment_and_case() {
-    let args = ["simulate", "--campaign", "campaigns/spring-2027.toml", "--devices", "200000", "--truth", "truth/spring-2027.json", "--seed", "7"];
+    let args = [
+        "simulate",
+        "--campaign",
+        "campaigns/spring-2027.toml",
+        "--devices",
+        "200000",
+        "--truth",
+        "truth/spring-2027.json",
+        "--seed",
+        "7",
+    ];
     let out = dpseg(&args);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v = stdout_json(&out);
@@ -227,7 +237,8 @@ fn simulate_estimates_every_segment_and_case() {
 #[test]
 fn plan_shrinks_error_bars_with_more_devices() {
     let half = |devices: &str| {
-        let out = dpseg(&["plan", "--campaign", "campaigns/spring-2027.toml", "--devices", devices]);
+        let out =
+            dpseg(&["plan", "--campaign", "campaigns/spring-2027.toml", "--devices", devices]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let v = stdout_json(&out);
         assert_eq!(v["segments"]["hikers"]["mechanism"], json!("grr"));
@@ -242,13 +253,34 @@ fn plan_shrinks_error_bars_with_more_devices() {
 #[test]
 fn privatize_writes_reports_the_campaign_decodes() {
     let out = dpseg(&[
-        "privatize", "--schema", "schema.toml", "--campaign", "campaigns/spring-2027.toml", "--membership",
-        "membership-alice.json", "--reports", "50", "--epoch", "20481", "--seed", "3",
+        "privatize",
+        "--schema",
+        "schema.toml",
+        "--campaign",
+        "campaigns/spring-2027.toml",
+        "--membership",
+        "membership-alice.json",
+        "--reports",
+        "50",
+        "--epoch",
+        "20481",
+        "--seed",
+        "3",
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let lint = stdout_json(&dpseg(&["lint", "--schema", "schema.toml", "--campaign", "campaigns/spring-2027.toml"]));
+    let lint = stdout_json(&dpseg(&[
+        "lint",
+        "--schema",
+        "schema.toml",
+        "--campaign",
+        "campaigns/spring-2027.toml",
+    ]));
     let limits = dpseg::limits::Limits::default();
-    let schema = dpseg::schema::Schema::from_toml(&std::fs::read_to_string(examples().join("schema.toml")).unwrap(), &limits).unwrap();
+    let schema = dpseg::schema::Schema::from_toml(
+        &std::fs::read_to_string(examples().join("schema.toml")).unwrap(),
+        &limits,
+    )
+    .unwrap();
     let campaign = dpseg::campaign::Campaign::from_toml(
         &std::fs::read_to_string(examples().join("campaigns/spring-2027.toml")).unwrap(),
         &limits,
@@ -279,14 +311,25 @@ fn bad_rates_and_memberships_exit_2_with_the_path() {
     let cases = [
         (r#"{"segments": {"hikerz": 0.1}}"#, "$.segments.hikerz: unknown segment"),
         (r#"{"segments": {"hikers": 1.5}}"#, "$.segments.hikers: expected a rate between 0 and 1"),
-        (r#"{"groups": {"price_tier": {"low": 0.6, "mid": 0.6}}}"#, "$.groups.price_tier: case rates add up to more than 1"),
+        (
+            r#"{"groups": {"price_tier": {"low": 0.6, "mid": 0.6}}}"#,
+            "$.groups.price_tier: case rates add up to more than 1",
+        ),
         (r#"{"groups": {"tier": {}}}"#, "$.groups.tier: unknown group"),
         (r#"{"segment": {}}"#, "$.segment: unknown field"),
     ];
     for (doc, want) in cases {
         let path = dir.join("truth.json");
         std::fs::write(&path, doc).unwrap();
-        let out = dpseg(&["simulate", "--campaign", "campaigns/spring-2027.toml", "--devices", "10", "--truth", path.to_str().unwrap()]);
+        let out = dpseg(&[
+            "simulate",
+            "--campaign",
+            "campaigns/spring-2027.toml",
+            "--devices",
+            "10",
+            "--truth",
+            path.to_str().unwrap(),
+        ]);
         assert_eq!(out.status.code(), Some(2), "{doc}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(want), "{doc}: {stderr}");
@@ -294,10 +337,19 @@ fn bad_rates_and_memberships_exit_2_with_the_path() {
     let path = dir.join("m.json");
     std::fs::write(&path, r#"{"groups": {"price_tier": "medium"}}"#).unwrap();
     let out = dpseg(&[
-        "privatize", "--schema", "schema.toml", "--campaign", "campaigns/spring-2027.toml", "--membership", path.to_str().unwrap(),
-        "--reports", "1",
+        "privatize",
+        "--schema",
+        "schema.toml",
+        "--campaign",
+        "campaigns/spring-2027.toml",
+        "--membership",
+        path.to_str().unwrap(),
+        "--reports",
+        "1",
     ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("$.groups.price_tier: unknown case 'medium'"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("$.groups.price_tier: unknown case 'medium'")
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
