@@ -320,6 +320,16 @@ pub enum RuleSlot {
 }
 
 impl Campaign {
+    /// The index of segment `id`.
+    pub fn segment_index(&self, id: &str) -> Option<usize> {
+        self.segments.iter().position(|s| s.id == id)
+    }
+
+    /// The index of group `id`.
+    pub fn group_index(&self, id: &str) -> Option<usize> {
+        self.groups.iter().position(|g| g.id == id)
+    }
+
     /// Every rule with its slot and display id (`hikers`, `price_tier/mid`), segments first.
     pub fn rules(&self) -> Vec<(RuleSlot, String, &str)> {
         let mut out: Vec<_> = self

@@ -368,9 +368,7 @@ fn read_truth(path: &Path, campaign: &Campaign) -> Result<Truth, Failure> {
     if let Some(obj) = doc.get("segments").and_then(Value::as_object) {
         for (id, v) in obj {
             let i = campaign
-                .segments
-                .iter()
-                .position(|s| s.id == *id)
+                .segment_index(id)
                 .ok_or_else(|| bad(format!("$.segments.{id}: unknown segment")))?;
             truth.segments[i] = rate(v, &format!("$.segments.{id}"))?;
         }
@@ -393,7 +391,7 @@ fn read_truth(path: &Path, campaign: &Campaign) -> Result<Truth, Failure> {
         truth.groups.push(cases);
     }
     if let Some(obj) = doc.get("groups").and_then(Value::as_object) {
-        if let Some(id) = obj.keys().find(|id| !campaign.groups.iter().any(|g| g.id == **id)) {
+        if let Some(id) = obj.keys().find(|id| campaign.group_index(id).is_none()) {
             return Err(bad(format!("$.groups.{id}: unknown group")));
         }
     }
@@ -422,9 +420,7 @@ fn read_membership(path: &Path, campaign: &Campaign) -> Result<Membership, Failu
     if let Some(obj) = doc.get("segments").and_then(Value::as_object) {
         for (id, v) in obj {
             let i = campaign
-                .segments
-                .iter()
-                .position(|s| s.id == *id)
+                .segment_index(id)
                 .ok_or_else(|| bad(format!("$.segments.{id}: unknown segment")))?;
             m.segments[i] = v
                 .as_bool()
@@ -434,9 +430,7 @@ fn read_membership(path: &Path, campaign: &Campaign) -> Result<Membership, Failu
     if let Some(obj) = doc.get("groups").and_then(Value::as_object) {
         for (id, v) in obj {
             let g = campaign
-                .groups
-                .iter()
-                .position(|g| g.id == *id)
+                .group_index(id)
                 .ok_or_else(|| bad(format!("$.groups.{id}: unknown group")))?;
             m.groups[g] = match v {
                 Value::Null => None,
