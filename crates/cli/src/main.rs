@@ -100,6 +100,33 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Run the collector: receive reports, answer estimates (DESIGN §9).
+    Serve {
+        /// Directory of campaign files (`*.toml`); every one must pass the lint.
+        #[arg(long)]
+        campaigns: PathBuf,
+        /// Data map (TOML, or JSON by extension).
+        #[arg(long)]
+        schema: PathBuf,
+        /// Database: `sqlite:PATH` (created if missing) or `postgres://...`.
+        #[arg(long, default_value = "sqlite:dpseg.db")]
+        db: String,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// A bearer token that may read estimates (repeatable; also `DPSEG_TOKENS`, comma-separated).
+        #[arg(long)]
+        token: Vec<String>,
+        /// Past epochs whose reports are still accepted.
+        #[arg(long, default_value_t = 2)]
+        epochs_back: u64,
+        /// Reports per request at most.
+        #[arg(long, default_value_t = 1000)]
+        reports_max: usize,
+        /// The site's cap on ε per report, for the start-up lint.
+        #[arg(long, default_value_t = LintConfig::default().epsilon_max)]
+        epsilon_max: f64,
+    },
     /// Simulate a population reporting over epochs, and estimate every segment and case.
     Simulate {
         /// Campaign (TOML, or JSON by extension).
@@ -290,6 +317,44 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve {
+            campaigns,
+            schema,
+            db,
+            listen,
+            token,
+            epochs_back,
+            reports_max,
+            epsilon_max,
+        } => {
+            let schema = load_schema(&schema, &limits)?;
+            let config = LintConfig { epsilon_max, ..LintConfig::default() };
+            let checked =
+                dpseg_collector::check_campaign_dir(&campaigns, &schema, &config, &limits)
+                    .map_err(|e| Failure(format!("{}: {e}", campaigns.display()), 2))?;
+            for c in &checked {
+                for f in &c.findings {
+                    eprintln!("{}: {f}", c.path.display());
+                }
+            }
+            let catalog = dpseg_collector::Catalog::new(checked, &schema, &limits)
+                .map_err(|e| Failure(format!("campaigns refused, not starting:\n{e}"), 1))?;
+            let mut tokens = token;
+            if let Ok(env) = std::env::var("DPSEG_TOKENS") {
+                tokens.extend(
+                    env.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned),
+                );
+            }
+            let collector = dpseg_collector::Config {
+                epochs_back,
+                reports_max,
+                token_digests: tokens.iter().map(|t| dpseg_collector::token_digest(t)).collect(),
+                ..dpseg_collector::Config::default()
+            };
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(serve(catalog, &db, &listen, collector))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Simulate { campaign, devices, truth, epochs, seed } => {
             let campaign = load_campaign(&campaign, &limits)?;
             let mechanism = Mechanism::plan(&campaign).map_err(|e| Failure(e.to_string(), 1))?;
@@ -335,6 +400,56 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             }))?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Runs the collector until SIGINT or SIGTERM; in-flight requests finish, then the store closes.
+async fn serve(
+    catalog: dpseg_collector::Catalog,
+    db: &str,
+    listen: &str,
+    config: dpseg_collector::Config,
+) -> Result<(), Failure> {
+    let store =
+        dpseg_collector::store::Store::open(db).await.map_err(|e| Failure(e.to_string(), 2))?;
+    let campaigns = catalog.all().len();
+    let state = dpseg_collector::AppState::new(catalog, store.clone(), config);
+    let pruner = state.clone();
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = pruner.prune().await {
+                eprintln!("dpseg-collector: pruning nonces failed: {e}");
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+        }
+    });
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Failure(format!("cannot listen on {listen}: {e}"), 2))?;
+    let addr = listener.local_addr()?;
+    let backend = if db.starts_with("sqlite:") { "sqlite" } else { "postgres" };
+    eprintln!("dpseg-collector: serving {campaigns} campaign(s) on http://{addr} ({backend})");
+    axum::serve(listener, dpseg_collector::app(state)).with_graceful_shutdown(shutdown()).await?;
+    store.close().await;
+    eprintln!("dpseg-collector: stopped");
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
     }
 }
 

@@ -1,0 +1,334 @@
+//! Storage: aggregate counters and recent nonces, in SQLite (one file, WAL, `synchronous=FULL`)
+//! or PostgreSQL (many collectors on one database). Both backends run the same statements in
+//! one transaction per batch; migrations are numbered SQL files in `migrations/<backend>/`.
+//!
+//! What is stored (and nothing else): per (campaign, config_id, epoch, key) a counter, and per
+//! accepted report its campaign, nonce and epoch until the epoch leaves the acceptance window.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::Row;
+
+/// A nonce to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NonceRow<'a> {
+    /// Campaign id.
+    pub campaign: &'a str,
+    /// The report's nonce.
+    pub nonce: [u8; 16],
+    /// The report's epoch.
+    pub epoch: u64,
+}
+
+/// An increment of one counter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterDelta {
+    /// Campaign id.
+    pub campaign: String,
+    /// Configuration the reports were made for.
+    pub config_id: String,
+    /// Epoch.
+    pub epoch: u64,
+    /// Counter name.
+    pub key: String,
+    /// Amount to add.
+    pub delta: u64,
+}
+
+/// A stored counter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterRow {
+    /// Configuration.
+    pub config_id: String,
+    /// Epoch.
+    pub epoch: u64,
+    /// Counter name.
+    pub key: String,
+    /// Value.
+    pub value: u64,
+}
+
+/// A storage failure. Its message is for the operator's log, never for clients.
+#[derive(Debug)]
+pub struct StoreError(String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "storage: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+fn to_i64(n: u64) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(|_| StoreError(format!("{n} does not fit a 64-bit signed column")))
+}
+
+fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// The database.
+#[derive(Debug, Clone)]
+pub enum Store {
+    /// An embedded SQLite file.
+    Sqlite(SqlitePool),
+    /// A PostgreSQL server.
+    Postgres(PgPool),
+}
+
+const SQLITE_MIGRATIONS: &[(i64, &str)] =
+    &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const POSTGRES_MIGRATIONS: &[(i64, &str)] =
+    &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+
+impl Store {
+    /// Opens `sqlite:PATH` (created if missing) or `postgres://...`, and migrates it.
+    ///
+    /// # Errors
+    /// When the URL is of neither kind or the database cannot be opened or migrated.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let store = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10));
+            Store::Sqlite(SqlitePoolOptions::new().max_connections(4).connect_with(options).await?)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Store::Postgres(PgPoolOptions::new().max_connections(8).connect(url).await?)
+        } else {
+            return Err(StoreError(format!(
+                "'{url}' is not a database URL; use sqlite:PATH or postgres://..."
+            )));
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let create = "CREATE TABLE IF NOT EXISTS dpseg_migrations (version BIGINT PRIMARY KEY)";
+        match self {
+            Store::Sqlite(pool) => {
+                sqlx::query(create).execute(pool).await?;
+                for (version, sql) in SQLITE_MIGRATIONS {
+                    let mut tx = pool.begin().await?;
+                    let done = sqlx::query("SELECT 1 FROM dpseg_migrations WHERE version = ?1")
+                        .bind(version)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if done.is_none() {
+                        sqlx::raw_sql(sql).execute(&mut *tx).await?;
+                        sqlx::query("INSERT INTO dpseg_migrations (version) VALUES (?1)")
+                            .bind(version)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                }
+            }
+            Store::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                // Collectors starting together must not migrate twice.
+                sqlx::query("SELECT pg_advisory_xact_lock(7362815)").execute(&mut *tx).await?;
+                sqlx::query(create).execute(&mut *tx).await?;
+                for (version, sql) in POSTGRES_MIGRATIONS {
+                    let done = sqlx::query("SELECT 1 FROM dpseg_migrations WHERE version = $1")
+                        .bind(version)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if done.is_none() {
+                        sqlx::raw_sql(sql).execute(&mut *tx).await?;
+                        sqlx::query("INSERT INTO dpseg_migrations (version) VALUES ($1)")
+                            .bind(version)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// In one transaction: records every nonce not seen before, then adds the counters that
+    /// `deltas` computes from which nonces were new (`true` = new). Returns those flags. When it
+    /// returns, the increments are durable.
+    ///
+    /// # Errors
+    /// On a database failure; nothing is then recorded.
+    pub async fn ingest(
+        &self,
+        nonces: &[NonceRow<'_>],
+        deltas: impl FnOnce(&[bool]) -> Vec<CounterDelta>,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut fresh = Vec::with_capacity(nonces.len());
+        match self {
+            Store::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                for n in nonces {
+                    let r = sqlx::query("INSERT INTO nonces (campaign, nonce, epoch) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
+                        .bind(n.campaign)
+                        .bind(&n.nonce[..])
+                        .bind(to_i64(n.epoch)?)
+                        .execute(&mut *tx)
+                        .await?;
+                    fresh.push(r.rows_affected() == 1);
+                }
+                for d in deltas(&fresh) {
+                    sqlx::query(
+                        "INSERT INTO counters (campaign, config_id, epoch, key, value) VALUES (?1, ?2, ?3, ?4, ?5) \
+                         ON CONFLICT (campaign, config_id, epoch, key) DO UPDATE SET value = counters.value + excluded.value",
+                    )
+                    .bind(&d.campaign)
+                    .bind(&d.config_id)
+                    .bind(to_i64(d.epoch)?)
+                    .bind(&d.key)
+                    .bind(to_i64(d.delta)?)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+            }
+            Store::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                for n in nonces {
+                    let r = sqlx::query("INSERT INTO nonces (campaign, nonce, epoch) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                        .bind(n.campaign)
+                        .bind(&n.nonce[..])
+                        .bind(to_i64(n.epoch)?)
+                        .execute(&mut *tx)
+                        .await?;
+                    fresh.push(r.rows_affected() == 1);
+                }
+                let mut deltas = deltas(&fresh);
+                // A fixed order of row locks keeps concurrent collectors from deadlocking.
+                deltas.sort_by(|a, b| {
+                    (&a.campaign, &a.config_id, a.epoch, &a.key).cmp(&(
+                        &b.campaign,
+                        &b.config_id,
+                        b.epoch,
+                        &b.key,
+                    ))
+                });
+                for d in deltas {
+                    sqlx::query(
+                        "INSERT INTO counters (campaign, config_id, epoch, key, value) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (campaign, config_id, epoch, key) DO UPDATE SET value = counters.value + excluded.value",
+                    )
+                    .bind(&d.campaign)
+                    .bind(&d.config_id)
+                    .bind(to_i64(d.epoch)?)
+                    .bind(&d.key)
+                    .bind(to_i64(d.delta)?)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+            }
+        }
+        Ok(fresh)
+    }
+
+    /// The counters of `campaign`, for one epoch or all.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn counters(
+        &self,
+        campaign: &str,
+        epoch: Option<u64>,
+    ) -> Result<Vec<CounterRow>, StoreError> {
+        let epoch = epoch.map(to_i64).transpose()?;
+        let rows = match self {
+            Store::Sqlite(pool) => {
+                sqlx::query("SELECT config_id, epoch, key, value FROM counters WHERE campaign = ?1 AND (?2 IS NULL OR epoch = ?2)")
+                    .bind(campaign)
+                    .bind(epoch)
+                    .fetch_all(pool)
+                    .await?
+                    .into_iter()
+                    .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1), r.get::<String, _>(2), r.get::<i64, _>(3)))
+                    .collect::<Vec<_>>()
+            }
+            Store::Postgres(pool) => {
+                sqlx::query("SELECT config_id, epoch, key, value FROM counters WHERE campaign = $1 AND ($2::BIGINT IS NULL OR epoch = $2)")
+                    .bind(campaign)
+                    .bind(epoch)
+                    .fetch_all(pool)
+                    .await?
+                    .into_iter()
+                    .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1), r.get::<String, _>(2), r.get::<i64, _>(3)))
+                    .collect::<Vec<_>>()
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(config_id, epoch, key, value)| CounterRow {
+                config_id,
+                epoch: to_u64(epoch),
+                key,
+                value: to_u64(value),
+            })
+            .collect())
+    }
+
+    /// Deletes nonces of `campaign` from epochs before `epoch`; returns how many.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn prune_nonces(&self, campaign: &str, epoch: u64) -> Result<u64, StoreError> {
+        let epoch = to_i64(epoch)?;
+        let r = match self {
+            Store::Sqlite(pool) => {
+                sqlx::query("DELETE FROM nonces WHERE campaign = ?1 AND epoch < ?2")
+                    .bind(campaign)
+                    .bind(epoch)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            }
+            Store::Postgres(pool) => {
+                sqlx::query("DELETE FROM nonces WHERE campaign = $1 AND epoch < $2")
+                    .bind(campaign)
+                    .bind(epoch)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            }
+        };
+        Ok(r)
+    }
+
+    /// Checks that the database answers.
+    ///
+    /// # Errors
+    /// When it does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop)?,
+            Store::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop)?,
+        }
+        Ok(())
+    }
+
+    /// Closes every connection (after in-flight work).
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(pool) => pool.close().await,
+            Store::Postgres(pool) => pool.close().await,
+        }
+    }
+}
