@@ -401,6 +401,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     let public = Router::new()
         .route("/v1/reports", post(post_reports))
         .route("/v1/campaigns/{id}", get(get_campaign))
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(cors);
     Router::new()
         .merge(public)
@@ -412,6 +413,14 @@ pub fn app(state: Arc<AppState>) -> Router {
         })
         .layer(DefaultBodyLimit::max(state.config.body_bytes_max))
         .with_state(state)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "this endpoint does not take that method",
+    )
 }
 
 async fn post_reports(

@@ -1,0 +1,469 @@
+//! The collector's router, driven in-process against a real database: SQLite always, and
+//! PostgreSQL when `DPSEG_TEST_POSTGRES_URL` is set (the test script starts a throwaway cluster).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use dpseg::campaign::LintConfig;
+use dpseg::estimate::{estimates, Tally};
+use dpseg::limits::Limits;
+use dpseg::privacy::coin::DeviceRandomness;
+use dpseg::privacy::ledger::Secret;
+use dpseg::privacy::mechanism::Slot;
+use dpseg::report::{encode, Report};
+use dpseg::schema::Schema;
+use dpseg_collector::store::Store;
+use dpseg_collector::{app, check_campaign_dir, token_digest, AppState, Catalog, Config};
+use http_body_util::BodyExt;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// 2026-11-24T12:00:00Z: epoch 20781 of the daily campaigns.
+const NOW: i64 = 1_795_521_600;
+const EPOCH: u64 = 20_781;
+const TOKEN: &str = "test-token-1";
+
+fn examples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/outdoor")
+}
+
+/// The served campaigns (built once: tests run in parallel).
+fn catalog() -> Catalog {
+    static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+    CATALOG.get_or_init(build_catalog).clone()
+}
+
+fn build_catalog() -> Catalog {
+    let limits = Limits::default();
+    let schema = Schema::from_toml(
+        &std::fs::read_to_string(examples().join("schema.toml")).unwrap(),
+        &limits,
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("dpseg-api-campaigns-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for c in ["spring-2027.toml", "family-gear.toml"] {
+        std::fs::copy(examples().join("campaigns").join(c), dir.join(c)).unwrap();
+    }
+    let checked = check_campaign_dir(&dir, &schema, &LintConfig::default(), &limits).unwrap();
+    Catalog::new(checked, &schema, &limits).unwrap()
+}
+
+static DB: AtomicU64 = AtomicU64::new(0);
+
+/// The databases to test: a fresh SQLite file, and PostgreSQL when configured.
+fn urls() -> Vec<String> {
+    let n = DB.fetch_add(1, Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("dpseg-api-{}-{n}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let mut urls = vec![format!("sqlite:{}", path.display())];
+    if let Ok(pg) = std::env::var("DPSEG_TEST_POSTGRES_URL") {
+        urls.push(pg);
+    }
+    urls
+}
+
+async fn fresh_store(url: &str) -> Store {
+    let store = Store::open(url).await.unwrap();
+    if let Store::Postgres(pool) = &store {
+        sqlx::query("TRUNCATE counters, nonces").execute(pool).await.unwrap();
+    }
+    store
+}
+
+async fn router(store: Store, config: Config) -> (Router, Arc<AppState>) {
+    let state = AppState::with_clock(catalog(), store, config, Box::new(|| NOW));
+    (app(state.clone()), state)
+}
+
+fn config() -> Config {
+    Config { token_digests: vec![token_digest(TOKEN)], ..Config::default() }
+}
+
+/// `n` reports of fresh devices for `campaign` with every segment true and first cases.
+fn reports(campaign: &str, n: usize, seed: u64) -> Vec<Report> {
+    let catalog = catalog();
+    let served = catalog.get(campaign).unwrap();
+    let mech = &served.mechanism;
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let truth: Vec<u16> = (0..mech.items().len()).map(|i| u16::from(i % 2 == 0)).collect();
+    let mut slots = vec![Slot { item: 0, out: 0 }; usize::from(mech.per_report())];
+    (0..n)
+        .map(|_| {
+            let prf = Secret::generate(&mut rng).prf(served.compiled.config_id());
+            let mut r = DeviceRandomness::new(&mut rng, &prf);
+            mech.privatize(&truth, &mut r, &mut slots);
+            encode(campaign, served.compiled.config_id(), EPOCH, mech, &slots, &mut r)
+        })
+        .collect()
+}
+
+async fn call(router: &Router, req: Request<Body>) -> (StatusCode, Value) {
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, body)
+}
+
+fn post(body: impl Into<Body>) -> Request<Body> {
+    Request::post("/v1/reports")
+        .header("content-type", "application/json")
+        .body(body.into())
+        .unwrap()
+}
+
+fn get(path: &str, token: Option<&str>) -> Request<Body> {
+    let mut b = Request::get(path);
+    if let Some(t) = token {
+        b = b.header("authorization", format!("Bearer {t}"));
+    }
+    b.body(Body::empty()).unwrap()
+}
+
+async fn snapshot(store: &Store) -> Vec<dpseg_collector::store::CounterRow> {
+    let mut rows = store.counters("spring-2027", None).await.unwrap();
+    rows.extend(store.counters("family-gear", None).await.unwrap());
+    rows.sort_by(|a, b| (&a.config_id, a.epoch, &a.key).cmp(&(&b.config_id, b.epoch, &b.key)));
+    rows
+}
+
+#[tokio::test]
+async fn reports_are_counted_once_and_estimated() {
+    for url in urls() {
+        let store = fresh_store(&url).await;
+        let (router, state) = router(store.clone(), config()).await;
+        let batch = reports("spring-2027", 300, 1);
+        let (status, body) = call(&router, post(serde_json::to_vec(&batch).unwrap())).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {body}");
+        assert_eq!(body["accepted"].as_array().unwrap().len(), 300, "{url}");
+        // A retry of part of the batch, mixed with new reports, counts only the new ones.
+        let mut retry = batch[..100].to_vec();
+        retry.extend(reports("spring-2027", 50, 2));
+        let (_, body) = call(&router, post(serde_json::to_vec(&retry).unwrap())).await;
+        assert_eq!(body["duplicate"].as_array().unwrap().len(), 100, "{url}");
+        assert_eq!(body["accepted"], json!((100..150).collect::<Vec<_>>()), "{url}");
+        // The estimates equal the core's over the same reports, decoded here.
+        let catalog = catalog();
+        let served = catalog.get("spring-2027").unwrap();
+        let mut tally = Tally::new(&served.mechanism);
+        for r in batch.iter().chain(&retry[100..]) {
+            tally.add(
+                &served.mechanism,
+                &r.decode("spring-2027", served.compiled.config_id(), &served.mechanism)
+                    .unwrap()
+                    .slots,
+            );
+        }
+        let (status, body) =
+            call(&router, get("/v1/campaigns/spring-2027/estimates", Some(TOKEN))).await;
+        assert_eq!(status, StatusCode::OK, "{url}");
+        let epoch = &body["epochs"][0];
+        assert_eq!(epoch["epoch"], json!(EPOCH));
+        assert_eq!(epoch["reports"], json!(350));
+        let want = estimates(&served.mechanism, &tally);
+        assert_eq!(epoch["segments"]["hikers"], serde_json::to_value(want[0][0]).unwrap(), "{url}");
+        assert_eq!(
+            epoch["groups"]["price_tier"]["mid"],
+            serde_json::to_value(want[8][1]).unwrap(),
+            "{url}"
+        );
+        let (_, one) = call(
+            &router,
+            get(&format!("/v1/campaigns/spring-2027/estimates?epoch={EPOCH}"), Some(TOKEN)),
+        )
+        .await;
+        assert_eq!(one["epochs"], body["epochs"]);
+        let (_, none) =
+            call(&router, get("/v1/campaigns/spring-2027/estimates?epoch=1", Some(TOKEN))).await;
+        assert_eq!(none["epochs"], json!([]));
+        // Acknowledged means durable: a new connection to the same database sees the counts.
+        drop(router);
+        let reopened = Store::open(&url).await.unwrap();
+        let reports_row = reopened
+            .counters("spring-2027", Some(EPOCH))
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.key == "reports");
+        assert_eq!(reports_row.map(|r| r.value), Some(350), "{url}");
+        assert_eq!(state.metrics().accepted_total(), 350);
+        reopened.close().await;
+    }
+}
+
+#[tokio::test]
+async fn the_campaign_document_serves_the_sdk() {
+    let store = fresh_store(&urls()[0]).await;
+    let (router, _) = router(store, config()).await;
+    let resp = router.clone().oneshot(get("/v1/campaigns/spring-2027", None)).await.unwrap();
+    assert_eq!(resp.headers()["cache-control"], "public, max-age=300");
+    let (status, doc) = call(&router, get("/v1/campaigns/spring-2027", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["config_id"], json!(catalog().get("spring-2027").unwrap().compiled.config_id()));
+    assert_eq!(doc["epoch_secs"], json!(86_400));
+    assert!(doc["mechanism"]["items"].is_array() && doc["segments"][0]["rule"].is_string());
+    let (status, health) = call(&router, get("/healthz", None)).await;
+    assert_eq!((status, health["status"].clone()), (StatusCode::OK, json!("ok")));
+    // CORS is open for what browsers call.
+    let resp = router
+        .clone()
+        .oneshot(
+            Request::get("/v1/campaigns/spring-2027")
+                .header("origin", "https://shop.example")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+}
+
+/// One bad request: what it is, what must come back, and whether counters may change.
+struct Bad {
+    name: &'static str,
+    request: Request<Body>,
+    status: StatusCode,
+    /// The top-level error code, or the code of the first rejected report.
+    code: &'static str,
+}
+
+fn with(good: &Report, edit: impl FnOnce(&mut Value)) -> Body {
+    let mut v = serde_json::to_value(good).unwrap();
+    edit(&mut v);
+    Body::from(serde_json::to_vec(&json!([v])).unwrap())
+}
+
+fn corpus() -> Vec<Bad> {
+    let good = reports("spring-2027", 1, 9).remove(0);
+    let payload_len = good.payload.len();
+    let bad = |name, request, status, code| Bad { name, request, status, code };
+    let rej =
+        |name, body: Body, code| Bad { name, request: post(body), status: StatusCode::OK, code };
+    let set = |k: &'static str, v: Value| move |r: &mut Value| r[k] = v;
+    vec![
+        bad("not json", post("hello"), StatusCode::BAD_REQUEST, "bad-json"),
+        bad("empty body", post(""), StatusCode::BAD_REQUEST, "bad-json"),
+        bad("truncated array", post("[{\"v\": 1"), StatusCode::BAD_REQUEST, "bad-json"),
+        bad("trailing garbage", post("[] x"), StatusCode::BAD_REQUEST, "bad-json"),
+        bad("object body", post("{}"), StatusCode::BAD_REQUEST, "not-an-array"),
+        bad("string body", post("\"[]\""), StatusCode::BAD_REQUEST, "not-an-array"),
+        bad("number body", post("7"), StatusCode::BAD_REQUEST, "not-an-array"),
+        bad("null body", post("null"), StatusCode::BAD_REQUEST, "not-an-array"),
+        bad(
+            "html content type",
+            Request::post("/v1/reports")
+                .header("content-type", "text/html")
+                .body(Body::from("[]"))
+                .unwrap(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "bad-content-type",
+        ),
+        bad(
+            "no content type",
+            Request::post("/v1/reports").body(Body::from("[]")).unwrap(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "bad-content-type",
+        ),
+        bad(
+            "body over 1 MiB",
+            post(vec![b' '; (1 << 20) + 1]),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+        ),
+        bad(
+            "1001 reports",
+            post(format!("[{}]", vec!["1"; 1001].join(","))),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-many-reports",
+        ),
+        bad(
+            "GET reports",
+            get("/v1/reports", None),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+        ),
+        bad(
+            "DELETE campaign",
+            Request::delete("/v1/campaigns/spring-2027").body(Body::empty()).unwrap(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+        ),
+        bad("unknown path", get("/v2/reports", None), StatusCode::NOT_FOUND, "not-found"),
+        bad(
+            "unknown campaign document",
+            get("/v1/campaigns/winter", None),
+            StatusCode::NOT_FOUND,
+            "unknown-campaign",
+        ),
+        bad(
+            "estimates without token",
+            get("/v1/campaigns/spring-2027/estimates", None),
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+        bad(
+            "estimates with a wrong token",
+            get("/v1/campaigns/spring-2027/estimates", Some("guess")),
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+        bad(
+            "estimates with a token prefix",
+            get("/v1/campaigns/spring-2027/estimates", Some("test-token")),
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+        bad(
+            "estimates with basic auth",
+            Request::get("/v1/campaigns/spring-2027/estimates")
+                .header("authorization", "Basic dGVzdA==")
+                .body(Body::empty())
+                .unwrap(),
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+        bad(
+            "estimates of an unknown campaign",
+            get("/v1/campaigns/winter/estimates", Some(TOKEN)),
+            StatusCode::NOT_FOUND,
+            "unknown-campaign",
+        ),
+        bad(
+            "estimates of a bad epoch",
+            get("/v1/campaigns/spring-2027/estimates?epoch=yesterday", Some(TOKEN)),
+            StatusCode::BAD_REQUEST,
+            "bad-epoch",
+        ),
+        rej("report is a number", Body::from("[1]"), "report-syntax"),
+        rej("report is a string", Body::from("[\"report\"]"), "report-syntax"),
+        rej("report is null", Body::from("[null]"), "report-syntax"),
+        rej(
+            "payload missing",
+            with(&good, |r| drop(r.as_object_mut().unwrap().remove("payload"))),
+            "report-syntax",
+        ),
+        rej("extra field", with(&good, set("ip", json!("10.0.0.1"))), "report-syntax"),
+        rej("version as string", with(&good, set("v", json!("1"))), "report-syntax"),
+        rej("version 2", with(&good, set("v", json!(2))), "unsupported-version"),
+        rej("version 0", with(&good, set("v", json!(0))), "unsupported-version"),
+        rej("version 256", with(&good, set("v", json!(256))), "report-syntax"),
+        rej("negative epoch", with(&good, set("epoch", json!(-1))), "report-syntax"),
+        rej("epoch as string", with(&good, set("epoch", json!("20781"))), "report-syntax"),
+        rej("fractional epoch", with(&good, set("epoch", json!(1.5))), "report-syntax"),
+        rej("campaign as number", with(&good, set("campaign", json!(7))), "report-syntax"),
+        rej("payload null", with(&good, set("payload", Value::Null)), "report-syntax"),
+        rej("unknown campaign", with(&good, set("campaign", json!("winter"))), "unknown-campaign"),
+        rej("empty campaign", with(&good, set("campaign", json!(""))), "unknown-campaign"),
+        rej(
+            "stale config_id",
+            with(&good, set("config_id", json!("0123456789abcdef0123456789abcdef"))),
+            "stale-config",
+        ),
+        rej("empty config_id", with(&good, set("config_id", json!(""))), "stale-config"),
+        rej("other mechanism", with(&good, set("mechanism", json!("rappor"))), "wrong-mechanism"),
+        rej("short nonce", with(&good, set("nonce", json!("AAAA"))), "bad-nonce"),
+        rej("long nonce", with(&good, set("nonce", json!("A".repeat(23)))), "bad-nonce"),
+        rej(
+            "nonce with bad characters",
+            with(&good, set("nonce", json!("!".repeat(22)))),
+            "bad-nonce",
+        ),
+        rej(
+            "padded nonce",
+            with(&good, set("nonce", json!("AAAAAAAAAAAAAAAAAAAAAA=="))),
+            "bad-nonce",
+        ),
+        rej(
+            "payload not base64",
+            with(&good, set("payload", json!("*".repeat(payload_len)))),
+            "bad-base64",
+        ),
+        rej("payload too short", with(&good, set("payload", json!("AA"))), "wrong-length"),
+        rej(
+            "payload too long",
+            with(&good, set("payload", json!("A".repeat(payload_len + 8)))),
+            "wrong-length",
+        ),
+        rej(
+            "payload huge",
+            with(&good, set("payload", json!("A".repeat(100_000)))),
+            "wrong-length",
+        ),
+        rej("item out of range", with(&good, set("payload", json!("AGQA"))), "item-out-of-range"),
+        rej("impossible answer", with(&good, set("payload", json!("AAAH"))), "bad-answer"),
+        rej("epoch too old", with(&good, set("epoch", json!(EPOCH - 3))), "epoch-out-of-window"),
+        rej(
+            "epoch in the future",
+            with(&good, set("epoch", json!(EPOCH + 2))),
+            "epoch-out-of-window",
+        ),
+        rej("epoch zero", with(&good, set("epoch", json!(0))), "epoch-out-of-window"),
+        rej(
+            "epoch far in the future",
+            with(&good, set("epoch", json!(u64::MAX))),
+            "epoch-out-of-window",
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn bad_requests_get_the_right_status_and_code_and_change_nothing() {
+    for url in urls() {
+        let store = fresh_store(&url).await;
+        let (router, _) = router(store.clone(), config()).await;
+        // Some data first, so "unchanged" is not trivially empty.
+        let (status, _) =
+            call(&router, post(serde_json::to_vec(&reports("spring-2027", 20, 5)).unwrap())).await;
+        assert_eq!(status, StatusCode::OK);
+        let before = snapshot(&store).await;
+        let cases = corpus();
+        assert!(cases.len() >= 50, "the corpus shrank to {}", cases.len());
+        for case in cases {
+            let (status, body) = call(&router, case.request).await;
+            let code = body["error"]["code"]
+                .as_str()
+                .or_else(|| body["rejected"][0]["code"].as_str())
+                .unwrap_or("");
+            assert_eq!((status, code), (case.status, case.code), "{url}: {}: {body}", case.name);
+            if status == StatusCode::OK {
+                assert_eq!(body["accepted"], json!([]), "{url}: {}", case.name);
+            }
+            assert_eq!(snapshot(&store).await, before, "{url}: {} changed the counters", case.name);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_batch_mixes_accepted_duplicate_and_rejected() {
+    let store = fresh_store(&urls()[0]).await;
+    let (router, state) = router(store, config()).await;
+    let good = reports("spring-2027", 2, 11);
+    let body = json!([good[0], good[0], {"v": 9}, good[1]]);
+    let (status, r) = call(&router, post(serde_json::to_vec(&body).unwrap())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(r["accepted"], json!([0, 3]));
+    assert_eq!(r["duplicate"], json!([1]), "a nonce repeated within one batch counts once");
+    assert_eq!(r["rejected"][0]["index"], json!(2));
+    let metrics = state.metrics().render();
+    assert!(metrics.contains("dpseg_reports_accepted_total 2"), "{metrics}");
+    assert!(metrics.contains("dpseg_reports_duplicate_total 1"));
+    assert!(metrics.contains("dpseg_reports_rejected_total{reason=\"report-syntax\"} 1"));
+    assert!(metrics.contains("dpseg_storage_commit_duration_seconds_count 1"));
+}
