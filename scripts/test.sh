@@ -20,6 +20,10 @@ if ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
   rustup target add wasm32-unknown-unknown
 fi
 
+step "a throwaway PostgreSQL for the collector's tests"
+# shellcheck source=scripts/postgres.sh
+source scripts/postgres.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -64,26 +64,29 @@ fn build_catalog() -> Catalog {
 
 static DB: AtomicU64 = AtomicU64::new(0);
 
-/// The databases to test: a fresh SQLite file, and PostgreSQL when configured.
-fn urls() -> Vec<String> {
+/// Fresh databases to test: a new SQLite file, and a new PostgreSQL database when
+/// `DPSEG_TEST_POSTGRES_URL` names a server (tests run in parallel, so each gets its own).
+async fn urls() -> Vec<String> {
     let n = DB.fetch_add(1, Ordering::Relaxed);
     let path = std::env::temp_dir().join(format!("dpseg-api-{}-{n}.db", std::process::id()));
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
     let mut urls = vec![format!("sqlite:{}", path.display())];
-    if let Ok(pg) = std::env::var("DPSEG_TEST_POSTGRES_URL") {
-        urls.push(pg);
+    if let Ok(server) = std::env::var("DPSEG_TEST_POSTGRES_URL") {
+        let name = format!("dpseg_api_{}_{n}", std::process::id());
+        let admin = sqlx::PgPool::connect(&server).await.unwrap();
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&admin).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+        admin.close().await;
+        let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
+        urls.push(format!("{base}/{name}"));
     }
     urls
 }
 
 async fn fresh_store(url: &str) -> Store {
-    let store = Store::open(url).await.unwrap();
-    if let Store::Postgres(pool) = &store {
-        sqlx::query("TRUNCATE counters, nonces").execute(pool).await.unwrap();
-    }
-    store
+    Store::open(url).await.unwrap()
 }
 
 async fn router(store: Store, config: Config) -> (Router, Arc<AppState>) {
@@ -146,7 +149,7 @@ async fn snapshot(store: &Store) -> Vec<dpseg_collector::store::CounterRow> {
 
 #[tokio::test]
 async fn reports_are_counted_once_and_estimated() {
-    for url in urls() {
+    for url in urls().await {
         let store = fresh_store(&url).await;
         let (router, state) = router(store.clone(), config()).await;
         let batch = reports("spring-2027", 300, 1);
@@ -210,7 +213,7 @@ async fn reports_are_counted_once_and_estimated() {
 
 #[tokio::test]
 async fn the_campaign_document_serves_the_sdk() {
-    let store = fresh_store(&urls()[0]).await;
+    let store = fresh_store(&urls().await[0]).await;
     let (router, _) = router(store, config()).await;
     let resp = router.clone().oneshot(get("/v1/campaigns/spring-2027", None)).await.unwrap();
     assert_eq!(resp.headers()["cache-control"], "public, max-age=300");
@@ -425,7 +428,7 @@ fn corpus() -> Vec<Bad> {
 
 #[tokio::test]
 async fn bad_requests_get_the_right_status_and_code_and_change_nothing() {
-    for url in urls() {
+    for url in urls().await {
         let store = fresh_store(&url).await;
         let (router, _) = router(store.clone(), config()).await;
         // Some data first, so "unchanged" is not trivially empty.
@@ -452,7 +455,7 @@ async fn bad_requests_get_the_right_status_and_code_and_change_nothing() {
 
 #[tokio::test]
 async fn a_batch_mixes_accepted_duplicate_and_rejected() {
-    let store = fresh_store(&urls()[0]).await;
+    let store = fresh_store(&urls().await[0]).await;
     let (router, state) = router(store, config()).await;
     let good = reports("spring-2027", 2, 11);
     let body = json!([good[0], good[0], {"v": 9}, good[1]]);
