@@ -1,0 +1,288 @@
+//! The real `dpseg serve` binary: crash safety under SIGKILL, and several collectors sharing one
+//! PostgreSQL database. Runs on SQLite always and on PostgreSQL when `DPSEG_TEST_POSTGRES_URL`
+//! names a server (the test script starts one).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use dpseg::campaign::Campaign;
+use dpseg::estimate::{estimates, Tally};
+use dpseg::limits::Limits;
+use dpseg::privacy::coin::DeviceRandomness;
+use dpseg::privacy::ledger::Secret;
+use dpseg::privacy::mechanism::Slot;
+use dpseg::report::{encode, Report};
+use dpseg::schema::Schema;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use serde_json::{json, Value};
+
+const TOKEN: &str = "process-test-token";
+
+fn examples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/outdoor")
+}
+
+static N: AtomicU64 = AtomicU64::new(0);
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "dpseg-proc-{}-{}-{name}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Fresh databases: a SQLite file, and a new PostgreSQL database when configured.
+fn databases(name: &str) -> Vec<String> {
+    let mut dbs = vec![format!("sqlite:{}", scratch(name).join("collector.db").display())];
+    if let Ok(server) = std::env::var("DPSEG_TEST_POSTGRES_URL") {
+        let db = format!("dpseg_proc_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        let psql = |sql: &str| {
+            let ok = Command::new("psql")
+                .args([server.as_str(), "-q", "-c", sql])
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            assert!(ok, "psql {sql}");
+        };
+        psql(&format!("DROP DATABASE IF EXISTS {db}"));
+        psql(&format!("CREATE DATABASE {db}"));
+        let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
+        dbs.push(format!("{base}/{db}"));
+    }
+    dbs
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(db: &str, campaigns: &PathBuf) -> Server {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_dpseg"))
+            .args(["serve", "--campaigns"])
+            .arg(campaigns)
+            .args(["--schema"])
+            .arg(examples().join("schema.toml"))
+            .args(["--db", db, "--listen", &format!("127.0.0.1:{port}"), "--token", TOKEN])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Server { child, port };
+        // Wait until it answers (a condition, with a deadline).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http(port, "GET", "/healthz", None, None).map(|(s, _)| s) != Some(200) {
+            assert!(Instant::now() < deadline, "collector did not start on {db}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap(); // SIGKILL
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 exchange; `None` when the connection fails.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+    token: Option<&str>,
+) -> Option<(u16, Value)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let body = body.unwrap_or(b"");
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{auth}Connection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).ok()?;
+    s.write_all(body).ok()?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).ok()?;
+    let text = String::from_utf8_lossy(&out);
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let json = text
+        .split_once("\r\n\r\n")
+        .and_then(|(_, b)| serde_json::from_str(b).ok())
+        .unwrap_or(Value::Null);
+    Some((status, json))
+}
+
+fn campaigns_dir() -> PathBuf {
+    let dir = scratch("campaigns");
+    std::fs::copy(examples().join("campaigns/spring-2027.toml"), dir.join("spring-2027.toml"))
+        .unwrap();
+    dir
+}
+
+/// `n` reports of fresh devices for spring-2027 in the current epoch, and their tally.
+fn reports(n: usize, seed: u64) -> (Vec<Report>, Tally, dpseg::privacy::mechanism::Mechanism) {
+    let limits = Limits::default();
+    let schema = Schema::from_toml(
+        &std::fs::read_to_string(examples().join("schema.toml")).unwrap(),
+        &limits,
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(examples().join("campaigns/spring-2027.toml")).unwrap();
+    let compiled = Campaign::from_toml(&text, &limits).unwrap().compile(&schema, &limits).unwrap();
+    let mech = compiled.mechanism().unwrap().clone();
+    let epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() / 86_400;
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let mut tally = Tally::new(&mech);
+    let mut slots = vec![Slot { item: 0, out: 0 }; usize::from(mech.per_report())];
+    let out = (0..n)
+        .map(|i| {
+            let truth: Vec<u16> =
+                (0..mech.items().len()).map(|k| u16::from((i + k) % 3 == 0)).collect();
+            let prf = Secret::generate(&mut rng).prf(compiled.config_id());
+            let mut r = DeviceRandomness::new(&mut rng, &prf);
+            mech.privatize(&truth, &mut r, &mut slots);
+            tally.add(&mech, &slots);
+            encode("spring-2027", compiled.config_id(), epoch, &mech, &slots, &mut r)
+        })
+        .collect();
+    (out, tally, mech)
+}
+
+/// The server's estimates of the current epoch, and the core's over `tally`.
+fn compare(port: u16, tally: &Tally, mech: &dpseg::privacy::mechanism::Mechanism) {
+    let (status, body) =
+        http(port, "GET", "/v1/campaigns/spring-2027/estimates", None, Some(TOKEN)).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let epoch = &body["epochs"][0];
+    assert_eq!(epoch["reports"], json!(tally.reports()), "every report counted exactly once");
+    let want = estimates(mech, tally);
+    assert_eq!(epoch["segments"]["hikers"], serde_json::to_value(want[0][0]).unwrap());
+    assert_eq!(epoch["segments"]["dach_hikers"], serde_json::to_value(want[7][0]).unwrap());
+    assert_eq!(epoch["groups"]["experience"]["expert"], serde_json::to_value(want[9][2]).unwrap());
+}
+
+#[test]
+fn acknowledged_reports_survive_sigkill_and_count_once() {
+    for db in databases("crash") {
+        let campaigns = campaigns_dir();
+        let (all, tally, mech) = reports(6_000, 1);
+        let batches: Vec<Vec<u8>> =
+            all.chunks(50).map(|c| serde_json::to_vec(c).unwrap()).collect();
+        let server = Server::start(&db, &campaigns);
+        let port = server.port;
+        let acked = Arc::new(Mutex::new(vec![false; batches.len()]));
+        let next = Arc::new(AtomicU64::new(0));
+        let batches = Arc::new(batches);
+        // Four clients send concurrently until the server dies.
+        let clients: Vec<_> = (0..4)
+            .map(|_| {
+                let (acked, next, batches) = (acked.clone(), next.clone(), batches.clone());
+                std::thread::spawn(move || loop {
+                    let i = usize::try_from(next.fetch_add(1, Ordering::Relaxed)).unwrap();
+                    let Some(b) = batches.get(i) else { return };
+                    match http(port, "POST", "/v1/reports", Some(b), None) {
+                        Some((200, _)) => acked.lock().unwrap()[i] = true,
+                        _ => return,
+                    }
+                })
+            })
+            .collect();
+        // Kill mid-load: once a third of the batches are acknowledged.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while acked.lock().unwrap().iter().filter(|&&a| a).count() < batches.len() / 3 {
+            assert!(Instant::now() < deadline, "{db}: load did not progress");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        server.kill();
+        for c in clients {
+            c.join().unwrap();
+        }
+        let acked = acked.lock().unwrap().clone();
+        let done = acked.iter().filter(|&&a| a).count();
+        assert!(done < batches.len(), "{db}: the kill came too late to test anything");
+        // Restart; re-send every unacknowledged batch and every third acknowledged one.
+        let server = Server::start(&db, &campaigns);
+        for (i, b) in batches.iter().enumerate() {
+            if !acked[i] || i % 3 == 0 {
+                let (status, body) =
+                    http(server.port, "POST", "/v1/reports", Some(b), None).unwrap();
+                assert_eq!(status, 200, "{db}: {body}");
+                if acked[i] {
+                    assert_eq!(
+                        body["duplicate"].as_array().unwrap().len(),
+                        50,
+                        "{db}: an acknowledged batch was lost"
+                    );
+                }
+            }
+        }
+        compare(server.port, &tally, &mech);
+    }
+}
+
+#[test]
+fn two_collectors_on_one_database_equal_one() {
+    let Some(db) = databases("shared").into_iter().find(|d| d.starts_with("postgres")) else {
+        eprintln!("DPSEG_TEST_POSTGRES_URL is not set: two collectors need PostgreSQL; run ./scripts/test.sh");
+        return;
+    };
+    let campaigns = campaigns_dir();
+    let (all, tally, mech) = reports(4_000, 2);
+    let (a, b) = (Server::start(&db, &campaigns), Server::start(&db, &campaigns));
+    let halves: Vec<(u16, Vec<Report>)> =
+        vec![(a.port, all[..2_000].to_vec()), (b.port, all[2_000..].to_vec())];
+    let threads: Vec<_> = halves
+        .into_iter()
+        .map(|(port, half)| {
+            std::thread::spawn(move || {
+                for chunk in half.chunks(100) {
+                    let (status, body) = http(
+                        port,
+                        "POST",
+                        "/v1/reports",
+                        Some(&serde_json::to_vec(chunk).unwrap()),
+                        None,
+                    )
+                    .unwrap();
+                    assert_eq!(status, 200, "{body}");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    // Both collectors read the same counts, equal to one process's over the whole set.
+    compare(a.port, &tally, &mech);
+    compare(b.port, &tally, &mech);
+}
