@@ -89,6 +89,9 @@ pub enum Store {
     Postgres(PgPool),
 }
 
+/// Rows per multi-row statement (well under both databases' limits on bound parameters).
+const ROWS_PER_STATEMENT: usize = 1000;
+
 const SQLITE_MIGRATIONS: &[(i64, &str)] =
     &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] =
@@ -165,7 +168,7 @@ impl Store {
 
     /// In one transaction: records every nonce not seen before, then adds the counters that
     /// `deltas` computes from which nonces were new (`true` = new). Returns those flags. When it
-    /// returns, the increments are durable.
+    /// returns, the increments are durable. A nonce repeated within `nonces` is new only once.
     ///
     /// # Errors
     /// On a database failure; nothing is then recorded.
@@ -174,72 +177,61 @@ impl Store {
         nonces: &[NonceRow<'_>],
         deltas: impl FnOnce(&[bool]) -> Vec<CounterDelta>,
     ) -> Result<Vec<bool>, StoreError> {
-        let mut fresh = Vec::with_capacity(nonces.len());
-        match self {
-            Store::Sqlite(pool) => {
-                let mut tx = pool.begin().await?;
-                for n in nonces {
-                    let r = sqlx::query("INSERT INTO nonces (campaign, nonce, epoch) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
-                        .bind(n.campaign)
-                        .bind(&n.nonce[..])
-                        .bind(to_i64(n.epoch)?)
-                        .execute(&mut *tx)
-                        .await?;
-                    fresh.push(r.rows_affected() == 1);
+        // Within the batch, only the first occurrence of a nonce can be new.
+        let mut first = std::collections::HashSet::with_capacity(nonces.len());
+        let unique: Vec<bool> =
+            nonces.iter().map(|n| first.insert((n.campaign, n.nonce))).collect();
+        let candidates: Vec<&NonceRow<'_>> =
+            nonces.iter().zip(&unique).filter(|(_, &u)| u).map(|(n, _)| n).collect();
+        macro_rules! run {
+            ($pool:expr, $db:ty) => {{
+                let mut tx = $pool.begin().await?;
+                let mut inserted = std::collections::HashSet::with_capacity(candidates.len());
+                for chunk in candidates.chunks(ROWS_PER_STATEMENT) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO nonces (campaign, nonce, epoch) ");
+                    let mut bad = None;
+                    q.push_values(chunk, |mut b, n| {
+                        let epoch = to_i64(n.epoch).map_err(|e| bad = Some(e)).unwrap_or(0);
+                        b.push_bind(n.campaign).push_bind(&n.nonce[..]).push_bind(epoch);
+                    });
+                    if let Some(e) = bad {
+                        return Err(e);
+                    }
+                    q.push(" ON CONFLICT DO NOTHING RETURNING campaign, nonce");
+                    for row in q.build().fetch_all(&mut *tx).await? {
+                        inserted.insert((row.get::<String, _>(0), row.get::<Vec<u8>, _>(1)));
+                    }
                 }
-                for d in deltas(&fresh) {
-                    sqlx::query(
-                        "INSERT INTO counters (campaign, config_id, epoch, key, value) VALUES (?1, ?2, ?3, ?4, ?5) \
-                         ON CONFLICT (campaign, config_id, epoch, key) DO UPDATE SET value = counters.value + excluded.value",
-                    )
-                    .bind(&d.campaign)
-                    .bind(&d.config_id)
-                    .bind(to_i64(d.epoch)?)
-                    .bind(&d.key)
-                    .bind(to_i64(d.delta)?)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-            }
-            Store::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                for n in nonces {
-                    let r = sqlx::query("INSERT INTO nonces (campaign, nonce, epoch) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                        .bind(n.campaign)
-                        .bind(&n.nonce[..])
-                        .bind(to_i64(n.epoch)?)
-                        .execute(&mut *tx)
-                        .await?;
-                    fresh.push(r.rows_affected() == 1);
-                }
+                let fresh: Vec<bool> = nonces
+                    .iter()
+                    .zip(&unique)
+                    .map(|(n, &u)| u && inserted.contains(&(n.campaign.to_owned(), n.nonce.to_vec())))
+                    .collect();
                 let mut deltas = deltas(&fresh);
                 // A fixed order of row locks keeps concurrent collectors from deadlocking.
-                deltas.sort_by(|a, b| {
-                    (&a.campaign, &a.config_id, a.epoch, &a.key).cmp(&(
-                        &b.campaign,
-                        &b.config_id,
-                        b.epoch,
-                        &b.key,
-                    ))
-                });
-                for d in deltas {
-                    sqlx::query(
-                        "INSERT INTO counters (campaign, config_id, epoch, key, value) VALUES ($1, $2, $3, $4, $5) \
-                         ON CONFLICT (campaign, config_id, epoch, key) DO UPDATE SET value = counters.value + excluded.value",
-                    )
-                    .bind(&d.campaign)
-                    .bind(&d.config_id)
-                    .bind(to_i64(d.epoch)?)
-                    .bind(&d.key)
-                    .bind(to_i64(d.delta)?)
-                    .execute(&mut *tx)
-                    .await?;
+                deltas.sort_by(|a, b| (&a.campaign, &a.config_id, a.epoch, &a.key).cmp(&(&b.campaign, &b.config_id, b.epoch, &b.key)));
+                for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO counters (campaign, config_id, epoch, key, value) ");
+                    let mut bad = None;
+                    q.push_values(chunk, |mut b, d| {
+                        let epoch = to_i64(d.epoch).map_err(|e| bad = Some(e)).unwrap_or(0);
+                        let delta = to_i64(d.delta).map_err(|e| bad = Some(e)).unwrap_or(0);
+                        b.push_bind(&d.campaign).push_bind(&d.config_id).push_bind(epoch).push_bind(&d.key).push_bind(delta);
+                    });
+                    if let Some(e) = bad {
+                        return Err(e);
+                    }
+                    q.push(" ON CONFLICT (campaign, config_id, epoch, key) DO UPDATE SET value = counters.value + excluded.value");
+                    q.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
-            }
+                Ok(fresh)
+            }};
         }
-        Ok(fresh)
+        match self {
+            Store::Sqlite(pool) => run!(pool, sqlx::Sqlite),
+            Store::Postgres(pool) => run!(pool, sqlx::Postgres),
+        }
     }
 
     /// The counters of `campaign`, for one epoch or all.
