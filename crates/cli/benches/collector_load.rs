@@ -204,6 +204,15 @@ fn run(
     (sent as f64 / elapsed, q(0.5), q(0.99))
 }
 
+/// CPU seconds (user + system) the process has used.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -231,10 +240,12 @@ fn main() {
         "| backend | batch | clients | reports/s | p50 ms | p99 ms |\n|---|---|---|---|---|---|"
     );
     for (name, db) in &dbs {
-        for (batch, clients) in [(1usize, 16usize), (100, 8)] {
+        for (batch, clients) in [(1usize, 16usize), (100, 8), (100, 32)] {
             let server = start(db);
+            let cpu = cpu_secs(server.child.id());
             let (rate, p50, p99) = run(server.port, &pool, batch, clients, secs, false);
-            println!("| {name} | {batch} | {clients} | {rate:.0} | {p50:.2} | {p99:.2} |");
+            let used = (cpu_secs(server.child.id()) - cpu) / secs as f64;
+            println!("| {name} | {batch} | {clients} | {rate:.0} | {p50:.2} | {p99:.2} | {:.0}% of a core |", used * 100.0);
         }
     }
     if memory_secs > 0 {
