@@ -286,3 +286,49 @@ fn two_collectors_on_one_database_equal_one() {
     compare(a.port, &tally, &mech);
     compare(b.port, &tally, &mech);
 }
+
+#[test]
+fn sigterm_stops_gracefully_and_the_log_holds_nothing_about_clients() {
+    let db = format!("sqlite:{}", scratch("log").join("c.db").display());
+    let campaigns = campaigns_dir();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dpseg"))
+        .args(["serve", "--campaigns"])
+        .arg(&campaigns)
+        .arg("--schema")
+        .arg(examples().join("schema.toml"))
+        .args(["--db", &db, "--listen", &format!("127.0.0.1:{port}"), "--token", TOKEN])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http(port, "GET", "/healthz", None, None).map(|(s, _)| s) != Some(200) {
+        assert!(Instant::now() < deadline, "collector did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (good, _, _) = reports(3, 4);
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let body = serde_json::to_vec(&json!([good[0], {"v": 1, "campaign": "x"}])).unwrap();
+    let head = format!(
+        "POST /v1/reports HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: SecretBrowser/9.9\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&body).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    let client = s.local_addr().unwrap().to_string();
+    let ok =
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success();
+    assert!(ok);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "SIGTERM is a clean stop: {status}");
+    let mut log = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    assert!(log.contains("stopped"), "{log}");
+    for secret in ["SecretBrowser", good[0].nonce.as_str(), client.as_str()] {
+        assert!(!log.contains(secret), "the log holds '{secret}': {log}");
+    }
+}
