@@ -237,7 +237,7 @@ fn main() {
         dbs.push(("postgres", pg));
     }
     println!(
-        "| backend | batch | clients | reports/s | p50 ms | p99 ms |\n|---|---|---|---|---|---|"
+        "| backend | batch | clients | reports/s | p50 ms | p99 ms | collector CPU |\n|---|---|---|---|---|---|---|"
     );
     for (name, db) in &dbs {
         for (batch, clients) in [(1usize, 16usize), (100, 8), (100, 32)] {
