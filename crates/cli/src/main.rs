@@ -126,6 +126,9 @@ enum Command {
         /// The site's cap on ε per report, for the start-up lint.
         #[arg(long, default_value_t = LintConfig::default().epsilon_max)]
         epsilon_max: f64,
+        /// Requests per second one connection may make (bursts twice that); 0: no limit.
+        #[arg(long, default_value_t = 100)]
+        connection_rate: u32,
     },
     /// Simulate a population reporting over epochs, and estimate every segment and case.
     Simulate {
@@ -326,6 +329,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             epochs_back,
             reports_max,
             epsilon_max,
+            connection_rate,
         } => {
             let schema = load_schema(&schema, &limits)?;
             let config = LintConfig { epsilon_max, ..LintConfig::default() };
@@ -348,6 +352,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let collector = dpseg_collector::Config {
                 epochs_back,
                 reports_max,
+                connection_rate,
                 token_digests: tokens.iter().map(|t| dpseg_collector::token_digest(t)).collect(),
                 ..dpseg_collector::Config::default()
             };
@@ -429,7 +434,9 @@ async fn serve(
     let addr = listener.local_addr()?;
     let backend = if db.starts_with("sqlite:") { "sqlite" } else { "postgres" };
     eprintln!("dpseg-collector: serving {campaigns} campaign(s) on http://{addr} ({backend})");
-    axum::serve(listener, dpseg_collector::app(state)).with_graceful_shutdown(shutdown()).await?;
+    let app =
+        dpseg_collector::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     store.close().await;
     eprintln!("dpseg-collector: stopped");
     Ok(())

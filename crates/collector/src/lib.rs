@@ -50,6 +50,9 @@ pub struct Config {
     pub epochs_back: u64,
     /// SHA-256 digests of the bearer tokens that may read estimates.
     pub token_digests: Vec<[u8; 32]>,
+    /// Requests per second one connection may make on average (bursts up to twice that);
+    /// 0 disables the limit. Default 100.
+    pub connection_rate: u32,
 }
 
 impl Default for Config {
@@ -59,6 +62,7 @@ impl Default for Config {
             reports_max: 1000,
             epochs_back: 2,
             token_digests: Vec::new(),
+            connection_rate: 100,
         }
     }
 }
@@ -229,6 +233,7 @@ pub struct AppState {
     config: Config,
     metrics: Metrics,
     writer: mpsc::Sender<Job>,
+    limits: ConnectionLimits,
     /// The clock, injectable for tests: Unix seconds.
     clock: Box<dyn Fn() -> i64 + Send + Sync>,
 }
@@ -253,6 +258,7 @@ impl AppState {
             config,
             metrics: Metrics::default(),
             writer: tx,
+            limits: ConnectionLimits::default(),
             clock,
         });
         tokio::spawn(writer(Arc::downgrade(&state), rx));
@@ -412,7 +418,64 @@ pub fn app(state: Arc<AppState>) -> Router {
             ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint")
         })
         .layer(DefaultBodyLimit::max(state.config.body_bytes_max))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
         .with_state(state)
+}
+
+/// Token buckets per connection (peer socket address), held in memory only while the
+/// connection is recent; never stored or logged.
+#[derive(Debug, Default)]
+pub struct ConnectionLimits {
+    buckets: std::sync::Mutex<HashMap<std::net::SocketAddr, (f64, Instant)>>,
+}
+
+impl ConnectionLimits {
+    /// Takes one token for `peer`; false when its bucket is empty.
+    fn admit(&self, peer: std::net::SocketAddr, rate: f64) -> bool {
+        let Ok(mut buckets) = self.buckets.lock() else { return true };
+        let now = Instant::now();
+        if buckets.len() > 100_000 {
+            buckets.retain(|_, (_, last)| now.duration_since(*last).as_secs() < 60);
+        }
+        let burst = 2.0 * rate;
+        let (tokens, last) = buckets.entry(peer).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+async fn rate_limit(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    // The peer as `axum::serve` records it (or as a test's MockConnectInfo sets it).
+    let ext = request.extensions();
+    let peer =
+        ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0).or_else(|| {
+            ext.get::<axum::extract::connect_info::MockConnectInfo<std::net::SocketAddr>>()
+                .map(|m| m.0)
+        });
+    if let (Some(peer), rate @ 1..) = (peer, state.config.connection_rate) {
+        if !state.limits.admit(peer, f64::from(rate)) {
+            state.metrics.rejected("rate-limited");
+            let mut r = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "too many requests on this connection; slow down",
+            )
+            .into_response();
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return r;
+        }
+    }
+    next.run(request).await
 }
 
 async fn method_not_allowed() -> ApiError {

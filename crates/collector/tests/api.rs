@@ -470,3 +470,33 @@ async fn a_batch_mixes_accepted_duplicate_and_rejected() {
     assert!(metrics.contains("dpseg_reports_rejected_total{reason=\"report-syntax\"} 1"));
     assert!(metrics.contains("dpseg_storage_commit_duration_seconds_count 1"));
 }
+
+#[tokio::test]
+async fn each_connection_is_rate_limited_on_its_own() {
+    use axum::extract::connect_info::MockConnectInfo;
+    let store = fresh_store(&urls().await[0]).await;
+    let state = AppState::with_clock(
+        catalog(),
+        store,
+        Config { connection_rate: 1, ..config() },
+        Box::new(|| NOW),
+    );
+    let one = app(state.clone())
+        .layer(MockConnectInfo(std::net::SocketAddr::from(([10, 0, 0, 1], 40_000))));
+    let other = app(state.clone())
+        .layer(MockConnectInfo(std::net::SocketAddr::from(([10, 0, 0, 1], 40_001))));
+    // A burst of twice the rate passes, the next request does not.
+    for i in 0..2 {
+        let (status, _) = call(&one, get("/healthz", None)).await;
+        assert_eq!(status, StatusCode::OK, "request {i}");
+    }
+    let resp = one.clone().oneshot(get("/healthz", None)).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let (_, body) = call(&one, get("/healthz", None)).await;
+    assert_eq!(body["error"]["code"], json!("rate-limited"));
+    // Another connection has its own bucket.
+    let (status, _) = call(&other, get("/healthz", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(state.metrics().render().contains("reason=\"rate-limited\"} 2"));
+}
