@@ -109,8 +109,6 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
-                // Nonces are random keys: a larger page cache keeps their B-tree in memory.
-                .pragma("cache_size", "-131072")
                 // Checkpoint less often: each commit dirties many random pages of the nonces.
                 .pragma("wal_autocheckpoint", "10000");
             Store::Sqlite(SqlitePoolOptions::new().max_connections(4).connect_with(options).await?)
