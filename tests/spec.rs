@@ -107,6 +107,9 @@ fn run_case(ctx: &Ctx<'_>) -> Result<(), String> {
             if let Some(cap) = case.pointer("/lint_config/epsilon_max").and_then(Value::as_f64) {
                 config.epsilon_max = cap;
             }
+            if let Some(devices) = case.pointer("/lint_config/devices").and_then(Value::as_u64) {
+                config.devices = devices;
+            }
             let findings = lint(&campaign, &schema, &config, &limits);
             let got: Vec<Value> = findings
                 .iter()
