@@ -124,46 +124,44 @@ impl Store {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        let create = "CREATE TABLE IF NOT EXISTS dpseg_migrations (version BIGINT PRIMARY KEY)";
-        match self {
-            Store::Sqlite(pool) => {
-                sqlx::query(create).execute(pool).await?;
-                for (version, sql) in SQLITE_MIGRATIONS {
-                    let mut tx = pool.begin().await?;
-                    let done = sqlx::query("SELECT 1 FROM dpseg_migrations WHERE version = ?1")
-                        .bind(version)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    if done.is_none() {
-                        sqlx::raw_sql(sql).execute(&mut *tx).await?;
-                        sqlx::query("INSERT INTO dpseg_migrations (version) VALUES (?1)")
-                            .bind(version)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    tx.commit().await?;
+        // One transaction applies every migration not yet recorded; on PostgreSQL an advisory
+        // lock keeps collectors that start together from migrating twice.
+        macro_rules! migrate {
+            ($pool:expr, $migrations:expr, $lock:expr, $select:literal, $record:literal) => {{
+                let mut tx = $pool.begin().await?;
+                if let Some(lock) = $lock {
+                    sqlx::query(lock).execute(&mut *tx).await?;
                 }
-            }
-            Store::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                // Collectors starting together must not migrate twice.
-                sqlx::query("SELECT pg_advisory_xact_lock(7362815)").execute(&mut *tx).await?;
-                sqlx::query(create).execute(&mut *tx).await?;
-                for (version, sql) in POSTGRES_MIGRATIONS {
-                    let done = sqlx::query("SELECT 1 FROM dpseg_migrations WHERE version = $1")
-                        .bind(version)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    if done.is_none() {
+                sqlx::query(
+                    "CREATE TABLE IF NOT EXISTS dpseg_migrations (version BIGINT PRIMARY KEY)",
+                )
+                .execute(&mut *tx)
+                .await?;
+                for (version, sql) in $migrations {
+                    if sqlx::query($select).bind(version).fetch_optional(&mut *tx).await?.is_none()
+                    {
                         sqlx::raw_sql(sql).execute(&mut *tx).await?;
-                        sqlx::query("INSERT INTO dpseg_migrations (version) VALUES ($1)")
-                            .bind(version)
-                            .execute(&mut *tx)
-                            .await?;
+                        sqlx::query($record).bind(version).execute(&mut *tx).await?;
                     }
                 }
                 tx.commit().await?;
-            }
+            }};
+        }
+        match self {
+            Store::Sqlite(pool) => migrate!(
+                pool,
+                SQLITE_MIGRATIONS,
+                None::<&str>,
+                "SELECT 1 FROM dpseg_migrations WHERE version = ?1",
+                "INSERT INTO dpseg_migrations (version) VALUES (?1)"
+            ),
+            Store::Postgres(pool) => migrate!(
+                pool,
+                POSTGRES_MIGRATIONS,
+                Some("SELECT pg_advisory_xact_lock(7362815)"),
+                "SELECT 1 FROM dpseg_migrations WHERE version = $1",
+                "INSERT INTO dpseg_migrations (version) VALUES ($1)"
+            ),
         }
         Ok(())
     }
