@@ -373,25 +373,15 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 .iter()
                 .map(|r| {
                     let est = estimates(&mechanism, &r.tally);
-                    let stats = |i: usize, k: usize, v: usize| {
-                        let e = &est[i][k];
+                    let segs = campaign.segments.len();
+                    let (segments, groups) = campaign.per_value_json(|i, v| {
+                        // Segments have one estimate (members); groups one per case.
+                        let e = &est[i][if i < segs { 0 } else { v }];
                         serde_json::json!({
                             "true_count": counts[i][v], "estimate": e.estimate, "clamped": e.clamped, "std": e.std,
                             "ci_low": e.ci_low, "ci_high": e.ci_high, "reports": e.reports,
                         })
-                    };
-                    let segments: serde_json::Map<String, Value> =
-                        campaign.segments.iter().enumerate().map(|(i, s)| (s.id.clone(), stats(i, 0, 1))).collect();
-                    let n = campaign.segments.len();
-                    let groups: serde_json::Map<String, Value> = campaign
-                        .groups
-                        .iter()
-                        .enumerate()
-                        .map(|(g, grp)| {
-                            let cases = grp.cases.iter().enumerate().map(|(k, c)| (c.id.clone(), stats(n + g, k, k))).collect();
-                            (grp.id.clone(), Value::Object(cases))
-                        })
-                        .collect();
+                    });
                     serde_json::json!({"epoch": r.epoch, "segments": segments, "groups": groups})
                 })
                 .collect();
@@ -584,27 +574,10 @@ fn plan_json(campaign: &Campaign, mechanism: &Mechanism, truth: &Truth, devices:
             "half_width_95": half,
         })
     };
-    let segments: serde_json::Map<String, Value> = campaign
-        .segments
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id.clone(), describe(i, truth.segments[i])))
-        .collect();
-    let n = campaign.segments.len();
-    let groups: serde_json::Map<String, Value> = campaign
-        .groups
-        .iter()
-        .enumerate()
-        .map(|(g, grp)| {
-            let cases = grp
-                .cases
-                .iter()
-                .enumerate()
-                .map(|(k, c)| (c.id.clone(), describe(n + g, truth.groups[g][k])))
-                .collect();
-            (grp.id.clone(), Value::Object(cases))
-        })
-        .collect();
+    let segs = campaign.segments.len();
+    let (segments, groups) = campaign.per_value_json(|i, v| {
+        describe(i, if i < segs { truth.segments[i] } else { truth.groups[i - segs][v] })
+    });
     serde_json::json!({
         "campaign": campaign.id,
         "devices": devices,

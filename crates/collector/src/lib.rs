@@ -744,15 +744,8 @@ pub fn estimates_json(served: &Served, rows: &[store::CounterRow]) -> Value {
         .iter()
         .map(|(epoch, tally)| {
             let est = estimates(&served.mechanism, tally);
-            let segments: serde_json::Map<String, Value> =
-                c.segments.iter().enumerate().map(|(i, s)| (s.id.clone(), json!(est[i][0]))).collect();
-            let n = c.segments.len();
-            let groups: serde_json::Map<String, Value> = c
-                .groups
-                .iter()
-                .enumerate()
-                .map(|(g, grp)| (grp.id.clone(), Value::Object(grp.cases.iter().enumerate().map(|(k, case)| (case.id.clone(), json!(est[n + g][k]))).collect())))
-                .collect();
+            let segs = c.segments.len();
+            let (segments, groups) = c.per_value_json(|i, v| json!(est[i][if i < segs { 0 } else { v }]));
             json!({"epoch": epoch, "reports": tally.reports(), "segments": segments, "groups": groups})
         })
         .collect();

@@ -244,27 +244,34 @@ impl Store {
         epoch: Option<u64>,
     ) -> Result<Vec<CounterRow>, StoreError> {
         let epoch = epoch.map(to_i64).transpose()?;
+        macro_rules! fetch {
+            ($pool:expr, $sql:literal) => {
+                sqlx::query($sql)
+                    .bind(campaign)
+                    .bind(epoch)
+                    .fetch_all($pool)
+                    .await?
+                    .into_iter()
+                    .map(|r| {
+                        (
+                            r.get::<String, _>(0),
+                            r.get::<i64, _>(1),
+                            r.get::<String, _>(2),
+                            r.get::<i64, _>(3),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            };
+        }
         let rows = match self {
-            Store::Sqlite(pool) => {
-                sqlx::query("SELECT config_id, epoch, key, value FROM counters WHERE campaign = ?1 AND (?2 IS NULL OR epoch = ?2)")
-                    .bind(campaign)
-                    .bind(epoch)
-                    .fetch_all(pool)
-                    .await?
-                    .into_iter()
-                    .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1), r.get::<String, _>(2), r.get::<i64, _>(3)))
-                    .collect::<Vec<_>>()
-            }
-            Store::Postgres(pool) => {
-                sqlx::query("SELECT config_id, epoch, key, value FROM counters WHERE campaign = $1 AND ($2::BIGINT IS NULL OR epoch = $2)")
-                    .bind(campaign)
-                    .bind(epoch)
-                    .fetch_all(pool)
-                    .await?
-                    .into_iter()
-                    .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1), r.get::<String, _>(2), r.get::<i64, _>(3)))
-                    .collect::<Vec<_>>()
-            }
+            Store::Sqlite(pool) => fetch!(
+                pool,
+                "SELECT config_id, epoch, key, value FROM counters WHERE campaign = ?1 AND (?2 IS NULL OR epoch = ?2)"
+            ),
+            Store::Postgres(pool) => fetch!(
+                pool,
+                "SELECT config_id, epoch, key, value FROM counters WHERE campaign = $1 AND ($2::BIGINT IS NULL OR epoch = $2)"
+            ),
         };
         Ok(rows
             .into_iter()
@@ -283,22 +290,17 @@ impl Store {
     /// On a database failure.
     pub async fn prune_nonces(&self, campaign: &str, epoch: u64) -> Result<u64, StoreError> {
         let epoch = to_i64(epoch)?;
+        macro_rules! delete {
+            ($pool:expr, $sql:literal) => {
+                sqlx::query($sql).bind(campaign).bind(epoch).execute($pool).await?.rows_affected()
+            };
+        }
         let r = match self {
             Store::Sqlite(pool) => {
-                sqlx::query("DELETE FROM nonces WHERE campaign = ?1 AND epoch < ?2")
-                    .bind(campaign)
-                    .bind(epoch)
-                    .execute(pool)
-                    .await?
-                    .rows_affected()
+                delete!(pool, "DELETE FROM nonces WHERE campaign = ?1 AND epoch < ?2")
             }
             Store::Postgres(pool) => {
-                sqlx::query("DELETE FROM nonces WHERE campaign = $1 AND epoch < $2")
-                    .bind(campaign)
-                    .bind(epoch)
-                    .execute(pool)
-                    .await?
-                    .rows_affected()
+                delete!(pool, "DELETE FROM nonces WHERE campaign = $1 AND epoch < $2")
             }
         };
         Ok(r)
