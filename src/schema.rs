@@ -304,6 +304,7 @@ impl Schema {
     ///
     /// # Errors
     /// When the text is not valid TOML of the schema's shape or breaks a rule or limit.
+    #[cfg(feature = "toml")]
     pub fn from_toml(text: &str, limits: &Limits) -> Result<Schema, SchemaError> {
         check_size(text, limits)?;
         let raw: RawSchema =

@@ -24,7 +24,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::diag::{caret_snippet, line_col};
+use crate::diag::caret_snippet;
+#[cfg(feature = "toml")]
+use crate::diag::line_col;
 use crate::limits::Limits;
 use crate::privacy::mechanism::{Mechanism, MechanismError};
 use crate::profile::Profile;
@@ -185,6 +187,7 @@ impl Campaign {
     ///
     /// # Errors
     /// When the text is not TOML of the campaign's shape or a field's value is not allowed.
+    #[cfg(feature = "toml")]
     pub fn from_toml(text: &str, limits: &Limits) -> Result<Campaign, CampaignError> {
         if text.len() > limits.campaign_bytes_max {
             return Err(CampaignError::TooLarge {
@@ -295,6 +298,7 @@ impl Campaign {
     }
 }
 
+#[cfg(feature = "toml")]
 fn toml_message(e: &toml::de::Error, text: &str) -> String {
     match e.span() {
         Some(span) => {
@@ -542,6 +546,19 @@ impl CompiledCampaign {
         let m = self.evaluate(profile, now);
         let env = Env { profile, now, segments: &m.segments };
         Some(explain(&self.program, &self.sources, &self.segment_ids, schema, &env, root))
+    }
+
+    /// Explains segment `index` for `profile` at `now` in words a visitor understands.
+    pub fn segment_words(
+        &self,
+        schema: &Schema,
+        profile: &Profile,
+        now: UnixSecs,
+        index: usize,
+    ) -> Option<crate::rules::words::Words> {
+        let ex = self.explain_segment(schema, profile, now, index)?;
+        let def = self.campaign.segments.get(index)?;
+        Some(crate::rules::words::in_words(&def.id, def.description.as_deref(), &ex))
     }
 
     /// True when rule `rule` (indexed like [`Campaign::rules`]) is the constant `true`.

@@ -27,6 +27,23 @@ pub struct Explanation {
     /// The node's operands.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<Explanation>,
+    /// What kind of node this is, for rendering in words.
+    #[serde(skip)]
+    pub shape: Shape,
+}
+
+/// The logical shape of an explanation node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shape {
+    /// `a and b and ...`
+    All,
+    /// `a or b or ...`
+    Any,
+    /// `not a`
+    Not,
+    /// Any other condition or value.
+    #[default]
+    Leaf,
 }
 
 /// A piece of the profile an explanation node read.
@@ -159,5 +176,11 @@ pub fn explain(
             });
         }
     }
-    Explanation { text, value, inputs, children }
+    let shape = match prog.node(root) {
+        Some(Node::And(_)) => Shape::All,
+        Some(Node::Or(_)) => Shape::Any,
+        Some(Node::Not(_)) => Shape::Not,
+        _ => Shape::Leaf,
+    };
+    Explanation { text, value, inputs, children, shape }
 }

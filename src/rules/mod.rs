@@ -12,6 +12,7 @@ pub mod ir;
 pub mod lex;
 pub mod parse;
 pub mod print;
+pub mod words;
 
 use std::fmt;
 
