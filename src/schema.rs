@@ -300,6 +300,51 @@ struct RawEvent {
 }
 
 impl Schema {
+    /// The data map in its JSON form, which [`Schema::from_json_value`] reads back to an equal
+    /// schema. The browser package reads this form (it has no TOML parser).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::{json, Map, Value};
+        let opt = |m: &mut Map<String, Value>, k: &str, v: Option<Value>| {
+            if let Some(v) = v {
+                m.insert(k.to_owned(), v);
+            }
+        };
+        let attributes: Map<String, Value> = self
+            .attributes
+            .iter()
+            .map(|a| {
+                let mut m = Map::new();
+                m.insert("type".into(), json!(a.ty.name()));
+                let source = match a.source {
+                    Source::Declared => "declared",
+                    Source::Observed => "observed",
+                };
+                m.insert("source".into(), json!(source));
+                m.insert("purposes".into(), json!(a.purposes));
+                opt(&mut m, "sensitive", a.sensitive.map(|s| json!(s.name())));
+                opt(&mut m, "values", a.values.as_ref().map(|v| json!(v)));
+                opt(&mut m, "description", a.description.as_ref().map(|d| json!(d)));
+                (a.name.clone(), Value::Object(m))
+            })
+            .collect();
+        let events: Map<String, Value> = self
+            .events
+            .iter()
+            .map(|e| {
+                let mut m = Map::new();
+                let props: Map<String, Value> =
+                    e.props.iter().map(|p| (p.name.clone(), json!(p.ty.name()))).collect();
+                m.insert("props".into(), Value::Object(props));
+                m.insert("purposes".into(), json!(e.purposes));
+                opt(&mut m, "retention", e.retention.map(|r| json!(r.to_string())));
+                opt(&mut m, "sensitive", e.sensitive.map(|s| json!(s.name())));
+                opt(&mut m, "description", e.description.as_ref().map(|d| json!(d)));
+                (e.name.clone(), Value::Object(m))
+            })
+            .collect();
+        json!({"attributes": attributes, "events": events})
+    }
+
     /// Parses and validates a schema written in TOML.
     ///
     /// # Errors
@@ -557,6 +602,22 @@ fn parse_sensitivity(path: &str, s: Option<String>) -> Result<Option<Sensitivity
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_form_reads_back_to_the_same_schema() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/outdoor/schema.toml"
+        ))
+        .unwrap();
+        let limits = Limits::default();
+        let schema = Schema::from_toml(&text, &limits).unwrap();
+        let again = Schema::from_json_value(&schema.to_json(), &limits).unwrap();
+        assert_eq!(again, schema);
+        assert!(schema.attributes.iter().any(|a| a.sensitive.is_some()));
+        assert!(schema.attributes.iter().any(|a| a.values.is_some()));
+        assert!(schema.events.iter().any(|e| e.retention.is_some()));
+    }
 
     fn schema(toml: &str) -> Result<Schema, SchemaError> {
         Schema::from_toml(toml, &Limits::default())

@@ -129,6 +129,10 @@ enum Command {
         /// Requests per second one connection may make (bursts twice that); 0: no limit.
         #[arg(long, default_value_t = 100)]
         connection_rate: u32,
+        /// Serve a directory's files under a URL prefix, `PREFIX=DIR` (repeatable), such as
+        /// `/=www` for a site and `/dpseg=crates/wasm/pkg` for the browser package.
+        #[arg(long = "static", value_name = "PREFIX=DIR")]
+        statics: Vec<String>,
     },
     /// Simulate a population reporting over epochs, and estimate every segment and case.
     Simulate {
@@ -330,8 +334,21 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             reports_max,
             epsilon_max,
             connection_rate,
+            statics,
         } => {
             let schema = load_schema(&schema, &limits)?;
+            let statics = statics
+                .iter()
+                .map(|s| match s.split_once('=') {
+                    Some((prefix, dir)) if prefix.starts_with('/') && Path::new(dir).is_dir() => {
+                        Ok((prefix.to_owned(), PathBuf::from(dir)))
+                    }
+                    _ => Err(Failure(
+                        format!("--static {s}: expected PREFIX=DIR with PREFIX starting with / and DIR a directory"),
+                        2,
+                    )),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             let config = LintConfig { epsilon_max, ..LintConfig::default() };
             let checked =
                 dpseg_collector::check_campaign_dir(&campaigns, &schema, &config, &limits)
@@ -354,6 +371,8 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 reports_max,
                 connection_rate,
                 token_digests: tokens.iter().map(|t| dpseg_collector::token_digest(t)).collect(),
+                schema_document: schema.to_json(),
+                statics,
                 ..dpseg_collector::Config::default()
             };
             let runtime = tokio::runtime::Runtime::new()?;

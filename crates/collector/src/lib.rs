@@ -35,6 +35,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 use tower_http::cors::{Any, CorsLayer};
+use tower_http::services::ServeDir;
 
 use crate::metrics::Metrics;
 use crate::store::{CounterDelta, NonceRow, Store, StoreError};
@@ -53,6 +54,13 @@ pub struct Config {
     /// Requests per second one connection may make on average (bursts up to twice that);
     /// 0 disables the limit. Default 100.
     pub connection_rate: u32,
+    /// The data map in its JSON form, served at `GET /v1/schema` for the browser SDK (which
+    /// reads no TOML); `Null` serves 404.
+    pub schema_document: Value,
+    /// Static directories served under URL prefixes (`/` for the site, `/dpseg` for the
+    /// package), for the demo and the browser tests; empty in production setups that serve the
+    /// site elsewhere.
+    pub statics: Vec<(String, std::path::PathBuf)>,
 }
 
 impl Default for Config {
@@ -63,6 +71,8 @@ impl Default for Config {
             epochs_back: 2,
             token_digests: Vec::new(),
             connection_rate: 100,
+            schema_document: Value::Null,
+            statics: Vec::new(),
         }
     }
 }
@@ -184,11 +194,13 @@ impl Catalog {
                 "id": campaign.id,
                 "config_id": compiled.config_id(),
                 "purpose": campaign.purpose,
+                "epoch": campaign.epoch,
                 "epoch_secs": campaign.epoch.secs(),
                 "epsilon": campaign.epsilon,
                 "epsilon_lifetime": campaign.epsilon_lifetime,
-                "segments": campaign.segments.iter().map(|s| json!({"id": s.id, "rule": s.rule})).collect::<Vec<_>>(),
+                "segments": campaign.segments,
                 "groups": campaign.groups,
+                "review": campaign.review,
                 "mechanism": mechanism,
             });
             catalog.by_id.insert(campaign.id.clone(), catalog.campaigns.len());
@@ -407,16 +419,30 @@ pub fn app(state: Arc<AppState>) -> Router {
     let public = Router::new()
         .route("/v1/reports", post(post_reports))
         .route("/v1/campaigns/{id}", get(get_campaign))
+        .route("/v1/schema", get(get_schema))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(cors);
-    Router::new()
+    let mut router = Router::new()
         .merge(public)
         .route("/v1/campaigns/{id}/estimates", get(get_estimates))
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics_text))
-        .fallback(|| async {
+        .route("/metrics", get(metrics_text));
+    let mut root_dir = None;
+    for (prefix, dir) in &state.config.statics {
+        let prefix = prefix.trim_end_matches('/');
+        if prefix.is_empty() {
+            root_dir = Some(dir.clone());
+        } else {
+            router = router.nest_service(prefix, ServeDir::new(dir));
+        }
+    }
+    let router = match root_dir {
+        Some(dir) => router.fallback_service(ServeDir::new(dir)),
+        None => router.fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint")
-        })
+        }),
+    };
+    router
         .layer(DefaultBodyLimit::max(state.config.body_bytes_max))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
         .with_state(state)
@@ -756,6 +782,20 @@ pub fn estimates_json(served: &Served, rows: &[store::CounterRow]) -> Value {
         "epochs": epochs,
         "stale_config_reports": stale,
     })
+}
+
+async fn get_schema(State(state): State<Arc<AppState>>) -> Response {
+    if state.config.schema_document.is_null() {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "this collector serves no data map",
+        )
+        .into_response();
+    }
+    let mut r = Json(state.config.schema_document.clone()).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    r
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {

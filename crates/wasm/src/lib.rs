@@ -117,7 +117,11 @@ fn limits_from(text: Option<String>) -> Result<Limits, JsValue> {
     for (k, v) in map {
         let n = v.as_u64().and_then(|n| usize::try_from(n).ok());
         if !n.is_some_and(|n| limits.set(&k, n)) {
-            return Err(error("bad-limits", &format!("unknown limit or bad count: {k}"), Value::Null));
+            return Err(error(
+                "bad-limits",
+                &format!("unknown limit or bad count: {k}"),
+                Value::Null,
+            ));
         }
     }
     Ok(limits)
@@ -237,8 +241,9 @@ impl Engine {
     /// `device-syntax` when the text is not a device state; nothing changes then.
     #[wasm_bindgen(js_name = importDevice)]
     pub fn import_device(&mut self, json: &str) -> Result<(), JsValue> {
-        self.device = serde_json::from_str(json)
-            .map_err(|e| error("device-syntax", &format!("stored device state: {e}"), Value::Null))?;
+        self.device = serde_json::from_str(json).map_err(|e| {
+            error("device-syntax", &format!("stored device state: {e}"), Value::Null)
+        })?;
         Ok(())
     }
 
@@ -270,19 +275,28 @@ impl Engine {
         let doc = parse_json(document_json, "campaign document")?;
         // The document carries the campaign's own fields plus what the collector derived.
         let mut raw = serde_json::Map::new();
-        for key in
-            ["id", "purpose", "epoch", "epsilon", "epsilon_lifetime", "segments", "groups", "review"]
-        {
+        for key in [
+            "id",
+            "purpose",
+            "epoch",
+            "epsilon",
+            "epsilon_lifetime",
+            "segments",
+            "groups",
+            "review",
+        ] {
             if let Some(v) = doc.get(key).filter(|v| !v.is_null()) {
                 raw.insert(key.to_owned(), v.clone());
             }
         }
         let campaign = Campaign::from_json_value(&Value::Object(raw), &self.limits)
             .map_err(|e| error(e.code(), &e.to_string(), Value::Null))?;
-        let config = LintConfig { epsilon_max: self.policy.epsilon_report_max, ..LintConfig::default() };
+        let config =
+            LintConfig { epsilon_max: self.policy.epsilon_report_max, ..LintConfig::default() };
         let findings = dpseg::campaign::lint(&campaign, &self.schema, &config, &self.limits);
         if findings.iter().any(|f| f.severity == Severity::Error) {
-            let errors: Vec<_> = findings.iter().filter(|f| f.severity == Severity::Error).collect();
+            let errors: Vec<_> =
+                findings.iter().filter(|f| f.severity == Severity::Error).collect();
             let first = errors.first().map(|f| f.to_string()).unwrap_or_default();
             return Err(error(
                 "lint-refused",
@@ -291,7 +305,11 @@ impl Engine {
             ));
         }
         let compiled = campaign.compile(&self.schema, &self.limits).map_err(|f| {
-            error("lint-refused", &format!("campaign '{}' does not compile", campaign.id), json!({"findings": f}))
+            error(
+                "lint-refused",
+                &format!("campaign '{}' does not compile", campaign.id),
+                json!({"findings": f}),
+            )
         })?;
         let claimed = doc.get("config_id").and_then(Value::as_str).unwrap_or_default();
         if claimed != compiled.config_id() {
@@ -337,9 +355,9 @@ impl Engine {
     }
 
     fn loaded(&self, handle: u32) -> Result<&Loaded, JsValue> {
-        self.campaigns
-            .get(handle as usize)
-            .ok_or_else(|| error("unknown-campaign", &format!("no campaign handle {handle}"), Value::Null))
+        self.campaigns.get(handle as usize).ok_or_else(|| {
+            error("unknown-campaign", &format!("no campaign handle {handle}"), Value::Null)
+        })
     }
 
     /// What a page needs to name results: `{id, config_id, purpose, epoch_secs, epsilon,
@@ -369,7 +387,11 @@ impl Engine {
     pub fn evaluate(&mut self, handle: u32, now_ms: f64) -> Result<Vec<u16>, JsValue> {
         let now = secs(now_ms)?;
         let Some(l) = self.campaigns.get_mut(handle as usize) else {
-            return Err(error("unknown-campaign", &format!("no campaign handle {handle}"), Value::Null));
+            return Err(error(
+                "unknown-campaign",
+                &format!("no campaign handle {handle}"),
+                Value::Null,
+            ));
         };
         l.compiled.evaluate_into(&self.profile, now, &mut l.membership);
         let m = &l.membership;
@@ -385,12 +407,18 @@ impl Engine {
     pub fn in_segment(&mut self, handle: u32, index: u32, now_ms: f64) -> Result<bool, JsValue> {
         let now = secs(now_ms)?;
         let Some(l) = self.campaigns.get_mut(handle as usize) else {
-            return Err(error("unknown-campaign", &format!("no campaign handle {handle}"), Value::Null));
+            return Err(error(
+                "unknown-campaign",
+                &format!("no campaign handle {handle}"),
+                Value::Null,
+            ));
         };
         l.compiled.evaluate_into(&self.profile, now, &mut l.membership);
-        l.membership.segments.get(index as usize).copied().ok_or_else(|| {
-            error("unknown-segment", &format!("no segment {index}"), Value::Null)
-        })
+        l.membership
+            .segments
+            .get(index as usize)
+            .copied()
+            .ok_or_else(|| error("unknown-segment", &format!("no segment {index}"), Value::Null))
     }
 
     /// Explains segment `index` of campaign `handle` in words: `{summary, holds, reasons:
@@ -420,7 +448,11 @@ impl Engine {
         let now = secs(now_ms)?;
         let mut rng = rng()?;
         let Some(l) = self.campaigns.get_mut(handle as usize) else {
-            return Err(error("unknown-campaign", &format!("no campaign handle {handle}"), Value::Null));
+            return Err(error(
+                "unknown-campaign",
+                &format!("no campaign handle {handle}"),
+                Value::Null,
+            ));
         };
         l.compiled.evaluate_into(&self.profile, now, &mut l.membership);
         let report = self
@@ -477,8 +509,9 @@ pub fn lint(
     campaign_json: &str,
     epsilon_max: Option<f64>,
     devices: Option<f64>,
+    limits_json: Option<String>,
 ) -> Result<String, JsValue> {
-    let limits = Limits::default();
+    let limits = limits_from(limits_json)?;
     let schema = schema_from(schema_json, &limits)?;
     let campaign = Campaign::from_json_value(&parse_json(campaign_json, "campaign")?, &limits)
         .map_err(|e| error(e.code(), &e.to_string(), Value::Null))?;

@@ -1,0 +1,161 @@
+// Types of the dpseg browser SDK (dpseg.js).
+
+/** The one error shape of the SDK. */
+export class DpsegError extends Error {
+  readonly name: 'DpsegError';
+  /** Stable code, such as `unknown-attribute`, `lint-refused`, `config-id-mismatch`. */
+  readonly code: string;
+  /** Where and what: `{path}` for profile values, `{at}` for rules, `{findings}` for lint. */
+  readonly details: Record<string, unknown> | null;
+}
+
+/** A JSON value as the data map allows it. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** The data map in its JSON form (the TOML file's tables as objects). */
+export interface DataMap {
+  attributes?: Record<string, Record<string, Json>>;
+  events?: Record<string, Record<string, Json>>;
+}
+
+/** Something like `localStorage`. */
+export interface StorageLike {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+  key(index: number): string | null;
+  readonly length: number;
+}
+
+export interface OpenOptions {
+  /** The data map (object or JSON text). */
+  schema: DataMap | string;
+  /** The collector's base URL; without it nothing is ever sent. */
+  collector?: string | null;
+  /** Highest ε of one report; campaigns asking more are refused. Default 2. */
+  epsilonReportMax?: number;
+  /** Highest total ε over the rolling 30-day window; when reached nothing is sent. Default 8. */
+  epsilonWindowMax?: number;
+  /** Where state persists: default `localStorage`; `'memory'` keeps nothing across reloads. */
+  storage?: StorageLike | 'memory';
+  /** Prefix of the storage keys. Default `dpseg`. */
+  storageKey?: string;
+  /** Treat `navigator.globalPrivacyControl` as "no measurement". Default true. */
+  honourGpc?: boolean;
+  /** Run the report timer. Default true when a collector is given. */
+  autoSchedule?: boolean;
+  /** The wasm module (URL, Response, bytes or WebAssembly.Module); default: next to dpseg.js. */
+  wasm?: unknown;
+  /** The clock, milliseconds since 1970 (tests inject one). */
+  now?: () => number;
+  /** The fetch to use (tests inject one). */
+  fetch?: typeof fetch;
+}
+
+export interface CampaignInfo {
+  id: string;
+  config_id: string;
+  purpose: string;
+  epoch_secs: number;
+  epsilon: number;
+  epsilon_lifetime: number;
+  segments: { id: string; description: string | null }[];
+  groups: { id: string; cases: string[] }[];
+  mechanism: Json;
+  report_bytes_payload: number;
+}
+
+export interface Memberships {
+  segments: Record<string, boolean>;
+  groups: Record<string, string | null>;
+}
+
+export interface Reason {
+  text: string;
+  holds: boolean;
+  because?: Reason[];
+}
+
+export interface Explanation {
+  /** "You are in “hikers” because:" */
+  summary: string;
+  holds: boolean;
+  reasons: Reason[];
+}
+
+export interface SentRequest {
+  /** When, RFC 3339. */
+  at: string;
+  url: string;
+  /** The request body, byte for byte. */
+  body: string;
+  /** HTTP status, or the network error. */
+  status: number | string | null;
+}
+
+export interface Status {
+  storage: 'persistent' | 'memory';
+  storageProblem: string | null;
+  gpc: boolean;
+  honourGpc: boolean;
+  consent: Record<string, boolean>;
+  pending: number;
+  campaigns: number;
+  lastError: string | null;
+}
+
+export interface LintFinding {
+  code: string;
+  severity: 'error' | 'warning';
+  segment?: string;
+  line?: number;
+  column?: number;
+  message: string;
+  snippet?: string;
+}
+
+export class Engine {
+  set(name: string, value: Json | undefined): void;
+  unset(name: string): void;
+  track(name: string, props?: Record<string, Json>, at?: Date | string): void;
+  profile(): { attributes: Record<string, Json>; events: { name: string; at: string; props?: Record<string, Json> }[] };
+  dataMap(): {
+    attributes: Record<string, { type: string; purposes: string[]; sensitive: string | null }>;
+    events: Record<string, { purposes: string[]; retention_secs: number | null }>;
+  };
+  loadCampaign(id: string): Promise<CampaignInfo>;
+  addCampaign(document: Record<string, Json> | string): CampaignInfo;
+  campaigns(): CampaignInfo[];
+  evaluate(campaign: string): Uint16Array;
+  memberships(campaign: string): Memberships;
+  inSegment(campaign: string, segment: string): boolean;
+  explain(campaign: string, segment: string): Explanation;
+  gpc(): boolean;
+  allowed(purpose: string): boolean;
+  consent(): Record<string, boolean>;
+  setConsent(purpose: string, granted: boolean): void;
+  budget(): { spent: number; ledger: { campaign: string; epoch: number; epsilon: number; at: number }[] };
+  tick(): Promise<void>;
+  flush(): Promise<void>;
+  sent(): SentRequest[];
+  pending(): { campaign: string; epoch: number; report: string; attempts: number }[];
+  status(): Status;
+  forget(): void;
+  close(): void;
+}
+
+export function load(source?: unknown): Promise<void>;
+export function open(options: OpenOptions): Promise<Engine>;
+export function version(): Promise<string>;
+export function lint(
+  schema: DataMap | string,
+  campaign: Record<string, Json> | string,
+  config?: { epsilonMax?: number; devices?: number; limits?: Record<string, number> },
+): LintFinding[];
+
+export const tools: {
+  checkRule(schema: DataMap, rule: { rule?: string; ast?: Json }, profile: Json, now: string, limits?: Record<string, number>): boolean;
+  printRule(rule: { rule?: string; ast?: Json }, limits?: Record<string, number>): string;
+  evaluateCampaign(schema: DataMap, campaign: Json, profile: Json, now: string, limits?: Record<string, number>): Memberships;
+  checkProfile(schema: DataMap, profile: Json, now: string, limits?: Record<string, number>): void;
+};

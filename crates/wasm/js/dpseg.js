@@ -1,0 +1,604 @@
+// dpseg browser SDK: on-device segmentation with locally differentially private reports.
+//
+// The engine (data map, profile, compiled campaigns, device secret and ledger) lives inside the
+// wasm module; this file adds what only the page can do: storage, consent, scheduling and
+// transport. Public API and types: dpseg.d.ts. Guide: README.md.
+//
+// Promises kept here, each tested in crates/wasm/tests/:
+// - no consent for a campaign's purpose, GPC on, or an exhausted ledger: no request at all;
+// - at most one report per campaign and epoch, made at a random time in the epoch whether or not
+//   the visitor matches anything; reports wait in an outbox that survives reloads and is retried
+//   with backoff; the nonce makes retries idempotent;
+// - every request body is recorded for the visitor (`sent()`), and nothing but reports is sent;
+// - storage trouble never throws into the page: the engine keeps going in memory and says so in
+//   `status()`.
+
+import init, * as core from './dpseg_core.js';
+
+/** The one error shape of the SDK: a stable `code`, a message, and `details`. */
+export class DpsegError extends Error {
+  constructor(code, message, details = null) {
+    super(message);
+    this.name = 'DpsegError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+function wrap(e) {
+  if (e instanceof DpsegError) return e;
+  if (e && e.name === 'DpsegError') return new DpsegError(e.code, e.message, e.details ?? null);
+  return new DpsegError('internal', `dpseg engine failure: ${e && e.message ? e.message : e}`);
+}
+
+/** Runs `f`, turning anything it throws into a DpsegError. */
+function guard(f) {
+  try {
+    return f();
+  } catch (e) {
+    throw wrap(e);
+  }
+}
+
+let loading = null;
+
+/**
+ * Loads the wasm module once. `source` is what wasm-bindgen's init accepts (a URL, a Response,
+ * bytes or a compiled module); by default the `.wasm` file next to this module is fetched.
+ */
+export function load(source) {
+  if (!loading) {
+    loading = init(source === undefined ? undefined : { module_or_path: source }).catch((e) => {
+      loading = null;
+      throw new DpsegError('wasm-load', `could not load the dpseg wasm module: ${e && e.message}`);
+    });
+  }
+  return loading;
+}
+
+/** The wasm engine's version. */
+export async function version() {
+  await load();
+  return core.version();
+}
+
+const DAY_MS = 86_400_000;
+const BACKOFF_MIN_MS = 1_000;
+const BACKOFF_MAX_MS = 3_600_000;
+const SENT_LOG_MAX = 500;
+const TIMER_MAX_MS = 60_000;
+
+/** Storage that survives reloads when it can, and says when it cannot. */
+class Store {
+  constructor(backend, prefix) {
+    this.prefix = prefix;
+    this.memory = new Map();
+    this.backend = null;
+    this.problem = null;
+    if (backend === 'memory') {
+      this.problem = 'in memory by configuration';
+      return;
+    }
+    try {
+      const s = backend ?? globalThis.localStorage;
+      if (!s) throw new Error('no localStorage in this environment');
+      const probe = `${prefix}:probe`;
+      s.setItem(probe, '1');
+      s.removeItem(probe);
+      this.backend = s;
+    } catch (e) {
+      this.problem = `storage unavailable: ${e && e.message ? e.message : e}`;
+    }
+  }
+
+  get(name) {
+    const key = `${this.prefix}:${name}`;
+    if (this.backend) {
+      try {
+        return this.backend.getItem(key);
+      } catch (e) {
+        this.fail(e);
+      }
+    }
+    return this.memory.has(key) ? this.memory.get(key) : null;
+  }
+
+  set(name, value) {
+    const key = `${this.prefix}:${name}`;
+    this.memory.set(key, value);
+    if (!this.backend) return;
+    try {
+      this.backend.setItem(key, value);
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  remove(name) {
+    const key = `${this.prefix}:${name}`;
+    this.memory.delete(key);
+    if (!this.backend) return;
+    try {
+      this.backend.removeItem(key);
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /** Storage broke (full, revoked): keep everything in memory from now on. */
+  fail(e) {
+    if (this.backend) {
+      // Copy what storage holds so nothing already kept is lost to this session.
+      try {
+        for (let i = 0; i < this.backend.length; i++) {
+          const k = this.backend.key(i);
+          if (k && k.startsWith(`${this.prefix}:`) && !this.memory.has(k)) {
+            this.memory.set(k, this.backend.getItem(k));
+          }
+        }
+      } catch {
+        // Unreadable storage: memory holds what this session wrote.
+      }
+    }
+    this.backend = null;
+    this.problem = `storage failed, now in memory: ${e && e.message ? e.message : e}`;
+  }
+
+  getJson(name, fallback) {
+    const text = this.get(name);
+    if (text == null) return fallback;
+    try {
+      return JSON.parse(text);
+    } catch {
+      return fallback;
+    }
+  }
+
+  setJson(name, value) {
+    this.set(name, JSON.stringify(value));
+  }
+}
+
+const NAMES = ['profile', 'device', 'consent', 'outbox', 'sent', 'schedule', 'campaigns'];
+
+function randomUnit() {
+  const b = new Uint32Array(1);
+  globalThis.crypto.getRandomValues(b);
+  return b[0] / 2 ** 32;
+}
+
+/**
+ * Opens the engine. See dpseg.d.ts for the options.
+ * @returns {Promise<Engine>}
+ */
+export async function open(options = {}) {
+  await load(options.wasm);
+  return new Engine(options);
+}
+
+/** The on-device engine. Create it with `open()`. */
+export class Engine {
+  constructor(options) {
+    const o = { ...options };
+    this.collector = o.collector ? String(o.collector).replace(/\/+$/, '') : null;
+    this.now = o.now ?? (() => Date.now());
+    this.fetch = o.fetch ?? ((...a) => globalThis.fetch(...a));
+    this.honourGpc = o.honourGpc !== false;
+    this.autoSchedule = o.autoSchedule !== false && this.collector !== null;
+    this.store = new Store(o.storage, o.storageKey ?? 'dpseg');
+    this.lastError = null;
+    this.timer = null;
+    this.flushing = null;
+    this.closed = false;
+    const schema = typeof o.schema === 'string' ? o.schema : JSON.stringify(o.schema ?? null);
+    this.core = guard(
+      () => new core.Engine(schema, o.epsilonReportMax ?? 2.0, o.epsilonWindowMax ?? 8.0),
+    );
+    this.handles = new Map(); // campaign id -> {handle, info}
+    this.restore();
+    this.arm();
+  }
+
+  // ---- persistence -------------------------------------------------------------------------
+
+  restore() {
+    const now = this.now();
+    const profile = this.store.get('profile');
+    if (profile) {
+      try {
+        guard(() => this.core.importProfile(profile, now));
+      } catch (e) {
+        this.lastError = `stored profile dropped: ${e.message}`;
+      }
+    }
+    const device = this.store.get('device');
+    if (device) {
+      try {
+        guard(() => this.core.importDevice(device));
+      } catch (e) {
+        this.lastError = `stored device state dropped: ${e.message}`;
+      }
+    }
+    this.consentState = this.store.getJson('consent', {});
+    this.outbox = this.store.getJson('outbox', []);
+    this.sentLog = this.store.getJson('sent', []);
+    this.scheduleState = this.store.getJson('schedule', {});
+    for (const doc of this.store.getJson('campaigns', [])) {
+      try {
+        this.install(doc);
+      } catch (e) {
+        this.lastError = `stored campaign dropped: ${e.message}`;
+      }
+    }
+    this.saveDevice();
+  }
+
+  saveProfile() {
+    this.store.set('profile', this.core.profileJson());
+  }
+
+  saveDevice() {
+    this.store.set('device', this.core.deviceJson());
+  }
+
+  // ---- the profile -------------------------------------------------------------------------
+
+  /** Sets a zero-party attribute; `null` or `undefined` unsets it. Throws DpsegError on bad input. */
+  set(name, value) {
+    guard(() => this.core.set(String(name), value ?? null));
+    this.saveProfile();
+  }
+
+  /** Unsets an attribute. */
+  unset(name) {
+    this.set(name, null);
+  }
+
+  /** Records an on-device event now (or at `at`, a Date or RFC 3339 text). */
+  track(name, props = {}, at = undefined) {
+    const when = at === undefined ? new Date(this.now()) : new Date(at);
+    if (Number.isNaN(when.getTime())) throw new DpsegError('bad-time', `event time ${at} is not a time`);
+    const event = { name: String(name), at: when.toISOString().replace(/\.\d{3}Z$/, 'Z'), props };
+    guard(() => this.core.track(event, this.now()));
+    this.saveProfile();
+  }
+
+  /** Everything stored about the visitor: `{attributes, events}`. */
+  profile() {
+    return JSON.parse(this.core.profileJson());
+  }
+
+  /** The data map: each attribute and event with its type, purposes and sensitivity. */
+  dataMap() {
+    return JSON.parse(this.core.dataMap());
+  }
+
+  // ---- campaigns ---------------------------------------------------------------------------
+
+  install(doc) {
+    const text = typeof doc === 'string' ? doc : JSON.stringify(doc);
+    const handle = guard(() => this.core.loadCampaign(text));
+    const info = JSON.parse(this.core.campaignInfo(handle));
+    this.handles.set(info.id, { handle, info, doc: JSON.parse(text) });
+    return info;
+  }
+
+  /**
+   * Fetches campaign `id` from the collector, verifies its config_id, lints it against the data
+   * map and the site's caps, and keeps it. Throws DpsegError when refused.
+   */
+  async loadCampaign(id) {
+    if (!this.collector) throw new DpsegError('no-collector', 'the engine was opened without a collector URL');
+    let res;
+    try {
+      res = await this.fetch(`${this.collector}/v1/campaigns/${encodeURIComponent(id)}`, {
+        credentials: 'omit',
+        referrerPolicy: 'no-referrer',
+      });
+    } catch (e) {
+      throw new DpsegError('network', `could not fetch campaign '${id}': ${e && e.message}`);
+    }
+    if (!res.ok) {
+      throw new DpsegError('campaign-unavailable', `collector answered ${res.status} for campaign '${id}'`, { status: res.status });
+    }
+    return this.addCampaign(await res.text());
+  }
+
+  /** As `loadCampaign`, from a campaign document already at hand (object or JSON text). */
+  addCampaign(doc) {
+    const info = this.install(doc);
+    this.saveCampaigns();
+    this.arm();
+    return info;
+  }
+
+  saveCampaigns() {
+    this.store.setJson('campaigns', [...this.handles.values()].map((c) => c.doc));
+  }
+
+  /** The loaded campaigns: id, purpose, epoch, ε, segment and group names. */
+  campaigns() {
+    return [...this.handles.values()].map((c) => c.info);
+  }
+
+  entry(campaign) {
+    const c = this.handles.get(campaign);
+    if (!c) throw new DpsegError('unknown-campaign', `campaign '${campaign}' is not loaded`);
+    return c;
+  }
+
+  /**
+   * Evaluates every segment and group of a campaign: a Uint16Array with one entry per segment
+   * (1 in, 0 out) then one per group (case index + 1, or 0). The fast path.
+   */
+  evaluate(campaign) {
+    const { handle } = this.entry(campaign);
+    return guard(() => this.core.evaluate(handle, this.now()));
+  }
+
+  /** `{segments: {id: bool}, groups: {id: case id or null}}` for a campaign. */
+  memberships(campaign) {
+    const { info } = this.entry(campaign);
+    const flat = this.evaluate(campaign);
+    const segments = {};
+    info.segments.forEach((s, i) => {
+      segments[s.id] = flat[i] === 1;
+    });
+    const groups = {};
+    info.groups.forEach((g, i) => {
+      const v = flat[info.segments.length + i];
+      groups[g.id] = v === 0 ? null : g.cases[v - 1];
+    });
+    return { segments, groups };
+  }
+
+  /** Whether the visitor is in one segment. */
+  inSegment(campaign, segment) {
+    const { handle, info } = this.entry(campaign);
+    const index = info.segments.findIndex((s) => s.id === segment);
+    if (index < 0) throw new DpsegError('unknown-segment', `campaign '${campaign}' has no segment '${segment}'`);
+    return guard(() => this.core.inSegment(handle, index, this.now()));
+  }
+
+  /** Why the visitor is (not) in a segment, in words: `{summary, holds, reasons}`. */
+  explain(campaign, segment) {
+    const { handle, info } = this.entry(campaign);
+    const index = info.segments.findIndex((s) => s.id === segment);
+    if (index < 0) throw new DpsegError('unknown-segment', `campaign '${campaign}' has no segment '${segment}'`);
+    return JSON.parse(guard(() => this.core.explain(handle, index, this.now())));
+  }
+
+  // ---- consent -----------------------------------------------------------------------------
+
+  /** True when the browser sends Global Privacy Control. */
+  gpc() {
+    return globalThis.navigator?.globalPrivacyControl === true;
+  }
+
+  /** Whether reports for `purpose` may be sent: the visitor's switch, and GPC for measurement. */
+  allowed(purpose) {
+    if (this.consentState[purpose] !== true) return false;
+    if (this.honourGpc && this.gpc()) return false;
+    return true;
+  }
+
+  /** The visitor's switches, `{purpose: bool}` (GPC not applied; see `allowed`). */
+  consent() {
+    return { ...this.consentState };
+  }
+
+  /** Records the visitor's choice for a purpose. Withdrawing drops queued reports for it. */
+  setConsent(purpose, granted) {
+    this.consentState[String(purpose)] = granted === true;
+    this.store.setJson('consent', this.consentState);
+    if (granted !== true) this.dropDisallowed();
+    this.arm();
+  }
+
+  dropDisallowed() {
+    const keep = this.outbox.filter((r) => this.allowed(r.purpose));
+    if (keep.length !== this.outbox.length) {
+      this.outbox = keep;
+      this.store.setJson('outbox', this.outbox);
+    }
+  }
+
+  // ---- reporting ---------------------------------------------------------------------------
+
+  /** ε spent over the rolling window, and the ledger entries. */
+  budget() {
+    const now = this.now();
+    return { spent: guard(() => this.core.spentInWindow(now)), ledger: JSON.parse(this.core.ledger()) };
+  }
+
+  /** When this epoch's report of `info`'s campaign is due; picks a random time once per epoch. */
+  due(info, now) {
+    const epochMs = info.epoch_secs * 1000;
+    const epoch = Math.floor(now / epochMs);
+    let s = this.scheduleState[info.id];
+    if (!s || s.epoch !== epoch) {
+      s = { epoch, at: epoch * epochMs + Math.floor(randomUnit() * epochMs), done: false };
+      this.scheduleState[info.id] = s;
+      this.store.setJson('schedule', this.scheduleState);
+    }
+    return s;
+  }
+
+  /**
+   * Makes every report that is due (consent given, time reached, ledger allows) and sends the
+   * outbox. Called by the engine's timer; call it yourself with `autoSchedule: false`.
+   * Never throws; problems go to `status().lastError`.
+   */
+  async tick() {
+    if (this.closed) return;
+    const now = this.now();
+    for (const { handle, info } of this.handles.values()) {
+      if (!this.allowed(info.purpose)) continue;
+      const s = this.due(info, now);
+      if (s.done || now < s.at) continue;
+      try {
+        const body = guard(() => this.core.report(handle, now));
+        // The spend is stored before the report: losing a report is safe, re-spending is not.
+        this.saveDevice();
+        this.outbox.push({ campaign: info.id, purpose: info.purpose, epoch: s.epoch, report: body, attempts: 0, next: now });
+        this.store.setJson('outbox', this.outbox);
+      } catch (e) {
+        // already-reported (say, after a reload) or a cap reached: nothing to send this epoch.
+        this.lastError = e.code === 'already-reported' ? this.lastError : `${e.code}: ${e.message}`;
+      }
+      s.done = true;
+      this.store.setJson('schedule', this.scheduleState);
+      this.saveDevice();
+    }
+    await this.flush();
+    this.arm();
+  }
+
+  /** Sends the reports waiting in the outbox whose retry time has come. Never throws. */
+  flush() {
+    if (!this.flushing) {
+      this.flushing = this.send().finally(() => {
+        this.flushing = null;
+      });
+    }
+    return this.flushing;
+  }
+
+  async send() {
+    if (!this.collector || this.closed) return;
+    this.dropDisallowed();
+    const now = this.now();
+    const batch = this.outbox.filter((r) => r.next <= now);
+    if (batch.length === 0) return;
+    const body = `[${batch.map((r) => r.report).join(',')}]`;
+    const entry = { at: new Date(now).toISOString(), url: `${this.collector}/v1/reports`, body, status: null };
+    let outcome = null;
+    try {
+      const res = await this.fetch(entry.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        keepalive: true,
+        credentials: 'omit',
+        referrerPolicy: 'no-referrer',
+        mode: 'cors',
+      });
+      entry.status = res.status;
+      if (res.ok) outcome = await res.json();
+    } catch (e) {
+      entry.status = `network error: ${e && e.message ? e.message : e}`;
+    }
+    this.record(entry);
+    if (this.closed) return;
+    if (outcome && typeof outcome === 'object') {
+      // Accepted, duplicate (an earlier try arrived) and rejected reports all leave the outbox.
+      const done = new Set(batch);
+      this.outbox = this.outbox.filter((r) => !done.has(r));
+      for (const r of outcome.rejected ?? []) {
+        this.lastError = `report refused by the collector: ${r.code}`;
+      }
+    } else {
+      for (const r of batch) {
+        r.attempts += 1;
+        const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (r.attempts - 1));
+        r.next = now + backoff * (0.5 + randomUnit() / 2);
+      }
+      this.lastError = `sending failed (${entry.status}); will retry`;
+    }
+    this.store.setJson('outbox', this.outbox);
+  }
+
+  record(entry) {
+    this.sentLog.push(entry);
+    if (this.sentLog.length > SENT_LOG_MAX) this.sentLog.splice(0, this.sentLog.length - SENT_LOG_MAX);
+    this.store.setJson('sent', this.sentLog);
+  }
+
+  /** Every request this engine sent: `[{at, url, body, status}]`, the body byte for byte. */
+  sent() {
+    return this.sentLog.map((e) => ({ ...e }));
+  }
+
+  /** Reports made but not yet acknowledged by the collector. */
+  pending() {
+    return this.outbox.map((r) => ({ campaign: r.campaign, epoch: r.epoch, report: r.report, attempts: r.attempts }));
+  }
+
+  /** Where the engine keeps its state, consent as applied, and the last problem seen. */
+  status() {
+    return {
+      storage: this.store.backend ? 'persistent' : 'memory',
+      storageProblem: this.store.problem,
+      gpc: this.gpc(),
+      honourGpc: this.honourGpc,
+      consent: this.consent(),
+      pending: this.outbox.length,
+      campaigns: this.handles.size,
+      lastError: this.lastError,
+    };
+  }
+
+  /** Deletes everything: profile, device secret and ledger, consent, outbox, sent log. */
+  forget() {
+    guard(() => this.core.forget());
+    this.consentState = {};
+    this.outbox = [];
+    this.sentLog = [];
+    this.scheduleState = {};
+    for (const name of NAMES) this.store.remove(name);
+    this.disarm();
+  }
+
+  /** Stops the timer; the engine sends nothing more. */
+  close() {
+    this.closed = true;
+    this.disarm();
+  }
+
+  disarm() {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** Sets the timer to the next due report or retry (at most a minute away). */
+  arm() {
+    this.disarm();
+    if (!this.autoSchedule || this.closed) return;
+    const now = this.now();
+    let next = now + TIMER_MAX_MS;
+    for (const { info } of this.handles.values()) {
+      if (!this.allowed(info.purpose)) continue;
+      const s = this.due(info, now);
+      next = Math.min(next, s.done ? (s.epoch + 1) * info.epoch_secs * 1000 : s.at);
+    }
+    for (const r of this.outbox) next = Math.min(next, r.next);
+    if (this.handles.size === 0 && this.outbox.length === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.tick().catch((e) => {
+        this.lastError = `tick failed: ${e && e.message}`;
+      });
+    }, Math.max(0, Math.min(next - now, TIMER_MAX_MS, DAY_MS)));
+  }
+}
+
+/** Lints a campaign (JSON form) against a data map (JSON form): `[{code, severity, ...}]`. */
+export function lint(schema, campaign, { epsilonMax, devices, limits } = {}) {
+  const s = typeof schema === 'string' ? schema : JSON.stringify(schema);
+  const c = typeof campaign === 'string' ? campaign : JSON.stringify(campaign);
+  return JSON.parse(guard(() => core.lint(s, c, epsilonMax, devices, limits && JSON.stringify(limits))));
+}
+
+/** Tools for rule editors and the spec suite; each throws DpsegError with `details.at`/`path`. */
+export const tools = {
+  checkRule: (schema, { rule, ast }, profile, now, limits) =>
+    guard(() =>
+      core.checkRule(JSON.stringify(schema), rule, ast === undefined ? undefined : JSON.stringify(ast), JSON.stringify(profile), now, limits && JSON.stringify(limits)),
+    ),
+  printRule: ({ rule, ast }, limits) =>
+    guard(() => core.printRule(rule, ast === undefined ? undefined : JSON.stringify(ast), limits && JSON.stringify(limits))),
+  evaluateCampaign: (schema, campaign, profile, now, limits) =>
+    JSON.parse(guard(() => core.evaluateCampaign(JSON.stringify(schema), JSON.stringify(campaign), JSON.stringify(profile), now, limits && JSON.stringify(limits)))),
+  checkProfile: (schema, profile, now, limits) =>
+    guard(() => core.checkProfile(JSON.stringify(schema), JSON.stringify(profile), now, limits && JSON.stringify(limits))),
+};

@@ -1,0 +1,81 @@
+// Shared by the Node and browser tests: paths, the built package, and the real collector binary.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const pkg = join(root, 'crates', 'wasm', 'pkg');
+export const specDir = join(root, 'tests', 'spec');
+export const outdoor = join(root, 'examples', 'outdoor');
+
+/** The spec files as `[{name, doc}]`, sorted by name. */
+export function specFiles() {
+  return readdirSync(specDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((name) => ({ name, doc: JSON.parse(readFileSync(join(specDir, name), 'utf8')) }));
+}
+
+/** The package's module, with the wasm loaded from bytes (Node has no fetch of file URLs). */
+export async function loadPackage() {
+  const dpseg = await import(join(pkg, 'dpseg.js'));
+  await dpseg.load(readFileSync(join(pkg, 'dpseg_core_bg.wasm')));
+  return dpseg;
+}
+
+export const TOKEN = 'test-token-not-secret';
+
+/**
+ * Starts the real collector (`target/release/dpseg serve`) on a free port with a fresh SQLite
+ * file, the outdoor example's data map and campaigns, and the given static directories.
+ * Resolves to `{url, stop()}` once it listens.
+ */
+export function startCollector({ statics = [] } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'dpseg-js-'));
+  const bin = join(root, 'target', 'release', 'dpseg');
+  const args = [
+    'serve',
+    '--campaigns', join(outdoor, 'campaigns'),
+    '--schema', join(outdoor, 'schema.toml'),
+    '--db', `sqlite:${join(dir, 'collector.db')}`,
+    '--listen', '127.0.0.1:0',
+    '--token', TOKEN,
+    ...statics.flatMap((s) => ['--static', s]),
+  ];
+  const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  return new Promise((resolve, reject) => {
+    child.stderr.on('data', (chunk) => {
+      log += chunk;
+      const m = /serving \d+ campaign\(s\) on (http:\/\/[^ ]+)/.exec(log);
+      if (m) {
+        resolve({
+          url: m[1],
+          log: () => log,
+          stop: () =>
+            new Promise((done) => {
+              child.once('exit', () => {
+                rmSync(dir, { recursive: true, force: true });
+                done();
+              });
+              child.kill('SIGTERM');
+            }),
+        });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`collector exited with ${code}:\n${log}`)));
+    child.once('error', reject);
+  });
+}
+
+/** The collector's estimates for a campaign (all epochs). */
+export async function estimates(url, campaign) {
+  const res = await fetch(`${url}/v1/campaigns/${campaign}/estimates`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  if (!res.ok) throw new Error(`estimates: ${res.status}`);
+  return res.json();
+}

@@ -1,0 +1,249 @@
+// The browser package in Node: the spec suite, the engine's API and its reports to the real
+// collector binary. Run by scripts/test.sh after scripts/build-wasm.sh (node --test).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadPackage, specFiles, startCollector, estimates, outdoor } from './harness.js';
+import { runSpec } from './spec-runner.js';
+
+let dpseg;
+let collector;
+let schema;
+let spring; // the campaign document as the collector serves it
+
+before(async () => {
+  dpseg = await loadPackage();
+  collector = await startCollector();
+  schema = await (await fetch(`${collector.url}/v1/schema`)).json();
+  spring = await (await fetch(`${collector.url}/v1/campaigns/spring-2027`)).json();
+});
+
+after(async () => {
+  await collector?.stop();
+});
+
+const profile = (name) => JSON.parse(readFileSync(join(outdoor, 'profiles', `${name}.json`), 'utf8'));
+
+/** A clock the test moves by hand. */
+function clock(start = Date.now()) {
+  const c = { t: start, now: () => c.t };
+  return c;
+}
+
+/** A fetch that records every request and hands it to the real network. */
+function recordingFetch() {
+  const calls = [];
+  const f = async (url, init = {}) => {
+    calls.push({ url: String(url), init });
+    return fetch(url, init);
+  };
+  return { f, calls };
+}
+
+async function openWith(opts = {}) {
+  return dpseg.open({ schema, storage: 'memory', autoSchedule: false, ...opts });
+}
+
+function fill(engine, name) {
+  const p = profile(name);
+  for (const [k, v] of Object.entries(p.attributes ?? {})) engine.set(k, v);
+  for (const e of p.events ?? []) engine.track(e.name, e.props ?? {}, e.at);
+}
+
+test('the spec suite passes through the package with the same results as cargo test', () => {
+  const { total, negative, failures } = runSpec(dpseg, specFiles());
+  assert.deepEqual(failures, []);
+  assert.ok(total >= 500 && negative >= 200, `suite shrank: ${total} cases, ${negative} negative`);
+});
+
+test('memberships agree with the CLI for every example profile', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const bin = join(outdoor, '..', '..', 'target', 'release', 'dpseg');
+  for (const name of ['alice', 'bob', 'carla', 'dieter']) {
+    const now = '2026-11-24T12:00:00Z';
+    const want = JSON.parse(
+      execFileSync(bin, ['eval', '--schema', join(outdoor, 'schema.toml'), '--campaign', join(outdoor, 'campaigns', 'spring-2027.toml'), '--profile', join(outdoor, 'profiles', `${name}.json`), '--now', now]),
+    );
+    const engine = await openWith({ now: () => Date.parse(now) });
+    engine.addCampaign(spring);
+    fill(engine, name);
+    assert.deepEqual(engine.memberships('spring-2027'), want, name);
+  }
+});
+
+test('bad input throws one error shape and changes nothing', async () => {
+  const engine = await openWith();
+  engine.set('budget', 150);
+  const before = engine.profile();
+  const cases = [
+    [() => engine.set('budjet', 1), 'unknown-attribute', '$.attributes.budjet'],
+    [() => engine.set('budget', 'lots'), null, '$.attributes.budget'],
+    [() => engine.set('interests', ['hiking', 'base-jumping']), null, '$.attributes.interests[1]'],
+    [() => engine.track('purchase', { amount: 'ten' }), null, '$.props.amount'],
+    [() => engine.track('teleport', {}), null, '$.name'],
+  ];
+  for (const [f, code, path] of cases) {
+    assert.throws(f, (e) => {
+      assert.ok(e instanceof dpseg.DpsegError, `not a DpsegError: ${e}`);
+      assert.equal(typeof e.code, 'string');
+      if (code) assert.equal(e.code, code);
+      assert.equal(e.details.path, path);
+      assert.ok(e.message.length > 10);
+      return true;
+    });
+  }
+  assert.deepEqual(engine.profile(), before);
+  assert.throws(() => engine.memberships('nope'), { name: 'DpsegError', code: 'unknown-campaign' });
+  await assert.rejects(dpseg.open({ schema: '{"attributes": 1}', storage: 'memory' }), { name: 'DpsegError' });
+});
+
+test('campaigns are verified and linted on the device', async () => {
+  const engine = await openWith();
+  assert.throws(() => engine.addCampaign({ ...spring, config_id: '00'.repeat(16) }), { code: 'config-id-mismatch' });
+  // A changed rule with the old config_id is caught the same way.
+  const edited = structuredClone(spring);
+  edited.segments[0].rule = 'budget >= 1';
+  assert.throws(() => engine.addCampaign(edited), { code: 'config-id-mismatch' });
+  const strict = await openWith({ epsilonReportMax: 0.5 });
+  assert.throws(() => strict.addCampaign(spring), (e) => e.code === 'lint-refused' && e.details.findings.some((f) => f.code === 'epsilon-over-cap'));
+  const health = structuredClone(spring);
+  health.segments[0].rule = 'health_goal == "weight"';
+  assert.throws(() => engine.addCampaign(health), (e) => e.code === 'lint-refused');
+  assert.equal(engine.campaigns().length, 0);
+  const info = engine.addCampaign(spring);
+  assert.equal(info.config_id, spring.config_id);
+});
+
+test('explanations name the visitor\'s data in words', async () => {
+  const engine = await openWith({ now: () => Date.parse('2026-11-24T12:00:00Z') });
+  engine.addCampaign(spring);
+  fill(engine, 'alice');
+  const words = engine.explain('spring-2027', 'hikers');
+  assert.equal(words.holds, engine.inSegment('spring-2027', 'hikers'));
+  const text = JSON.stringify(words);
+  assert.match(text, /your budget is 150/i);
+  assert.match(words.summary, /^You are (not )?in “hikers”/);
+});
+
+/** The last millisecond of the `k`-th day after today: every report of that day is due. */
+const endOfDay = (k) => (Math.floor(Date.now() / 86_400_000) + k + 1) * 86_400_000 - 1;
+
+test('no consent, GPC or an exhausted ledger: no request at all', async () => {
+  const c = clock(endOfDay(0));
+  const { f, calls } = recordingFetch();
+  const engine = await openWith({ collector: collector.url, now: c.now, fetch: f });
+  engine.addCampaign(spring);
+  fill(engine, 'alice');
+  await engine.tick();
+  assert.equal(calls.length, 0, 'sent without consent');
+  assert.equal(engine.pending().length, 0);
+
+  globalThis.navigator ??= {};
+  const gpcBefore = Object.getOwnPropertyDescriptor(globalThis.navigator, 'globalPrivacyControl');
+  Object.defineProperty(globalThis.navigator, 'globalPrivacyControl', { value: true, configurable: true });
+  try {
+    engine.setConsent('measurement', true);
+    c.t = endOfDay(1);
+    await engine.tick();
+    assert.equal(calls.length, 0, 'sent under GPC');
+    assert.equal(engine.status().gpc, true);
+  } finally {
+    if (gpcBefore) Object.defineProperty(globalThis.navigator, 'globalPrivacyControl', gpcBefore);
+    else delete globalThis.navigator.globalPrivacyControl;
+  }
+  // The same engine sends once GPC is gone: the checks above were not vacuous.
+  c.t = endOfDay(2);
+  await engine.tick();
+  assert.equal(calls.length, 1);
+
+  // A window cap of two reports: the third day sends nothing.
+  calls.length = 0;
+  const capped = await openWith({ collector: collector.url, now: c.now, fetch: f, epsilonWindowMax: 2 });
+  capped.addCampaign(spring);
+  capped.setConsent('measurement', true);
+  for (let day = 0; day < 3; day++) {
+    c.t = endOfDay(day);
+    await capped.tick();
+  }
+  assert.equal(calls.length, 2, `expected two requests, got ${calls.length}`);
+  assert.equal(capped.budget().spent, 2);
+});
+
+test('reports reach the real collector once, and every report has the same length', async () => {
+  const { f, calls } = recordingFetch();
+  const lengths = new Set();
+  const before = (await estimates(collector.url, 'spring-2027')).epochs.reduce((n, e) => n + e.reports, 0);
+  for (const name of ['alice', 'bob', 'carla', 'dieter']) {
+    // The end of the current epoch: every scheduled time has passed, still inside the epoch.
+    const end = endOfDay(0);
+    const engine = await openWith({ collector: collector.url, now: () => end, fetch: f });
+    engine.addCampaign(spring);
+    fill(engine, name);
+    engine.setConsent('measurement', true);
+    await engine.tick();
+    await engine.tick(); // same epoch: nothing more
+    assert.equal(engine.pending().length, 0);
+    const sent = engine.sent();
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0].status, 200);
+    const [report] = JSON.parse(sent[0].body);
+    lengths.add(JSON.stringify(report).length);
+  }
+  assert.equal(lengths.size, 1, `report lengths differ: ${[...lengths]}`);
+  for (const call of calls) {
+    assert.equal(call.init.credentials, 'omit');
+    assert.equal(call.init.referrerPolicy, 'no-referrer');
+    assert.equal(call.init.keepalive, true);
+  }
+  const afterCount = (await estimates(collector.url, 'spring-2027')).epochs.reduce((n, e) => n + e.reports, 0);
+  assert.equal(afterCount - before, 4);
+});
+
+test('forget empties the engine and its storage', async () => {
+  const store = new Map();
+  const storage = {
+    getItem: (k) => (store.has(k) ? store.get(k) : null),
+    setItem: (k, v) => store.set(k, String(v)),
+    removeItem: (k) => store.delete(k),
+    key: (i) => [...store.keys()][i] ?? null,
+    get length() {
+      return store.size;
+    },
+  };
+  const engine = await dpseg.open({ schema, storage, autoSchedule: false });
+  engine.addCampaign(spring);
+  fill(engine, 'alice');
+  engine.setConsent('measurement', true);
+  assert.ok(store.size > 0);
+  const secretBefore = store.get('dpseg:device');
+  engine.forget();
+  assert.equal(store.size, 0, `left behind: ${[...store.keys()]}`);
+  assert.deepEqual(engine.profile(), { attributes: {}, events: [] });
+  assert.deepEqual(engine.consent(), {});
+  // A reopened engine starts from nothing, with a new secret.
+  const again = await dpseg.open({ schema, storage, autoSchedule: false });
+  assert.deepEqual(again.profile(), { attributes: {}, events: [] });
+  assert.notEqual(store.get('dpseg:device'), secretBefore);
+});
+
+test('full or missing storage keeps the engine working in memory and says so', async () => {
+  const full = {
+    getItem: () => null,
+    setItem: () => {
+      throw new Error('QuotaExceededError');
+    },
+    removeItem: () => {},
+    key: () => null,
+    length: 0,
+  };
+  const engine = await dpseg.open({ schema, storage: full, autoSchedule: false });
+  engine.set('budget', 150);
+  assert.equal(engine.status().storage, 'memory');
+  assert.match(engine.status().storageProblem, /QuotaExceeded/);
+  assert.equal(engine.profile().attributes.budget, 150);
+  // Node has no localStorage: the default falls back the same way.
+  const plain = await dpseg.open({ schema, autoSchedule: false });
+  assert.equal(plain.status().storage, 'memory');
+});
