@@ -144,6 +144,7 @@ export class Engine {
   close(): void;
 }
 
+/** Loads the wasm module; `lint` and `tools` need it awaited first (`open` does it). */
 export function load(source?: unknown): Promise<void>;
 export function open(options: OpenOptions): Promise<Engine>;
 export function version(): Promise<string>;

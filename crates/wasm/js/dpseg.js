@@ -41,6 +41,12 @@ function guard(f) {
 }
 
 let loading = null;
+let ready = false;
+
+/** The stateless functions need the module loaded first (`await load()`). */
+function loaded() {
+  if (!ready) throw new DpsegError('not-loaded', 'call and await load() (or open()) before using lint or tools');
+}
 
 /**
  * Loads the wasm module once. `source` is what wasm-bindgen's init accepts (a URL, a Response,
@@ -48,10 +54,15 @@ let loading = null;
  */
 export function load(source) {
   if (!loading) {
-    loading = init(source === undefined ? undefined : { module_or_path: source }).catch((e) => {
-      loading = null;
-      throw new DpsegError('wasm-load', `could not load the dpseg wasm module: ${e && e.message}`);
-    });
+    loading = init(source === undefined ? undefined : { module_or_path: source }).then(
+      () => {
+        ready = true;
+      },
+      (e) => {
+        loading = null;
+        throw new DpsegError('wasm-load', `could not load the dpseg wasm module: ${e && e.message}`);
+      },
+    );
   }
   return loading;
 }
@@ -586,19 +597,20 @@ export class Engine {
 export function lint(schema, campaign, { epsilonMax, devices, limits } = {}) {
   const s = typeof schema === 'string' ? schema : JSON.stringify(schema);
   const c = typeof campaign === 'string' ? campaign : JSON.stringify(campaign);
+  loaded();
   return JSON.parse(guard(() => core.lint(s, c, epsilonMax, devices, limits && JSON.stringify(limits))));
 }
 
 /** Tools for rule editors and the spec suite; each throws DpsegError with `details.at`/`path`. */
 export const tools = {
   checkRule: (schema, { rule, ast }, profile, now, limits) =>
-    guard(() =>
+    guard(() => loaded() ??
       core.checkRule(JSON.stringify(schema), rule, ast === undefined ? undefined : JSON.stringify(ast), JSON.stringify(profile), now, limits && JSON.stringify(limits)),
     ),
   printRule: ({ rule, ast }, limits) =>
-    guard(() => core.printRule(rule, ast === undefined ? undefined : JSON.stringify(ast), limits && JSON.stringify(limits))),
+    guard(() => loaded() ?? core.printRule(rule, ast === undefined ? undefined : JSON.stringify(ast), limits && JSON.stringify(limits))),
   evaluateCampaign: (schema, campaign, profile, now, limits) =>
-    JSON.parse(guard(() => core.evaluateCampaign(JSON.stringify(schema), JSON.stringify(campaign), JSON.stringify(profile), now, limits && JSON.stringify(limits)))),
+    JSON.parse(guard(() => loaded() ?? core.evaluateCampaign(JSON.stringify(schema), JSON.stringify(campaign), JSON.stringify(profile), now, limits && JSON.stringify(limits)))),
   checkProfile: (schema, profile, now, limits) =>
-    guard(() => core.checkProfile(JSON.stringify(schema), JSON.stringify(profile), now, limits && JSON.stringify(limits))),
+    guard(() => loaded() ?? core.checkProfile(JSON.stringify(schema), JSON.stringify(profile), now, limits && JSON.stringify(limits))),
 };

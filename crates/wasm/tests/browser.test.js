@@ -1,0 +1,277 @@
+// The browser package in headless Chromium (Debian's chromium, driven by playwright-core)
+// against the real collector binary, which also serves the package and this test page.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { pkg, root, specFiles, startCollector, estimates } from './harness.js';
+
+const CHROMIUM = process.env.DPSEG_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(existsSync);
+
+let collector;
+let browser;
+let schema;
+let spring;
+/** Every request any page of this suite made: `{url, method, body}`. */
+const requests = [];
+
+before(async () => {
+  assert.ok(CHROMIUM, 'Debian chromium not found; scripts/test.sh installs it');
+  collector = await startCollector({
+    statics: [`/dpseg=${pkg}`, `/test=${join(root, 'crates', 'wasm', 'tests')}`, `/spec=${join(root, 'tests', 'spec')}`],
+  });
+  schema = await (await fetch(`${collector.url}/v1/schema`)).json();
+  spring = await (await fetch(`${collector.url}/v1/campaigns/spring-2027`)).json();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], headless: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await collector?.stop();
+});
+
+/** A fresh browser context (empty storage) with a page on the test origin, recording requests. */
+async function newPage({ gpc = false } = {}) {
+  const context = await browser.newContext();
+  if (gpc) {
+    await context.addInitScript(() => {
+      Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true, configurable: true });
+    });
+  }
+  const page = await context.newPage();
+  page.on('pageerror', (e) => {
+    throw new Error(`page error: ${e}`);
+  });
+  page.on('request', (r) => requests.push({ url: r.url(), method: r.method(), body: r.postData() ?? '' }));
+  await page.goto(`${collector.url}/test/browser/index.html`);
+  return { context, page };
+}
+
+/** The visitor of these tests: values long enough that finding one in a body means a leak. */
+const VISITOR = {
+  attributes: {
+    budget: 4827.5,
+    interests: ['kayaking', 'climbing'],
+    country: 'Liechtenstein',
+    experience_level: 'intermediate',
+    favorite_season: 'autumn',
+    household_size: 7319,
+    signup_at: '2026-03-14T09:30:00Z',
+  },
+  events: [
+    { name: 'product_view', at: '2026-11-20T10:00:00Z', props: { category: 'snowshoes', price: 3291, brand: 'Alpenglow' } },
+    { name: 'purchase', at: '2026-06-02T12:00:00Z', props: { amount: 8061, category: 'crampons', items: 1 } },
+  ],
+};
+
+/**
+ * Opens an engine in the page (kept as `window.engine`), with the clock at `window.now` (the
+ * end of the current day unless set) and the campaign document passed in (no fetch).
+ */
+async function openEngine(page, { fill = true, consent = false, storageKey = 'dpseg' } = {}) {
+  await page.evaluate(
+    async ({ schema, spring, visitor, fill, consent, storageKey }) => {
+      const dpseg = await import('/dpseg/dpseg.js');
+      window.dpseg = dpseg;
+      window.now ??= (Math.floor(Date.now() / 86_400_000) + 1) * 86_400_000 - 1;
+      const engine = await dpseg.open({
+        schema,
+        collector: location.origin,
+        now: () => window.now,
+        autoSchedule: false,
+        storageKey,
+      });
+      engine.addCampaign(spring);
+      if (fill) {
+        for (const [k, v] of Object.entries(visitor.attributes)) engine.set(k, v);
+        for (const e of visitor.events) engine.track(e.name, e.props, e.at);
+      }
+      if (consent) engine.setConsent('measurement', true);
+      window.engine = engine;
+    },
+    { schema, spring, visitor: VISITOR, fill, consent, storageKey },
+  );
+}
+
+const reportRequests = () => requests.filter((r) => r.url.includes('/v1/reports'));
+const totalReports = async () => (await estimates(collector.url, 'spring-2027')).epochs.reduce((n, e) => n + e.reports, 0);
+
+test('the spec suite passes in Chromium with the same results as cargo test', async () => {
+  const { context, page } = await newPage();
+  const names = specFiles().map((f) => f.name);
+  const result = await page.evaluate(async (names) => {
+    const dpseg = await import('/dpseg/dpseg.js');
+    await dpseg.load();
+    const { runSpec } = await import('/test/spec-runner.js');
+    const files = [];
+    for (const name of names) files.push({ name, doc: await (await fetch(`/spec/${name}`)).json() });
+    return runSpec(dpseg, files);
+  }, names);
+  assert.deepEqual(result.failures, []);
+  assert.ok(result.total >= 500 && result.negative >= 200, `suite shrank: ${result.total}`);
+  await context.close();
+});
+
+test('state survives a reload', async () => {
+  const { context, page } = await newPage();
+  await openEngine(page, { consent: true });
+  const before = await page.evaluate(() => ({
+    profile: engine.profile(),
+    consent: engine.consent(),
+    device: localStorage.getItem('dpseg:device'),
+    status: engine.status(),
+  }));
+  assert.equal(before.status.storage, 'persistent');
+  await page.reload();
+  // A site opens the engine on every load, with its data map.
+  const reopened = await page.evaluate(async (schema) => {
+    const dpseg = await import('/dpseg/dpseg.js');
+    const engine = await dpseg.open({ schema, autoSchedule: false });
+    return {
+      profile: engine.profile(),
+      consent: engine.consent(),
+      device: localStorage.getItem('dpseg:device'),
+      campaigns: engine.campaigns().map((c) => c.id),
+    };
+  }, schema);
+  assert.deepEqual(reopened.profile, before.profile);
+  assert.deepEqual(reopened.consent, { measurement: true });
+  assert.equal(reopened.device, before.device);
+  assert.deepEqual(reopened.campaigns, ['spring-2027']);
+  await context.close();
+});
+
+test('consent off: no network request', async () => {
+  const { context, page } = await newPage();
+  const start = requests.length;
+  await openEngine(page, { consent: false });
+  await page.evaluate(async () => {
+    for (let day = 0; day < 3; day++) {
+      window.now += 86_400_000;
+      await engine.tick();
+    }
+  });
+  const made = requests.slice(start).filter((r) => r.url.includes('/v1/'));
+  assert.deepEqual(made, []);
+  await context.close();
+});
+
+test('GPC on: no network request, even with consent', async () => {
+  const { context, page } = await newPage({ gpc: true });
+  const start = requests.length;
+  await openEngine(page, { consent: true });
+  const status = await page.evaluate(async () => {
+    await engine.tick();
+    window.now += 86_400_000;
+    await engine.tick();
+    return engine.status();
+  });
+  assert.equal(status.gpc, true);
+  assert.deepEqual(requests.slice(start).filter((r) => r.url.includes('/v1/')), []);
+  await context.close();
+});
+
+test('forget: storage empty and no further requests', async () => {
+  const { context, page } = await newPage();
+  await openEngine(page, { consent: true });
+  await page.evaluate(() => engine.tick());
+  const start = requests.length;
+  const left = await page.evaluate(async () => {
+    engine.forget();
+    for (let day = 1; day < 3; day++) {
+      window.now += 86_400_000;
+      await engine.tick();
+    }
+    return { keys: Object.keys(localStorage), profile: engine.profile(), sent: engine.sent() };
+  });
+  assert.deepEqual(left.keys, []);
+  assert.deepEqual(left.profile, { attributes: {}, events: [] });
+  assert.deepEqual(left.sent, []);
+  assert.deepEqual(requests.slice(start).filter((r) => r.url.includes('/v1/')), []);
+  await context.close();
+});
+
+test('a collector answering 500 then 200: the report is delivered exactly once', async () => {
+  const { context, page } = await newPage();
+  const countBefore = await totalReports();
+  let posts = 0;
+  await page.route('**/v1/reports', async (route) => {
+    posts += 1;
+    if (posts === 1) return route.fulfill({ status: 500, body: '{"error": {"code": "internal"}}' });
+    if (posts === 2) {
+      // The collector stores it, but the answer is lost on the way back.
+      await route.fetch();
+      return route.fulfill({ status: 503, body: '' });
+    }
+    return route.continue();
+  });
+  await openEngine(page, { consent: true });
+  const log = await page.evaluate(async () => {
+    window.now -= 60_000; // leave room for retries inside the epoch
+    await engine.tick();
+    const pendingAfterFailure = engine.pending().length;
+    for (let i = 0; i < 2; i++) {
+      window.now += 30_000; // past the backoff
+      await engine.tick();
+    }
+    return { pendingAfterFailure, pending: engine.pending().length, sent: engine.sent() };
+  });
+  assert.equal(log.pendingAfterFailure, 1);
+  assert.deepEqual(log.sent.map((s) => s.status), [500, 503, 200]);
+  assert.equal(log.pending, 0);
+  // The same bytes each time: the nonce makes the retries idempotent.
+  assert.equal(new Set(log.sent.map((s) => s.body)).size, 1);
+  assert.equal((await totalReports()) - countBefore, 1);
+  await context.close();
+});
+
+test('every report of a campaign has the same byte length, whatever the profile', async () => {
+  const { context, page } = await newPage();
+  const lengths = await page.evaluate(
+    async ({ schema, spring, visitor }) => {
+      const dpseg = await import('/dpseg/dpseg.js');
+      const now = (Math.floor(Date.now() / 86_400_000) + 1) * 86_400_000 - 1;
+      const variants = [
+        {},
+        visitor.attributes,
+        { budget: 10, interests: ['hiking'] },
+        { budget: 100000, interests: ['hiking', 'camping', 'yoga', 'skiing', 'running'], has_kids: true },
+      ];
+      const out = [];
+      for (const attrs of variants) {
+        const engine = await dpseg.open({ schema, collector: location.origin, storage: 'memory', autoSchedule: false, now: () => now });
+        engine.addCampaign(spring);
+        for (const [k, v] of Object.entries(attrs)) engine.set(k, v);
+        engine.setConsent('measurement', true);
+        await engine.tick();
+        out.push(engine.sent().map((s) => [s.status, s.body.length])[0] ?? null);
+      }
+      return out;
+    },
+    { schema, spring, visitor: VISITOR },
+  );
+  assert.equal(lengths.length, 4);
+  for (const l of lengths) assert.deepEqual(l, [200, lengths[0][1]]);
+  await context.close();
+});
+
+test('no request body of the whole suite contains a raw profile value', () => {
+  // Runs last: `requests` holds every request of every page above.
+  const values = [];
+  const collect = (v) => {
+    if (Array.isArray(v)) v.forEach(collect);
+    else if (v && typeof v === 'object') Object.values(v).forEach(collect);
+    else if (typeof v === 'string' || typeof v === 'number') values.push(String(v));
+  };
+  collect(VISITOR.attributes);
+  collect(VISITOR.events.map((e) => [e.at, e.props]));
+  const distinctive = values.filter((v) => v.length >= 4);
+  assert.ok(distinctive.length >= 10);
+  const bodies = requests.map((r) => r.body).filter((b) => b.length > 0);
+  assert.ok(bodies.length >= 4, `the suite sent too little to check: ${bodies.length} bodies`);
+  for (const body of bodies) {
+    for (const v of distinctive) assert.ok(!body.includes(v), `a request body contains ${v}: ${body}`);
+  }
+});
