@@ -115,6 +115,8 @@ rule = 'budget > 500'
     )
     .unwrap();
     assert_eq!(compiled.evaluate(&p, common::NOW).segments, [true, true, true]);
+    let mut scratch = compiled.new_membership();
+    assert_eq!(compiled.evaluate_segment(&p, common::NOW, 0, &mut scratch), Some(true));
     let p = Profile::from_json(
         &schema,
         r#"{"attributes": {"interests": ["hiking"], "budget": 60}}"#,
@@ -123,6 +125,7 @@ rule = 'budget > 500'
     )
     .unwrap();
     assert_eq!(compiled.evaluate(&p, common::NOW).segments, [false, true, false]);
+    assert_eq!(compiled.evaluate_segment(&p, common::NOW, 0, &mut scratch), Some(false));
 }
 
 #[test]
@@ -172,4 +175,32 @@ fn explanations_show_missing_values_as_null() {
         ex["children"][0]["children"][0]["inputs"][0],
         json!({"kind": "attribute", "name": "budget", "value": null})
     );
+}
+
+#[test]
+fn one_segment_alone_agrees_with_the_whole_pass() {
+    let limits = Limits::default();
+    let schema = schema();
+    let mut compiled = Vec::new();
+    for file in ["benchmark", "spring-2027", "family-gear"] {
+        let text = common::read(&format!("examples/outdoor/campaigns/{file}.toml"));
+        compiled
+            .push(Campaign::from_toml(&text, &limits).unwrap().compile(&schema, &limits).unwrap());
+    }
+    let mut checked = 0;
+    for name in ["alice", "bob", "carla", "dieter"] {
+        let text = common::read(&format!("examples/outdoor/profiles/{name}.json"));
+        let p = Profile::from_json(&schema, &text, common::NOW, &limits).unwrap();
+        for c in &compiled {
+            let whole = c.evaluate(&p, common::NOW);
+            let mut scratch = c.new_membership();
+            for (i, &want) in whole.segments.iter().enumerate() {
+                assert_eq!(c.evaluate_segment(&p, common::NOW, i, &mut scratch), Some(want));
+                checked += usize::from(want);
+            }
+            let past_end = whole.segments.len();
+            assert_eq!(c.evaluate_segment(&p, common::NOW, past_end, &mut scratch), None);
+        }
+    }
+    assert!(checked > 20, "too few memberships to compare: {checked}");
 }

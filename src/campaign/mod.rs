@@ -475,6 +475,26 @@ impl CompiledCampaign {
         }
     }
 
+    /// Whether `profile` is in segment `index` at `now`, evaluating only that segment and the
+    /// segments it references (`None` when there is no such segment). `scratch` holds the
+    /// referenced segments' results; it allocates only when it has the wrong shape.
+    pub fn evaluate_segment(
+        &self,
+        profile: &Profile,
+        now: UnixSecs,
+        index: usize,
+        scratch: &mut Membership,
+    ) -> Option<bool> {
+        let info = self.rule_info.get(index).filter(|_| index < self.segment_ids.len())?;
+        if !info.segment_refs.is_empty() {
+            // References are resolved in evaluation order; the whole pass is the simple way.
+            self.evaluate_into(profile, now, scratch);
+            return scratch.segments.get(index).copied();
+        }
+        let env = Env { profile, now, segments: &[] };
+        Some(eval(&self.program, &env, info.root, None).truth())
+    }
+
     /// The membership as `{"segments": {id: bool}, "groups": {id: case id or null}}`.
     pub fn membership_json(&self, m: &Membership) -> serde_json::Value {
         let segments: serde_json::Map<_, _> = self

@@ -155,6 +155,8 @@ export function lint(
 ): LintFinding[];
 
 export const tools: {
+  /** The rule's JSON tree. */
+  parseRule(rule: string, limits?: Record<string, number>): Json;
   checkRule(schema: DataMap, rule: { rule?: string; ast?: Json }, profile: Json, now: string, limits?: Record<string, number>): boolean;
   printRule(rule: { rule?: string; ast?: Json }, limits?: Record<string, number>): string;
   evaluateCampaign(schema: DataMap, campaign: Json, profile: Json, now: string, limits?: Record<string, number>): Memberships;

@@ -603,6 +603,7 @@ export function lint(schema, campaign, { epsilonMax, devices, limits } = {}) {
 
 /** Tools for rule editors and the spec suite; each throws DpsegError with `details.at`/`path`. */
 export const tools = {
+  parseRule: (rule, limits) => JSON.parse(guard(() => loaded() ?? core.parseRule(rule, limits && JSON.stringify(limits)))),
   checkRule: (schema, { rule, ast }, profile, now, limits) =>
     guard(() => loaded() ??
       core.checkRule(JSON.stringify(schema), rule, ast === undefined ? undefined : JSON.stringify(ast), JSON.stringify(profile), now, limits && JSON.stringify(limits)),

@@ -45,7 +45,23 @@ fn rule_error_details(e: &RuleError, source: &str) -> Value {
 }
 
 /// The browser's CSPRNG (`crypto.getRandomValues` through getrandom), natively the OS's.
-struct SystemRng;
+/// Bytes are drawn 256 at a time: each draw crosses into JS, and a report needs many coins.
+struct SystemRng {
+    buf: [u8; 256],
+    /// Bytes of `buf` already handed out; invariant: `pos <= buf.len()`.
+    pos: usize,
+}
+
+impl SystemRng {
+    /// A generator whose first draw succeeded; refuses to go on without a CSPRNG.
+    fn new() -> Result<SystemRng, JsValue> {
+        let mut buf = [0u8; 256];
+        getrandom::fill(&mut buf).map_err(|e| {
+            error("no-randomness", &format!("no secure random source: {e}"), Value::Null)
+        })?;
+        Ok(SystemRng { buf, pos: 0 })
+    }
+}
 
 impl RngCore for SystemRng {
     fn next_u32(&mut self) -> u32 {
@@ -61,20 +77,31 @@ impl RngCore for SystemRng {
     }
 
     fn fill_bytes(&mut self, dest: &mut [u8]) {
-        // Without a CSPRNG there is nothing safe to do: a report with predictable noise would
-        // break the privacy guarantee. `try_fill_bytes` is the checked path used below.
-        if getrandom::fill(dest).is_err() {
-            dest.fill(0);
+        if self.try_fill_bytes(dest).is_err() {
+            // The source worked when this generator was made (`SystemRng::new`); a source that
+            // stops working cannot be papered over with predictable bytes, so the noise would
+            // be lost. Abort instead (the wasm traps and the JS glue reports `internal`).
+            std::process::abort();
         }
     }
 
     fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        getrandom::fill(dest).map_err(|e| {
-            rand_core::Error::from(
-                std::num::NonZeroU32::new(e.raw_os_error().map_or(1, i32::unsigned_abs))
-                    .unwrap_or(std::num::NonZeroU32::MIN),
-            )
-        })
+        for byte in dest.iter_mut() {
+            if self.pos == self.buf.len() {
+                getrandom::fill(&mut self.buf).map_err(|e| {
+                    rand_core::Error::from(
+                        std::num::NonZeroU32::new(e.raw_os_error().map_or(1, i32::unsigned_abs))
+                            .unwrap_or(std::num::NonZeroU32::MIN),
+                    )
+                })?;
+                self.pos = 0;
+            }
+            *byte = self.buf[self.pos];
+            // Each byte is used once: overwrite it so a copy of the state cannot replay it.
+            self.buf[self.pos] = 0;
+            self.pos += 1;
+        }
+        Ok(())
     }
 }
 
@@ -82,12 +109,7 @@ impl CryptoRng for SystemRng {}
 
 /// Refuses to go on when the platform has no CSPRNG.
 fn rng() -> Result<SystemRng, JsValue> {
-    let mut probe = [0u8; 1];
-    let mut rng = SystemRng;
-    rng.try_fill_bytes(&mut probe).map_err(|e| {
-        error("no-randomness", &format!("no secure random source: {e}"), Value::Null)
-    })?;
-    Ok(rng)
+    SystemRng::new()
 }
 
 fn secs(now_ms: f64) -> Result<UnixSecs, JsValue> {
@@ -413,11 +435,8 @@ impl Engine {
                 Value::Null,
             ));
         };
-        l.compiled.evaluate_into(&self.profile, now, &mut l.membership);
-        l.membership
-            .segments
-            .get(index as usize)
-            .copied()
+        l.compiled
+            .evaluate_segment(&self.profile, now, index as usize, &mut l.membership)
             .ok_or_else(|| error("unknown-segment", &format!("no segment {index}"), Value::Null))
     }
 
@@ -584,6 +603,18 @@ pub fn print_rule(
         }),
         (None, None) => Err(error("bad-call", "give a rule or a tree", Value::Null)),
     }
+}
+
+/// Parses a rule and returns its JSON tree (the form `checkRule` and `printRule` accept).
+///
+/// # Errors
+/// The parse error's code with `details.at`.
+#[wasm_bindgen(js_name = parseRule)]
+pub fn parse_rule(rule: &str, limits_json: Option<String>) -> Result<String, JsValue> {
+    let limits = limits_from(limits_json)?;
+    let ast = parse(rule, &limits)
+        .map_err(|e| error(e.kind.code(), &e.render("rule", rule), rule_error_details(&e, rule)))?;
+    serde_json::to_string(&ast).map_err(|e| error("internal", &e.to_string(), Value::Null))
 }
 
 /// Compiles a campaign (JSON form) and evaluates it for a profile at `now`. Returns

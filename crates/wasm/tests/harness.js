@@ -50,7 +50,7 @@ export function startCollector({ statics = [] } = {}) {
   return new Promise((resolve, reject) => {
     child.stderr.on('data', (chunk) => {
       log += chunk;
-      const m = /serving \d+ campaign\(s\) on (http:\/\/[^ ]+)/.exec(log);
+      const m = /serving \d+ campaign\(s\) on (http:\/\/\S+) \(/.exec(log);
       if (m) {
         resolve({
           url: m[1],

@@ -1,0 +1,176 @@
+// Benchmark of the browser package from JS: the benchmark campaign (133 segments, a 9-case
+// group) on a profile with 50 attributes and 500 events, evaluated inside wasm, against
+// json-logic-js and json-logic-engine (compiled) evaluating the same rules written as JsonLogic
+// on the same profile, in the same run. Also one segment alone, and making one report.
+//
+//   node crates/wasm/bench/bench.js        (after scripts/build-wasm.sh; `npm ci` for the peers)
+//
+// Prints a table: time per call (median of 7 timed runs) and dpseg's speed-up over each peer.
+
+import jsonLogic from 'json-logic-js';
+import { LogicEngine } from 'json-logic-engine';
+import { loadPackage, startCollector } from '../tests/harness.js';
+import { toJsonLogic, toJsonLogicData } from './jsonlogic.js';
+
+const NOW_MS = Date.parse('2026-11-24T00:00:00Z');
+const NOW = NOW_MS / 1000;
+const DAY = 86_400;
+
+/** A small seeded generator (mulberry32): the same profile on every run. */
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/** The shape of tests/common's heavy_profile: every attribute set, `n` events over a year. */
+function heavyProfile(schema, n, seed) {
+  const r = rng(seed);
+  const pick = (xs) => xs[Math.floor(r() * xs.length)];
+  const iso = (secs) => new Date(secs * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const attributes = {};
+  for (const [name, a] of Object.entries(schema.attributes)) {
+    attributes[name] = {
+      number: () => Math.floor(r() * 800),
+      string: () => (a.values ? pick(a.values) : pick(['DE', 'at', 'Ch', 'fr', 'US'])),
+      bool: () => r() < 0.5,
+      set: () => (a.values ? a.values.filter(() => r() < 0.4) : ['Alpenglow', 'Summit']),
+      time: () => iso(NOW - Math.floor(r() * 900) * DAY),
+    }[a.type]();
+  }
+  const cats = ['tents', 'boots', 'jackets', 'packs', 'stoves', 'bags', 'poles', 'lamps'];
+  const kinds = Object.entries(schema.events);
+  const events = [];
+  for (let i = 0; i < n; i++) {
+    const [name, def] = kinds[i % kinds.length];
+    const keepDays = Math.min(365, def.retention ? parseInt(def.retention, 10) * ({ d: 1, w: 7 }[def.retention.slice(-1)] ?? 1) : 365);
+    const at = NOW - Math.floor(r() * keepDays * DAY);
+    const props = {};
+    for (const [p, ty] of Object.entries(def.props ?? {})) {
+      props[p] =
+        ty === 'number' ? 1 + Math.floor(r() * 399)
+        : ty === 'bool' ? r() < 0.5
+        : p === 'category' ? pick(cats)
+        : p === 'brand' ? pick(['Alpenglow', 'Summit', 'Alpine Co'])
+        : p === 'topic' ? `t${Math.floor(r() * 8)}`
+        : ty === 'string' ? `v${Math.floor(r() * 20)}`
+        : iso(at);
+    }
+    events.push({ name, at: iso(at), props });
+  }
+  return { attributes, events };
+}
+
+/** Median nanoseconds per call of `f` over 7 runs of at least 200 ms each. */
+function time(f) {
+  for (let i = 0; i < 200; i++) f(); // warm up the JITs
+  let per = 1;
+  for (;;) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < per; i++) f();
+    if (Number(process.hrtime.bigint() - t0) > 20e6) break;
+    per *= 2;
+  }
+  per *= 10;
+  const runs = [];
+  for (let k = 0; k < 7; k++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < per; i++) f();
+    runs.push(Number(process.hrtime.bigint() - t0) / per);
+  }
+  return runs.sort((a, b) => a - b)[3];
+}
+
+const fmt = (ns) => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(2)} µs` : `${ns.toFixed(0)} ns`);
+
+const dpseg = await loadPackage();
+const collector = await startCollector();
+try {
+  const schema = await (await fetch(`${collector.url}/v1/schema`)).json();
+  const doc = await (await fetch(`${collector.url}/v1/campaigns/benchmark`)).json();
+  const engine = await dpseg.open({ schema, storage: 'memory', autoSchedule: false, now: () => NOW_MS });
+  const info = engine.addCampaign(doc);
+  const generated = heavyProfile(schema, 500, 7);
+  for (const [k, v] of Object.entries(generated.attributes)) engine.set(k, v);
+  for (const e of generated.events) engine.track(e.name, e.props, e.at);
+  const profile = engine.profile(); // after retention: both sides see the same events
+
+  const trees = new Map(doc.segments.map((s) => [s.id, dpseg.tools.parseRule(s.rule)]));
+  const rules = doc.segments.map((s) => toJsonLogic(trees.get(s.id), NOW, (id) => trees.get(id)));
+  const data = toJsonLogicData(profile);
+  const lower = (s) => (typeof s === 'string' ? s.toLowerCase() : null);
+  jsonLogic.add_operation('lower', lower);
+  const logicEngine = new LogicEngine();
+  logicEngine.addMethod('lower', ([s]) => lower(s), { deterministic: true });
+  const compiled = rules.map((r) => logicEngine.build(r));
+
+  // The translation must mean the same: every segment agrees before anything is timed.
+  const ours = engine.memberships('benchmark').segments;
+  const ids = doc.segments.map((s) => s.id);
+  const disagree = [];
+  ids.forEach((id, i) => {
+    const a = !!jsonLogic.apply(rules[i], data);
+    const b = !!compiled[i](data);
+    if (a !== ours[id] || b !== ours[id]) disagree.push(`${id}: dpseg ${ours[id]}, json-logic-js ${a}, json-logic-engine ${b}`);
+  });
+  if (disagree.length) {
+    console.error(`the JsonLogic translation disagrees on ${disagree.length} segments:\n${disagree.join('\n')}`);
+    process.exit(1);
+  }
+  const members = Object.values(ours).filter(Boolean).length;
+  console.log(`campaign: ${info.segments.length} segments, ${info.groups.length} group(s); profile: ${Object.keys(profile.attributes).length} attributes, ${profile.events.length} events; ${members} memberships, all ${ids.length} agree across the three engines\n`);
+
+  const all = {
+    dpseg: time(() => engine.evaluate('benchmark')),
+    'json-logic-js': time(() => {
+      for (let i = 0; i < rules.length; i++) jsonLogic.apply(rules[i], data);
+    }),
+    'json-logic-engine (compiled)': time(() => {
+      for (let i = 0; i < compiled.length; i++) compiled[i](data);
+    }),
+  };
+  // One segment: the first (attribute rule) and an event-window one.
+  const single = (index) => ({
+    dpseg: time(() => engine.inSegment('benchmark', ids[index])),
+    'json-logic-js': time(() => jsonLogic.apply(rules[index], data)),
+    'json-logic-engine (compiled)': time(() => compiled[index](data)),
+  });
+  const windowIndex = doc.segments.findIndex((s) => s.rule.startsWith('count('));
+  const one = single(0);
+  const oneWindow = single(windowIndex);
+
+  // Making one report (evaluating the campaign, privatizing, encoding, updating the ledger): a
+  // device reports once per epoch, so each timed call follows an untimed `forget` and reload of
+  // the same 500-event profile, on the same engine.
+  const profileText = JSON.stringify(profile);
+  const handle = engine.handles.get('benchmark').handle;
+  const samples = [];
+  let bytes = 0;
+  for (let i = 0; i < 3000; i++) {
+    engine.core.forget();
+    engine.core.importProfile(profileText, NOW_MS);
+    const t0 = process.hrtime.bigint();
+    bytes = engine.core.report(handle, NOW_MS).length;
+    samples.push(Number(process.hrtime.bigint() - t0));
+  }
+  const report = samples.sort((a, b) => a - b)[samples.length >> 1];
+
+  const row = (what, results) => {
+    const base = results.dpseg;
+    for (const [name, ns] of Object.entries(results)) {
+      const vs = name === 'dpseg' ? '' : `dpseg ${(ns / base).toFixed(1)}× faster`;
+      console.log(`${what.padEnd(34)} ${name.padEnd(30)} ${fmt(ns).padStart(10)}  ${vs}`);
+    }
+  };
+  row(`all ${ids.length} segments`, all);
+  row(`one segment: ${ids[0]}`, one);
+  row(`one segment: ${ids[windowIndex]}`, oneWindow);
+  console.log(`${'one report (evaluate + privatize)'.padEnd(34)} ${'dpseg'.padEnd(30)} ${fmt(report).padStart(10)}  (${bytes} bytes of JSON; median of ${samples.length})`);
+} finally {
+  await collector.stop();
+}
