@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of the repository: formatting, lints, unit, spec, property, privacy
-# (exact enumeration, audit), statistical and end-to-end tests, and a build of the wasm crate for
-# wasm32-unknown-unknown (the core must build there).
-# Installs what it needs (rustfmt, clippy, the wasm32 target) and skips what is already there.
+# (exact enumeration, audit), statistical and collector tests (SQLite and PostgreSQL), then the
+# browser package: built, run in Node and in headless Chromium against the real collector.
+# Installs what it needs (rustfmt, clippy, the wasm32 target, wasm-bindgen-cli, binaryen,
+# PostgreSQL, Chromium, npm packages) and skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 installed_components=$(rustup component list --installed 2>/dev/null || true)
 for component in rustfmt clippy; do
@@ -35,8 +37,18 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (release)"
 cargo test --workspace --release --locked
 
-step "build dpseg-wasm for wasm32-unknown-unknown"
-cargo build -p dpseg-wasm --target wasm32-unknown-unknown --release --locked
-ls -l target/wasm32-unknown-unknown/release/dpseg_wasm.wasm
+step "the browser package (crates/wasm/pkg)"
+./scripts/build-wasm.sh
+
+step "Chromium and npm packages for the JS tests"
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+npm ci --no-audit --no-fund --loglevel=error
+
+step "JS tests: the package in Node and headless Chromium, against the real collector"
+cargo build --release --locked -p dpseg-cli
+node --test crates/wasm/tests/
 
 step "all tests passed"
