@@ -1,6 +1,6 @@
 //! Benchmarks of the core engine (`cargo bench --bench eval`):
 //!
-//! * `evaluate/campaign`: every segment and group of `examples/outdoor/campaigns/benchmark.toml`
+//! * `evaluate/campaign`: every segment and group of `examples/outdoor/benchmark/benchmark.toml`
 //!   (133 segments, one 9-case group) on a profile with 50 attributes and 500 events;
 //! * `evaluate/one-segment`: one event-window segment of it, as a single [`Rule`];
 //! * `compile/campaign`: parsing, type checking and compiling that campaign;
@@ -29,7 +29,7 @@ use dpseg::schema::Schema;
 fn benches(c: &mut Criterion) {
     let limits = Limits::default();
     let schema = Schema::from_toml(&common::read("examples/outdoor/schema.toml"), &limits).unwrap();
-    let text = common::read("examples/outdoor/campaigns/benchmark.toml");
+    let text = common::read("examples/outdoor/benchmark/benchmark.toml");
     let campaign = Campaign::from_toml(&text, &limits).unwrap();
     let compiled = campaign.compile(&schema, &limits).unwrap();
     let doc = common::heavy_profile(&schema, 500, 7);

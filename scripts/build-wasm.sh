@@ -27,6 +27,11 @@ if ! command -v wasm-opt >/dev/null; then
 fi
 
 out=crates/wasm/pkg
+inputs=(src crates/wasm/src crates/wasm/js crates/wasm/Cargo.toml Cargo.toml Cargo.lock .cargo)
+if [ -f "$out/dpseg_core_bg.wasm" ] && [ -z "$(find "${inputs[@]}" -newer "$out/dpseg_core_bg.wasm" -print -quit)" ]; then
+  say "browser package is up to date ($out)"
+  exit 0
+fi
 say "building dpseg-wasm (profile wasm-release)"
 cargo build -p dpseg-wasm --target wasm32-unknown-unknown --profile wasm-release --locked
 tmp=$(mktemp -d)

@@ -51,4 +51,7 @@ step "JS tests: the package in Node and headless Chromium, against the real coll
 cargo build --release --locked -p dpseg-cli
 node --test crates/wasm/tests/
 
+step "end-to-end: demo site, preference center and dashboard in headless Chromium (dpseg demo)"
+node --test www/tests/
+
 step "all tests passed"

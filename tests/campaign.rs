@@ -182,8 +182,8 @@ fn one_segment_alone_agrees_with_the_whole_pass() {
     let limits = Limits::default();
     let schema = schema();
     let mut compiled = Vec::new();
-    for file in ["benchmark", "spring-2027", "family-gear"] {
-        let text = common::read(&format!("examples/outdoor/campaigns/{file}.toml"));
+    for file in ["benchmark/benchmark", "campaigns/spring-2027", "campaigns/family-gear"] {
+        let text = common::read(&format!("examples/outdoor/{file}.toml"));
         compiled
             .push(Campaign::from_toml(&text, &limits).unwrap().compile(&schema, &limits).unwrap());
     }

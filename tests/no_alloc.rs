@@ -44,7 +44,7 @@ fn evaluating_a_whole_campaign_does_not_allocate() {
     let limits = Limits::default();
     let schema = Schema::from_toml(&common::read("examples/outdoor/schema.toml"), &limits).unwrap();
     let campaign =
-        Campaign::from_toml(&common::read("examples/outdoor/campaigns/benchmark.toml"), &limits)
+        Campaign::from_toml(&common::read("examples/outdoor/benchmark/benchmark.toml"), &limits)
             .unwrap();
     let compiled = campaign.compile(&schema, &limits).unwrap();
     let doc = common::heavy_profile(&schema, 500, 7);

@@ -10,6 +10,8 @@ use std::process::ExitCode;
 use std::io::Write;
 
 use clap::{Parser, Subcommand};
+
+mod demo;
 use dpseg::campaign::{lint, Campaign, CompiledCampaign, LintConfig, Membership, Severity};
 use dpseg::estimate::{estimates, expected};
 use dpseg::limits::Limits;
@@ -133,6 +135,38 @@ enum Command {
         /// `/=www` for a site and `/dpseg=crates/wasm/pkg` for the browser package.
         #[arg(long = "static", value_name = "PREFIX=DIR")]
         statics: Vec<String>,
+    },
+    /// The demo: the collector on 127.0.0.1 with SQLite under a data directory, serving the
+    /// demo site, the preference center and the dashboard, with a simulated population already
+    /// reported. Run from the repository root (`./scripts/demo.sh` builds what it needs).
+    Demo {
+        /// Where the database and the dashboard token live.
+        #[arg(long, default_value = ".dpseg-demo")]
+        data_dir: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// The example: `schema.toml`, `campaigns/`, optional `truth/<campaign>.json`.
+        #[arg(long, default_value = "examples/outdoor")]
+        example: PathBuf,
+        /// The site and dashboard.
+        #[arg(long, default_value = "www")]
+        www: PathBuf,
+        /// The built browser package.
+        #[arg(long, default_value = "crates/wasm/pkg")]
+        package: PathBuf,
+        /// npm packages (the dashboard's charts).
+        #[arg(long, default_value = "node_modules")]
+        node_modules: PathBuf,
+        /// Simulated devices reporting each epoch.
+        #[arg(long, default_value_t = 20_000)]
+        devices: u64,
+        /// Past epochs of simulated reports.
+        #[arg(long, default_value_t = 7)]
+        epochs: u32,
+        /// Dashboard token (default: kept in the data directory, made on first run).
+        #[arg(long)]
+        token: Option<String>,
     },
     /// Simulate a population reporting over epochs, and estimate every segment and case.
     Simulate {
@@ -376,7 +410,63 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 ..dpseg_collector::Config::default()
             };
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(serve(catalog, &db, &listen, collector))?;
+            runtime.block_on(serve(catalog, &db, &listen, collector, |_| {}))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo {
+            data_dir,
+            listen,
+            example,
+            www,
+            package,
+            node_modules,
+            devices,
+            epochs,
+            token,
+        } => {
+            let paths = demo::Paths { data_dir, example, www, package, node_modules };
+            let statics = paths.statics()?;
+            std::fs::create_dir_all(&paths.data_dir)
+                .map_err(|e| Failure(format!("{}: {e}", paths.data_dir.display()), 2))?;
+            let token = paths.token(token)?;
+            let schema = load_schema(&paths.example.join("schema.toml"), &limits)?;
+            let checked = dpseg_collector::check_campaign_dir(
+                &paths.example.join("campaigns"),
+                &schema,
+                &LintConfig::default(),
+                &limits,
+            )
+            .map_err(|e| Failure(e.to_string(), 2))?;
+            let catalog = dpseg_collector::Catalog::new(checked, &schema, &limits)
+                .map_err(|e| Failure(format!("campaigns refused:\n{e}"), 1))?;
+            let db = format!("sqlite:{}", paths.data_dir.join("collector.db").display());
+            let runtime = tokio::runtime::Runtime::new()?;
+            let now = now(None)?;
+            let added = runtime.block_on(async {
+                let store = dpseg_collector::store::Store::open(&db)
+                    .await
+                    .map_err(|e| Failure(e.to_string(), 2))?;
+                let added =
+                    demo::seed(&store, catalog.all(), &paths.example, devices, epochs, now).await;
+                store.close().await;
+                added
+            })?;
+            if added > 0 {
+                eprintln!("dpseg demo: stored {added} simulated reports over {epochs} past epochs");
+            }
+            let config = dpseg_collector::Config {
+                token_digests: vec![dpseg_collector::token_digest(&token)],
+                schema_document: schema.to_json(),
+                statics,
+                ..dpseg_collector::Config::default()
+            };
+            runtime.block_on(serve(catalog, &db, &listen, config, |addr| {
+                println!("site:      http://{addr}/");
+                println!("privacy:   http://{addr}/privacy.html");
+                println!("dashboard: http://{addr}/dashboard/");
+                println!("token:     {token}");
+                let _ = std::io::stdout().flush();
+            }))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Simulate { campaign, devices, truth, epochs, seed } => {
@@ -423,6 +513,7 @@ async fn serve(
     db: &str,
     listen: &str,
     config: dpseg_collector::Config,
+    on_listen: impl FnOnce(std::net::SocketAddr),
 ) -> Result<(), Failure> {
     let store =
         dpseg_collector::store::Store::open(db).await.map_err(|e| Failure(e.to_string(), 2))?;
@@ -443,6 +534,7 @@ async fn serve(
     let addr = listener.local_addr()?;
     let backend = if db.starts_with("sqlite:") { "sqlite" } else { "postgres" };
     eprintln!("dpseg-collector: serving {campaigns} campaign(s) on http://{addr} ({backend})");
+    on_listen(addr);
     let app =
         dpseg_collector::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;

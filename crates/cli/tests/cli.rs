@@ -97,7 +97,7 @@ fn eval_explain_shows_values_and_inputs() {
 #[test]
 fn lint_passes_the_example_campaigns() {
     for c in
-        ["campaigns/spring-2027.toml", "campaigns/family-gear.toml", "campaigns/benchmark.toml"]
+        ["campaigns/spring-2027.toml", "campaigns/family-gear.toml", "benchmark/benchmark.toml"]
     {
         let out = dpseg(&["lint", "--schema", "schema.toml", "--campaign", c]);
         assert!(out.status.success(), "{c}: {}", String::from_utf8_lossy(&out.stderr));

@@ -418,6 +418,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .allow_headers([header::CONTENT_TYPE]);
     let public = Router::new()
         .route("/v1/reports", post(post_reports))
+        .route("/v1/campaigns", get(list_campaigns))
         .route("/v1/campaigns/{id}", get(get_campaign))
         .route("/v1/schema", get(get_schema))
         .method_not_allowed_fallback(method_not_allowed)
@@ -782,6 +783,20 @@ pub fn estimates_json(served: &Served, rows: &[store::CounterRow]) -> Value {
         "epochs": epochs,
         "stale_config_reports": stale,
     })
+}
+
+async fn list_campaigns(State(state): State<Arc<AppState>>) -> Response {
+    let list: Vec<Value> = state
+        .catalog
+        .all()
+        .iter()
+        .map(|s| {
+            let c = s.compiled.campaign();
+            json!({"id": c.id, "config_id": s.compiled.config_id(), "purpose": c.purpose,
+                   "epoch_secs": c.epoch.secs(), "epsilon": c.epsilon})
+        })
+        .collect();
+    Json(json!({"campaigns": list})).into_response()
 }
 
 async fn get_schema(State(state): State<Arc<AppState>>) -> Response {

@@ -9,7 +9,8 @@
 
 import jsonLogic from 'json-logic-js';
 import { LogicEngine } from 'json-logic-engine';
-import { loadPackage, startCollector } from '../tests/harness.js';
+import { join } from 'node:path';
+import { loadPackage, startCollector, outdoor } from '../tests/harness.js';
 import { toJsonLogic, toJsonLogicData } from './jsonlogic.js';
 
 const NOW_MS = Date.parse('2026-11-24T00:00:00Z');
@@ -89,7 +90,7 @@ function time(f) {
 const fmt = (ns) => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(2)} µs` : `${ns.toFixed(0)} ns`);
 
 const dpseg = await loadPackage();
-const collector = await startCollector();
+const collector = await startCollector({ campaigns: join(outdoor, 'benchmark') });
 try {
   const schema = await (await fetch(`${collector.url}/v1/schema`)).json();
   const doc = await (await fetch(`${collector.url}/v1/campaigns/benchmark`)).json();

@@ -136,6 +136,8 @@ export class Engine {
   setConsent(purpose: string, granted: boolean): void;
   budget(): { spent: number; ledger: { campaign: string; epoch: number; epsilon: number; at: number }[] };
   tick(): Promise<void>;
+  /** Makes this epoch's reports now instead of at their random time (consent and caps apply). */
+  sendNow(): Promise<void>;
   flush(): Promise<void>;
   sent(): SentRequest[];
   pending(): { campaign: string; epoch: number; report: string; attempts: number }[];
@@ -153,6 +155,16 @@ export function lint(
   campaign: Record<string, Json> | string,
   config?: { epsilonMax?: number; devices?: number; limits?: Record<string, number> },
 ): LintFinding[];
+
+export function plan(
+  campaign: Record<string, Json> | string,
+  options: { devices: number; rate?: number; epsilon?: number },
+): {
+  per_report: number;
+  epsilon_report: number;
+  epsilon_lifetime: number;
+  items: { id: string; oracle: string; std: number; half_width: number }[];
+};
 
 export const tools: {
   /** The rule's JSON tree. */

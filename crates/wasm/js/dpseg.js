@@ -465,6 +465,22 @@ export class Engine {
     this.arm();
   }
 
+  /**
+   * Makes this epoch's reports now rather than at their random time, then sends them; consent,
+   * GPC and the ledger apply as always. For a "send now" button or a page that knows it is
+   * about to close. Never throws.
+   */
+  async sendNow() {
+    const now = this.now();
+    for (const { info } of this.handles.values()) {
+      if (!this.allowed(info.purpose)) continue;
+      const s = this.due(info, now);
+      if (!s.done) s.at = Math.min(s.at, now);
+    }
+    this.store.setJson('schedule', this.scheduleState);
+    await this.tick();
+  }
+
   /** Sends the reports waiting in the outbox whose retry time has come. Never throws. */
   flush() {
     if (!this.flushing) {
@@ -602,6 +618,17 @@ export function lint(schema, campaign, { epsilonMax, devices, limits } = {}) {
 }
 
 /** Tools for rule editors and the spec suite; each throws DpsegError with `details.at`/`path`. */
+/**
+ * The planner: expected ±95% half-width per segment and group of a campaign (JSON form or
+ * collector document) with `devices` reporting devices an epoch, for a value held by `rate` of
+ * them, optionally at another ε per report.
+ */
+export function plan(campaign, { devices, rate = 0.05, epsilon } = {}) {
+  loaded();
+  const c = typeof campaign === 'string' ? campaign : JSON.stringify(campaign);
+  return JSON.parse(guard(() => core.planCampaign(c, devices, rate, epsilon)));
+}
+
 export const tools = {
   parseRule: (rule, limits) => JSON.parse(guard(() => loaded() ?? core.parseRule(rule, limits && JSON.stringify(limits)))),
   checkRule: (schema, { rule, ast }, profile, now, limits) =>

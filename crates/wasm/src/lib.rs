@@ -149,6 +149,21 @@ fn limits_from(text: Option<String>) -> Result<Limits, JsValue> {
     Ok(limits)
 }
 
+/// The campaign inside a collector document (`GET /v1/campaigns/{id}`), which carries the
+/// campaign's own fields plus what the collector derived (`config_id`, `mechanism`,
+/// `epoch_secs`). A campaign in its plain JSON form passes through unchanged.
+fn campaign_of_document(doc: &Value, limits: &Limits) -> Result<Campaign, JsValue> {
+    let mut raw = doc.clone();
+    if let Some(obj) = raw.as_object_mut() {
+        for derived in ["config_id", "mechanism", "epoch_secs"] {
+            obj.remove(derived);
+        }
+        obj.retain(|_, v| !v.is_null());
+    }
+    Campaign::from_json_value(&raw, limits)
+        .map_err(|e| error(e.code(), &e.to_string(), Value::Null))
+}
+
 /// A campaign the engine loaded from its collector document.
 struct Loaded {
     compiled: CompiledCampaign,
@@ -295,24 +310,7 @@ impl Engine {
             return Err(error("campaign-too-large", "campaign document is too large", Value::Null));
         }
         let doc = parse_json(document_json, "campaign document")?;
-        // The document carries the campaign's own fields plus what the collector derived.
-        let mut raw = serde_json::Map::new();
-        for key in [
-            "id",
-            "purpose",
-            "epoch",
-            "epsilon",
-            "epsilon_lifetime",
-            "segments",
-            "groups",
-            "review",
-        ] {
-            if let Some(v) = doc.get(key).filter(|v| !v.is_null()) {
-                raw.insert(key.to_owned(), v.clone());
-            }
-        }
-        let campaign = Campaign::from_json_value(&Value::Object(raw), &self.limits)
-            .map_err(|e| error(e.code(), &e.to_string(), Value::Null))?;
+        let campaign = campaign_of_document(&doc, &self.limits)?;
         let config =
             LintConfig { epsilon_max: self.policy.epsilon_report_max, ..LintConfig::default() };
         let findings = dpseg::campaign::lint(&campaign, &self.schema, &config, &self.limits);
@@ -517,7 +515,7 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
-/// Lints a campaign (JSON form) against a data map (JSON form). Returns the findings as JSON
+/// Lints a campaign (JSON form, or a collector document) against a data map (JSON form). Returns the findings as JSON
 /// (`[{code, severity, segment?, line?, column?, message, snippet?}]`).
 ///
 /// # Errors
@@ -532,8 +530,7 @@ pub fn lint(
 ) -> Result<String, JsValue> {
     let limits = limits_from(limits_json)?;
     let schema = schema_from(schema_json, &limits)?;
-    let campaign = Campaign::from_json_value(&parse_json(campaign_json, "campaign")?, &limits)
-        .map_err(|e| error(e.code(), &e.to_string(), Value::Null))?;
+    let campaign = campaign_of_document(&parse_json(campaign_json, "campaign")?, &limits)?;
     let mut config = LintConfig::default();
     if let Some(e) = epsilon_max {
         config.epsilon_max = e;
@@ -545,6 +542,65 @@ pub fn lint(
     }
     let findings = dpseg::campaign::lint(&campaign, &schema, &config, &limits);
     serde_json::to_string(&findings).map_err(|e| error("internal", &e.to_string(), Value::Null))
+}
+
+/// The planner: for a campaign (JSON form or collector document) reported by `devices` devices
+/// an epoch, optionally at another ε per report, the expected standard error and 95% half-width
+/// of the count of a segment or case held by a fraction `rate` of them. Returns JSON
+/// `{per_report, epsilon_report, epsilon_lifetime, items: [{id, oracle, std, half_width}]}`.
+///
+/// # Errors
+/// `campaign-*` codes; `bad-plan` for a non-positive count, rate or ε.
+#[wasm_bindgen(js_name = planCampaign)]
+pub fn plan_campaign(
+    campaign_json: &str,
+    devices: f64,
+    rate: f64,
+    epsilon: Option<f64>,
+) -> Result<String, JsValue> {
+    let limits = Limits::default();
+    let mut campaign = campaign_of_document(&parse_json(campaign_json, "campaign")?, &limits)?;
+    let positive = |x: f64| x.is_finite() && x > 0.0;
+    if !positive(devices)
+        || !(positive(rate) && rate < 1.0)
+        || epsilon.is_some_and(|e| !positive(e))
+    {
+        return Err(error(
+            "bad-plan",
+            "devices must be positive, rate in (0, 1) and epsilon positive",
+            Value::Null,
+        ));
+    }
+    if let Some(e) = epsilon {
+        // The lifetime bound keeps its ratio to the per-report ε.
+        campaign.epsilon_lifetime *= e / campaign.epsilon;
+        campaign.epsilon = e;
+    }
+    let mechanism =
+        Mechanism::plan(&campaign).map_err(|e| error("bad-plan", &e.to_string(), Value::Null))?;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "checked positive")]
+    let devices = devices as u64;
+    let ids = campaign
+        .segments
+        .iter()
+        .map(|s| s.id.clone())
+        .chain(campaign.groups.iter().map(|g| g.id.clone()));
+    let items: Vec<Value> = mechanism
+        .items()
+        .iter()
+        .zip(ids)
+        .map(|(item, id)| {
+            let (std, half) = dpseg::estimate::expected(item, &mechanism, devices, rate);
+            json!({"id": id, "oracle": item.oracle, "std": std, "half_width": half})
+        })
+        .collect();
+    Ok(json!({
+        "per_report": mechanism.per_report(),
+        "epsilon_report": mechanism.eps_report(),
+        "epsilon_lifetime": mechanism.eps_lifetime(),
+        "items": items,
+    })
+    .to_string())
 }
 
 /// Compiles a rule (text, or its JSON tree when `ast_json` is given) against a data map and

@@ -30,15 +30,16 @@ export const TOKEN = 'test-token-not-secret';
 
 /**
  * Starts the real collector (`target/release/dpseg serve`) on a free port with a fresh SQLite
- * file, the outdoor example's data map and campaigns, and the given static directories.
+ * file, the outdoor example's data map and campaigns (or those of `campaigns`), and the given
+ * static directories.
  * Resolves to `{url, stop()}` once it listens.
  */
-export function startCollector({ statics = [] } = {}) {
+export function startCollector({ statics = [], campaigns = join(outdoor, 'campaigns') } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'dpseg-js-'));
   const bin = join(root, 'target', 'release', 'dpseg');
   const args = [
     'serve',
-    '--campaigns', join(outdoor, 'campaigns'),
+    '--campaigns', campaigns,
     '--schema', join(outdoor, 'schema.toml'),
     '--db', `sqlite:${join(dir, 'collector.db')}`,
     '--listen', '127.0.0.1:0',

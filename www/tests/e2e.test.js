@@ -1,0 +1,256 @@
+// End-to-end: the demo site, preference center and dashboard in headless Chromium (Debian's,
+// driven by playwright-core) against the real `dpseg demo` (collector + SQLite + simulated
+// population). Writes the README's screenshots to docs/screenshots/.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const shots = join(root, 'docs', 'screenshots');
+const CHROMIUM = process.env.DPSEG_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(existsSync);
+
+let demo;
+let browser;
+/** Every request any page made: `{url, method, body}`. */
+const requests = [];
+
+/** The visitor of this suite; every value is long enough that finding it in a body is a leak. */
+const ANSWERS = { budget: '4827', interests: ['kayaking', 'climbing'], experience: 'intermediate', season: 'autumn', tentNights: '173', household: '6' };
+const RAW = ['4827', 'kayaking', 'climbing', 'intermediate', 'autumn'];
+
+function startDemo() {
+  const dir = mkdtempSync(join(tmpdir(), 'dpseg-e2e-'));
+  const child = spawn(join(root, 'target', 'release', 'dpseg'), ['demo', '--data-dir', dir, '--listen', '127.0.0.1:0', '--devices', '3000', '--epochs', '4'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (c) => (err += c));
+  return new Promise((resolve, reject) => {
+    child.stdout.on('data', (c) => {
+      out += c;
+      const site = /^site:\s+(\S+)$/m.exec(out);
+      const dashboard = /^dashboard:\s+(\S+)$/m.exec(out);
+      const token = /^token:\s+(\S+)$/m.exec(out);
+      if (site && dashboard && token) {
+        resolve({
+          site: site[1].replace(/\/$/, ''),
+          dashboard: dashboard[1],
+          token: token[1],
+          stop: () => new Promise((done) => {
+            child.once('exit', () => {
+              rmSync(dir, { recursive: true, force: true });
+              done();
+            });
+            child.kill('SIGTERM');
+          }),
+        });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`dpseg demo exited with ${code}:\n${err}`)));
+  });
+}
+
+before(async () => {
+  assert.ok(CHROMIUM, 'Debian chromium not found; scripts/test.sh installs it');
+  mkdirSync(shots, { recursive: true });
+  demo = await startDemo();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], headless: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await demo?.stop();
+});
+
+async function newPage(width = 1200) {
+  const context = await browser.newContext({ viewport: { width, height: 900 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('request', (r) => requests.push({ url: r.url(), method: r.method(), body: r.postData() ?? '' }));
+  page.on('dialog', (d) => d.accept());
+  return { context, page, errors };
+}
+
+const reportPosts = (from = 0) => requests.slice(from).filter((r) => r.url.endsWith('/v1/reports'));
+
+/** Answers the quiz on the home page, consenting to measurement or not. */
+async function answerQuiz(page, { consent }) {
+  await page.goto(`${demo.site}/`);
+  await page.waitForFunction(() => window.dpsegEngine !== undefined);
+  await page.click(consent ? '[data-consent="yes"]' : '[data-consent="no"]');
+  for (const i of ANSWERS.interests) await page.check(`input[name="interests"][value="${i}"]`);
+  await page.check(`input[name="experience_level"][value="${ANSWERS.experience}"]`);
+  await page.fill('input[name="budget"]', ANSWERS.budget);
+  await page.selectOption('select[name="favorite_season"]', ANSWERS.season);
+  await page.selectOption('select[name="country"]', 'CH');
+  await page.fill('input[name="quiz_tent_nights"]', ANSWERS.tentNights);
+  await page.fill('input[name="household_size"]', ANSWERS.household);
+  await page.click('#quiz button[type="submit"]');
+  await page.waitForSelector('#saved.ok');
+}
+
+/** Picks a campaign on the dashboard and waits until it is shown. */
+async function showCampaign(page, id) {
+  await page.waitForSelector('body[data-campaign]');
+  if ((await page.getAttribute('body', 'data-campaign')) !== id) {
+    await page.selectOption('#campaign', id);
+    await page.waitForSelector(`body[data-campaign="${id}"]`);
+  }
+}
+
+async function signIn(page) {
+  await page.goto(demo.dashboard);
+  await page.fill('#token', demo.token);
+  await page.click('#sign-in-form button[type="submit"]');
+  await page.waitForSelector('#app:not([hidden])');
+}
+
+test('a visitor answers the quiz, sees their segments and why, and their report is counted on the dashboard', async () => {
+  const { context, page, errors } = await newPage();
+  await answerQuiz(page, { consent: true });
+  await page.waitForSelector('#picks:not([hidden])');
+  await page.screenshot({ path: join(shots, 'site-desktop.png'), fullPage: true });
+
+  await page.goto(`${demo.site}/privacy.html`);
+  await page.waitForSelector('#groups details');
+  const hikers = page.locator('#groups details', { hasText: 'campers' }).first();
+  await hikers.locator('summary').click();
+  const why = await hikers.innerText();
+  assert.match(why, /You are in “campers”/);
+  assert.match(why, /Your interests are climbing, kayaking/);
+
+  const before = reportPosts().length;
+  await page.click('#send-now');
+  await page.waitForFunction(() => window.dpsegEngine.sent().length > 0 && window.dpsegEngine.pending().length === 0);
+  const sent = await page.evaluate(() => window.dpsegEngine.sent());
+  assert.ok(sent.every((s) => s.status === 200), JSON.stringify(sent));
+  assert.ok(reportPosts().length > before);
+  // The page shows the exact bytes it sent.
+  const shown = await page.locator('#sent pre').allInnerTexts();
+  assert.deepEqual(shown.sort(), sent.map((s) => s.body).sort());
+  await page.screenshot({ path: join(shots, 'privacy-desktop.png'), fullPage: true });
+
+  // The dashboard counts it in the current epoch of spring-2027.
+  const dash = (await newPage()).page;
+  await signIn(dash);
+  await showCampaign(dash, 'spring-2027');
+  const current = await dash.evaluate(async () => {
+    const doc = await (await fetch('/v1/campaigns/spring-2027')).json();
+    return Math.floor(Date.now() / 1000 / doc.epoch_secs);
+  });
+  await dash.selectOption('#epoch', String(current));
+  await dash.waitForFunction(() => /report/.test(document.querySelector('#epoch-summary').textContent));
+  assert.match(await dash.locator('#epoch-summary').innerText(), /: 1 report\b/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('the dashboard shows estimates with intervals, marks the indistinguishable, reviews and plans', async () => {
+  const { context, page, errors } = await newPage();
+  await signIn(page);
+  await showCampaign(page, 'spring-2027');
+  const rows = await page.locator('#segments-table tbody tr').count();
+  assert.equal(rows, 8);
+  // A simulated epoch: thousands of reports, numbers with intervals.
+  assert.match(await page.locator('#epoch-summary').innerText(), /[0-9,]{4,} reports/);
+  const cells = await page.locator('#segments-table tbody td:nth-child(3)').allInnerTexts();
+  assert.ok(cells.every((c) => /^[\d,]+ – [\d,]+$/.test(c)), cells.join('|'));
+  assert.match(await page.locator('#mechanism').innerText(), /ε = 1/);
+  assert.ok((await page.locator('#lint li').count()) >= 1);
+  await page.fill('#plan-devices', '50000');
+  await page.click('#plan-form button');
+  assert.match(await page.locator('#plan-answer').innerText(), /With 50,000 devices an epoch at ε = 1, a 5\.0% segment \(2,500 visitors\) is estimated ±[\d,]+/);
+  // The live epoch has one report at most: its estimates cannot be told from zero.
+  const epochs = await page.locator('#epoch option').allTextContents();
+  await page.selectOption('#epoch', { index: 0 });
+  const latest = await page.locator('#segments-table tbody').innerText();
+  if (epochs.length > 4) assert.match(latest, /indistinguishable from zero/);
+  await page.selectOption('#epoch', { index: 1 });
+  await page.screenshot({ path: join(shots, 'dashboard-desktop.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('with consent off, no report is sent', async () => {
+  const { context, page } = await newPage();
+  const start = requests.length;
+  await answerQuiz(page, { consent: false });
+  await page.goto(`${demo.site}/privacy.html`);
+  await page.waitForSelector('#groups details');
+  await page.click('#send-now');
+  await page.waitForSelector('#send-status:not(:empty)');
+  assert.match(await page.locator('#send-status').innerText(), /Nothing sent/);
+  await page.evaluate(() => window.dpsegEngine.sendNow());
+  assert.deepEqual(reportPosts(start), []);
+  assert.deepEqual(await page.evaluate(() => window.dpsegEngine.sent()), []);
+  await context.close();
+});
+
+test('delete everything empties storage and nothing more is sent', async () => {
+  const { context, page } = await newPage();
+  await answerQuiz(page, { consent: true });
+  await page.goto(`${demo.site}/privacy.html`);
+  await page.waitForSelector('#groups details');
+  assert.ok(await page.evaluate(() => localStorage.length) > 0);
+  await page.click('#forget');
+  await page.waitForSelector('#forget-status:not(:empty)');
+  const start = requests.length;
+  assert.deepEqual(await page.evaluate(() => Object.keys(localStorage)), []);
+  await page.evaluate(() => window.dpsegEngine.sendNow());
+  assert.deepEqual(reportPosts(start), []);
+  assert.match(await page.locator('#attributes').innerText(), /Nothing stored/);
+  await context.close();
+});
+
+test('works at 375 px and with the keyboard; every control has a label', async () => {
+  const { context, page, errors } = await newPage(375);
+  await page.goto(`${demo.site}/`);
+  await page.waitForFunction(() => window.dpsegEngine !== undefined);
+  // Keyboard only: skip link, then tab to the consent button and press Enter.
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.className), 'skip');
+  let found = false;
+  for (let i = 0; i < 12 && !found; i++) {
+    await page.keyboard.press('Tab');
+    found = await page.evaluate(() => document.activeElement.dataset.consent === 'yes');
+  }
+  assert.ok(found, 'the consent button is not reachable with Tab');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => window.dpsegEngine.consent().measurement), true);
+  await answerQuiz(page, { consent: true }).catch(() => {}); // banner already gone
+  for (const [path, name] of [['/', 'site'], ['/privacy.html', 'privacy'], ['/dashboard/', 'dashboard']]) {
+    await page.goto(`${demo.site}${path}`);
+    if (name === 'dashboard') {
+      await page.fill('#token', demo.token);
+      await page.click('#sign-in-form button[type="submit"]');
+      await page.waitForSelector('#app:not([hidden])');
+      await showCampaign(page, 'spring-2027');
+    } else {
+      await page.waitForFunction(() => window.dpsegEngine !== undefined);
+    }
+    const unlabelled = await page.evaluate(() =>
+      [...document.querySelectorAll('input, select, button, textarea')]
+        .filter((el) => el.offsetParent !== null)
+        .filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || el.textContent.trim()))
+        .map((el) => el.outerHTML.slice(0, 80)),
+    );
+    assert.deepEqual(unlabelled, [], `${name}: controls without a label`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(overflow <= 375, `${name} scrolls sideways at 375 px (${overflow})`);
+    await page.screenshot({ path: join(shots, `${name}-mobile.png`), fullPage: true });
+  }
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('no request body of the whole suite contains a raw profile value', () => {
+  const bodies = requests.map((r) => r.body).filter(Boolean);
+  assert.ok(reportPosts().length >= 2, 'the suite sent too few reports to check');
+  for (const body of bodies) for (const v of RAW) assert.ok(!body.includes(v), `a request body contains ${v}: ${body}`);
+});
