@@ -561,10 +561,8 @@ pub fn plan_campaign(
     let limits = Limits::default();
     let mut campaign = campaign_of_document(&parse_json(campaign_json, "campaign")?, &limits)?;
     let positive = |x: f64| x.is_finite() && x > 0.0;
-    if !positive(devices)
-        || !(positive(rate) && rate < 1.0)
-        || epsilon.is_some_and(|e| !positive(e))
-    {
+    let valid = positive(devices) && positive(rate) && rate < 1.0;
+    if !valid || epsilon.is_some_and(|e| !positive(e)) {
         return Err(error(
             "bad-plan",
             "devices must be positive, rate in (0, 1) and epsilon positive",
