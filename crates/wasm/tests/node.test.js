@@ -247,3 +247,25 @@ test('full or missing storage keeps the engine working in memory and says so', a
   const plain = await dpseg.open({ schema, autoSchedule: false });
   assert.equal(plain.status().storage, 'memory');
 });
+
+test('the planner and the lint in the package agree with the CLI', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const bin = join(outdoor, '..', '..', 'target', 'release', 'dpseg');
+  const toml = join(outdoor, 'campaigns', 'spring-2027.toml');
+  const cli = JSON.parse(execFileSync(bin, ['plan', '--campaign', toml, '--devices', '50000']));
+  const p = dpseg.plan(spring, { devices: 50000, rate: 0.05 });
+  assert.equal(p.epsilon_report, cli.epsilon_report);
+  for (const item of p.items) {
+    const want = cli.segments[item.id]?.half_width_95 ?? Object.values(cli.groups[item.id])[0].half_width_95;
+    assert.ok(Math.abs(item.half_width - want) < 1e-6 * want, `${item.id}: ${item.half_width} vs ${want}`);
+  }
+  // Another ε: a larger budget narrows every interval.
+  const wider = dpseg.plan(spring, { devices: 50000, epsilon: 2 });
+  wider.items.forEach((it, i) => assert.ok(it.half_width < p.items[i].half_width));
+  assert.throws(() => dpseg.plan(spring, { devices: 0 }), { code: 'bad-plan' });
+
+  const cliLint = JSON.parse(execFileSync(bin, ['lint', '--schema', join(outdoor, 'schema.toml'), '--campaign', toml], { stdio: ['ignore', 'pipe', 'ignore'] }));
+  const codes = (fs) => fs.map((f) => `${f.code}/${f.segment ?? ''}`).sort();
+  assert.ok(cliLint.findings.length > 0);
+  assert.deepEqual(codes(dpseg.lint(schema, spring)), codes(cliLint.findings));
+});
