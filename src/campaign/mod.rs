@@ -495,6 +495,38 @@ impl CompiledCampaign {
         Some(eval(&self.program, &env, info.root, None).truth())
     }
 
+    /// The true value of report item `item` (segments first, then groups, as in
+    /// [`Mechanism::truth`]): 0/1 for a segment, the first case that holds (or the number of
+    /// cases, "none") for a group. Evaluates only that item and what it references, so a report
+    /// that samples a few items of a large campaign evaluates only those. `None` when there is
+    /// no such item.
+    pub fn item_truth(
+        &self,
+        profile: &Profile,
+        now: UnixSecs,
+        item: usize,
+        scratch: &mut Membership,
+    ) -> Option<u16> {
+        let segments = self.segment_ids.len();
+        if item < segments {
+            return self.evaluate_segment(profile, now, item, scratch).map(u16::from);
+        }
+        let g = item - segments;
+        let cases = self.groups.get(g)?;
+        let first_rule = segments + self.groups[..g].iter().map(Vec::len).sum::<usize>();
+        let refs = self.rule_info[first_rule..first_rule + cases.len()]
+            .iter()
+            .any(|r| !r.segment_refs.is_empty());
+        let none = u16::try_from(cases.len()).unwrap_or(u16::MAX);
+        if refs {
+            self.evaluate_into(profile, now, scratch);
+            return Some(scratch.groups.get(g).copied().flatten().unwrap_or(none));
+        }
+        let env = Env { profile, now, segments: &[] };
+        let hit = cases.iter().position(|&root| eval(&self.program, &env, root, None).truth());
+        Some(hit.and_then(|i| u16::try_from(i).ok()).unwrap_or(none))
+    }
+
     /// The membership as `{"segments": {id: bool}, "groups": {id: case id or null}}`.
     pub fn membership_json(&self, m: &Membership) -> serde_json::Value {
         let segments: serde_json::Map<_, _> = self

@@ -230,6 +230,32 @@ impl DeviceState {
         policy: &SitePolicy,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Report, LedgerError> {
+        let truth = mechanism.truth(membership);
+        self.report_with(
+            campaign,
+            mechanism,
+            |i| truth.get(usize::from(i)).copied().unwrap_or(0),
+            now,
+            policy,
+            rng,
+        )
+    }
+
+    /// As [`DeviceState::report`], asking `truth` for the true value of each sampled item only
+    /// (see [`CompiledCampaign::item_truth`]): a report of a large campaign then evaluates only
+    /// the few items it carries.
+    ///
+    /// # Errors
+    /// As [`DeviceState::check`]; the ledger is then unchanged and no report exists.
+    pub fn report_with(
+        &mut self,
+        campaign: &CompiledCampaign,
+        mechanism: &Mechanism,
+        truth: impl FnMut(u16) -> u16,
+        now: UnixSecs,
+        policy: &SitePolicy,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<Report, LedgerError> {
         let c = campaign.campaign();
         let epoch = u64::try_from(now.div_euclid(c.epoch.secs())).unwrap_or(0);
         let epsilon = mechanism.eps_report();
@@ -237,7 +263,7 @@ impl DeviceState {
         let prf = self.secret.prf(campaign.config_id());
         let mut randomness = DeviceRandomness::new(rng, &prf);
         let mut slots = vec![Slot { item: 0, out: 0 }; usize::from(mechanism.per_report())];
-        mechanism.privatize(&mechanism.truth(membership), &mut randomness, &mut slots);
+        mechanism.privatize_with(truth, &mut randomness, &mut slots);
         let report = encode(&c.id, campaign.config_id(), epoch, mechanism, &slots, &mut randomness);
         self.spent.retain(|s| s.at > now - policy.window_secs.max(c.epoch.secs()));
         self.spent.push(Spend { campaign: c.id.clone(), epoch, epsilon, at: now });

@@ -621,7 +621,7 @@ impl Mechanism {
     /// As [`Mechanism::privatize`], asking `truth` for the value of each sampled item only.
     pub fn privatize_with(
         &self,
-        truth: impl Fn(u16) -> u16,
+        mut truth: impl FnMut(u16) -> u16,
         rng: &mut impl Randomness,
         out: &mut [Slot],
     ) {

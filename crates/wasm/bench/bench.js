@@ -171,7 +171,7 @@ try {
   row(`all ${ids.length} segments`, all);
   row(`one segment: ${ids[0]}`, one);
   row(`one segment: ${ids[windowIndex]}`, oneWindow);
-  console.log(`${'one report (evaluate + privatize)'.padEnd(34)} ${'dpseg'.padEnd(30)} ${fmt(report).padStart(10)}  (${bytes} bytes of JSON; median of ${samples.length})`);
+  console.log(`${'one report (sampled items + privatize)'.padEnd(34)} ${'dpseg'.padEnd(30)} ${fmt(report).padStart(10)}  (${bytes} bytes of JSON; median of ${samples.length})`);
 } finally {
   await collector.stop();
 }

@@ -471,10 +471,13 @@ impl Engine {
                 Value::Null,
             ));
         };
-        l.compiled.evaluate_into(&self.profile, now, &mut l.membership);
+        // Only the sampled items are evaluated: a few of a large campaign's segments.
+        let (compiled, profile, scratch) = (&l.compiled, &self.profile, &mut l.membership);
+        let truth =
+            |i: u16| compiled.item_truth(profile, now, usize::from(i), scratch).unwrap_or(0);
         let report = self
             .device
-            .report(&l.compiled, &l.mechanism, &l.membership, now, &self.policy, &mut rng)
+            .report_with(&l.compiled, &l.mechanism, truth, now, &self.policy, &mut rng)
             .map_err(|e| error(e.code(), &e.to_string(), Value::Null))?;
         serde_json::to_string(&report).map_err(|e| error("internal", &e.to_string(), Value::Null))
     }
