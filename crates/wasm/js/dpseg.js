@@ -207,6 +207,10 @@ export class Engine {
     );
     this.handles = new Map(); // campaign id -> {handle, info}
     this.restore();
+    this.onStorage = (e) => {
+      if (e.key === null || e.key.startsWith(`${this.store.prefix}:`)) this.sync();
+    };
+    globalThis.addEventListener?.('storage', this.onStorage);
     this.arm();
   }
 
@@ -218,6 +222,7 @@ export class Engine {
     if (profile) {
       try {
         guard(() => this.core.importProfile(profile, now));
+        this.profileText = profile;
       } catch (e) {
         this.lastError = `stored profile dropped: ${e.message}`;
       }
@@ -245,17 +250,56 @@ export class Engine {
   }
 
   saveProfile() {
-    this.store.set('profile', this.core.profileJson());
+    this.profileText = this.core.profileJson();
+    this.store.set('profile', this.profileText);
   }
 
   saveDevice() {
-    this.store.set('device', this.core.deviceJson());
+    this.deviceText = this.core.deviceJson();
+    this.store.set('device', this.deviceText);
+  }
+
+  /**
+   * Other tabs of the site share this storage, and every change is written to it as it
+   * happens, so before deciding anything the engine takes what storage holds: the ledger (so
+   * two tabs do not both report a campaign in one epoch), consent, the schedule, the outbox,
+   * the profile. Storage emptied by another tab's `forget()` forgets here too.
+   */
+  sync() {
+    if (!this.store.backend) return;
+    const device = this.store.get('device');
+    if (device === null) {
+      if (this.deviceText !== undefined) this.forgetHere();
+      return;
+    }
+    if (device !== this.deviceText) {
+      try {
+        this.core.importDevice(device);
+        this.deviceText = device;
+      } catch {
+        // Unreadable: keep ours, which the next save writes back.
+      }
+    }
+    const profile = this.store.get('profile');
+    if (profile !== null && profile !== this.profileText) {
+      try {
+        this.core.importProfile(profile, this.now());
+        this.profileText = profile;
+      } catch {
+        // As above.
+      }
+    }
+    this.consentState = this.store.getJson('consent', this.consentState);
+    this.scheduleState = this.store.getJson('schedule', this.scheduleState);
+    this.outbox = this.store.getJson('outbox', this.outbox);
+    this.sentLog = this.store.getJson('sent', this.sentLog);
   }
 
   // ---- the profile -------------------------------------------------------------------------
 
   /** Sets a zero-party attribute; `null` or `undefined` unsets it. Throws DpsegError on bad input. */
   set(name, value) {
+    this.sync();
     guard(() => this.core.set(String(name), value ?? null));
     this.saveProfile();
   }
@@ -270,6 +314,7 @@ export class Engine {
     const when = at === undefined ? new Date(this.now()) : new Date(at);
     if (Number.isNaN(when.getTime())) throw new DpsegError('bad-time', `event time ${at} is not a time`);
     const event = { name: String(name), at: when.toISOString().replace(/\.\d{3}Z$/, 'Z'), props };
+    this.sync();
     guard(() => this.core.track(event, this.now()));
     this.saveProfile();
   }
@@ -400,6 +445,7 @@ export class Engine {
 
   /** Records the visitor's choice for a purpose. Withdrawing drops queued reports for it. */
   setConsent(purpose, granted) {
+    this.sync();
     this.consentState[String(purpose)] = granted === true;
     this.store.setJson('consent', this.consentState);
     if (granted !== true) this.dropDisallowed();
@@ -442,6 +488,7 @@ export class Engine {
    */
   async tick() {
     if (this.closed) return;
+    this.sync();
     const now = this.now();
     for (const { handle, info } of this.handles.values()) {
       if (!this.allowed(info.purpose)) continue;
@@ -567,18 +614,26 @@ export class Engine {
 
   /** Deletes everything: profile, device secret and ledger, consent, outbox, sent log. */
   forget() {
+    this.forgetHere();
+    for (const name of NAMES) this.store.remove(name);
+  }
+
+  /** Forgets the in-memory state (storage is another tab's or `forget`'s business). */
+  forgetHere() {
     guard(() => this.core.forget());
     this.consentState = {};
     this.outbox = [];
     this.sentLog = [];
     this.scheduleState = {};
-    for (const name of NAMES) this.store.remove(name);
+    this.deviceText = undefined;
+    this.profileText = undefined;
     this.disarm();
   }
 
   /** Stops the timer; the engine sends nothing more. */
   close() {
     this.closed = true;
+    globalThis.removeEventListener?.('storage', this.onStorage);
     this.disarm();
   }
 

@@ -257,6 +257,47 @@ test('every report of a campaign has the same byte length, whatever the profile'
   await context.close();
 });
 
+test('two tabs share one ledger: one report per epoch, and a withdrawal or forget in one holds in both', async () => {
+  const { context, page } = await newPage();
+  const other = await context.newPage();
+  other.on('request', (r) => requests.push({ url: r.url(), method: r.method(), body: r.postData() ?? '' }));
+  await other.goto(`${collector.url}/test/browser/index.html`);
+  await openEngine(page, { consent: true });
+  await openEngine(other, { fill: false });
+  const start = reportRequests().length;
+  // Both tabs reach the end of the epoch; only the first may report.
+  await page.evaluate(() => engine.tick());
+  await other.evaluate(() => engine.tick());
+  const made = reportRequests().slice(start);
+  assert.equal(made.length, 1, `reports sent: ${made.length}`);
+  assert.equal(JSON.parse(made[0].body).length, 1);
+  // The other tab saw the visitor's profile and consent, too.
+  assert.deepEqual(await other.evaluate(() => engine.profile()), await page.evaluate(() => engine.profile()));
+
+  // Withdrawal in one tab: the next epoch sends nothing from either.
+  await other.evaluate(() => engine.setConsent('measurement', false));
+  for (const p of [page, other]) {
+    await p.evaluate(async () => {
+      window.now += 86_400_000;
+      await engine.tick();
+    });
+  }
+  assert.equal(reportRequests().length - start, 1);
+
+  // Forget in one tab: the other forgets as well and sends nothing.
+  await other.evaluate(() => engine.setConsent('measurement', true));
+  await page.evaluate(() => engine.forget());
+  const after = await other.evaluate(async () => {
+    window.now += 86_400_000;
+    await engine.tick();
+    return { profile: engine.profile(), keys: Object.keys(localStorage) };
+  });
+  assert.deepEqual(after.profile, { attributes: {}, events: [] });
+  assert.deepEqual(after.keys, []);
+  assert.equal(reportRequests().length - start, 1);
+  await context.close();
+});
+
 test('no request body of the whole suite contains a raw profile value', () => {
   // Runs last: `requests` holds every request of every page above.
   const values = [];
