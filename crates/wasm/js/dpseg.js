@@ -78,6 +78,7 @@ const BACKOFF_MIN_MS = 1_000;
 const BACKOFF_MAX_MS = 3_600_000;
 const SENT_LOG_MAX = 500;
 const TIMER_MAX_MS = 60_000;
+const LEASE_MS = 30_000;
 
 /** Storage that survives reloads when it can, and says when it cannot. */
 class Store {
@@ -544,6 +545,9 @@ export class Engine {
     const now = this.now();
     const batch = this.outbox.filter((r) => r.next <= now);
     if (batch.length === 0) return;
+    // A lease: other tabs leave these alone while this one is sending them.
+    for (const r of batch) r.next = now + LEASE_MS;
+    this.store.setJson('outbox', this.outbox);
     const body = `[${batch.map((r) => r.report).join(',')}]`;
     const entry = { at: new Date(now).toISOString(), url: `${this.collector}/v1/reports`, body, status: null };
     let outcome = null;
@@ -562,17 +566,20 @@ export class Engine {
     } catch (e) {
       entry.status = `network error: ${e && e.message ? e.message : e}`;
     }
-    this.record(entry);
     if (this.closed) return;
+    // Storage may have changed while the request was out (another tab, a reload of state):
+    // take it, then settle this batch's entries by their report text.
+    this.sync();
+    this.record(entry);
+    const sentNow = new Set(batch.map((r) => r.report));
     if (outcome && typeof outcome === 'object') {
       // Accepted, duplicate (an earlier try arrived) and rejected reports all leave the outbox.
-      const done = new Set(batch);
-      this.outbox = this.outbox.filter((r) => !done.has(r));
+      this.outbox = this.outbox.filter((r) => !sentNow.has(r.report));
       for (const r of outcome.rejected ?? []) {
         this.lastError = `report refused by the collector: ${r.code}`;
       }
     } else {
-      for (const r of batch) {
+      for (const r of this.outbox.filter((x) => sentNow.has(x.report))) {
         r.attempts += 1;
         const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (r.attempts - 1));
         r.next = now + backoff * (0.5 + randomUnit() / 2);
@@ -615,7 +622,8 @@ export class Engine {
   /** Deletes everything: profile, device secret and ledger, consent, outbox, sent log. */
   forget() {
     this.forgetHere();
-    for (const name of NAMES) this.store.remove(name);
+    // The device state goes first: other tabs take its absence as the signal to forget too.
+    for (const name of ['device', ...NAMES.filter((n) => n !== 'device')]) this.store.remove(name);
   }
 
   /** Forgets the in-memory state (storage is another tab's or `forget`'s business). */

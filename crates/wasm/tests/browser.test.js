@@ -267,15 +267,18 @@ test('two tabs share one ledger: one report per epoch, and a withdrawal or forge
   const start = reportRequests().length;
   // Both tabs reach the end of the epoch; only the first may report.
   await page.evaluate(() => engine.tick());
+  const device = await page.evaluate(() => localStorage.getItem('dpseg:device'));
+  await other.waitForFunction((d) => localStorage.getItem('dpseg:device') === d, device);
   await other.evaluate(() => engine.tick());
   const made = reportRequests().slice(start);
-  assert.equal(made.length, 1, `reports sent: ${made.length}`);
+  assert.equal(made.length, 1, `requests sent: ${made.length}`);
   assert.equal(JSON.parse(made[0].body).length, 1);
   // The other tab saw the visitor's profile and consent, too.
   assert.deepEqual(await other.evaluate(() => engine.profile()), await page.evaluate(() => engine.profile()));
 
   // Withdrawal in one tab: the next epoch sends nothing from either.
   await other.evaluate(() => engine.setConsent('measurement', false));
+  await page.waitForFunction(() => JSON.parse(localStorage.getItem('dpseg:consent')).measurement === false);
   for (const p of [page, other]) {
     await p.evaluate(async () => {
       window.now += 86_400_000;
@@ -286,7 +289,10 @@ test('two tabs share one ledger: one report per epoch, and a withdrawal or forge
 
   // Forget in one tab: the other forgets as well and sends nothing.
   await other.evaluate(() => engine.setConsent('measurement', true));
+  await page.waitForFunction(() => JSON.parse(localStorage.getItem('dpseg:consent')).measurement === true);
   await page.evaluate(() => engine.forget());
+  // Storage reaches the other tab's process asynchronously (milliseconds).
+  await other.waitForFunction(() => localStorage.length === 0);
   const after = await other.evaluate(async () => {
     window.now += 86_400_000;
     await engine.tick();
