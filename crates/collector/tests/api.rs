@@ -500,3 +500,63 @@ async fn each_connection_is_rate_limited_on_its_own() {
     assert_eq!(status, StatusCode::OK);
     assert!(state.metrics().render().contains("reason=\"rate-limited\"} 2"));
 }
+
+#[tokio::test]
+async fn the_data_map_campaign_list_and_static_files_are_served() {
+    let url = urls().await.remove(0);
+    let limits = Limits::default();
+    let schema = Schema::from_toml(
+        &std::fs::read_to_string(examples().join("schema.toml")).unwrap(),
+        &limits,
+    )
+    .unwrap();
+    let site = std::env::temp_dir().join(format!("dpseg-api-site-{}", std::process::id()));
+    std::fs::create_dir_all(site.join("sub")).unwrap();
+    std::fs::write(site.join("index.html"), "<p>hello</p>").unwrap();
+    std::fs::write(site.join("sub/a.js"), "export const a = 1;").unwrap();
+    let with_site = Config {
+        schema_document: schema.to_json(),
+        statics: vec![("/".into(), site.clone()), ("/pkg".into(), site.join("sub"))],
+        ..config()
+    };
+    let (app, _) = router(fresh_store(&url).await, with_site).await;
+
+    // The data map, in the JSON form that reads back to the same schema.
+    let (status, body) = call(&app, get("/v1/schema", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(Schema::from_json_value(&body, &limits).unwrap(), schema);
+
+    let (status, body) = call(&app, get("/v1/campaigns", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    let ids: Vec<&str> =
+        body["campaigns"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["family-gear", "spring-2027"]);
+    let catalog = catalog();
+    assert_eq!(
+        body["campaigns"][1]["config_id"],
+        json!(catalog.get("spring-2027").unwrap().compiled.config_id())
+    );
+
+    // The campaign document carries what a device needs to rebuild the campaign.
+    let (_, doc) = call(&app, get("/v1/campaigns/spring-2027", None)).await;
+    assert_eq!(doc["epoch"], json!("1d"));
+    assert_eq!(doc["segments"][0]["rule"], json!("interests has \"hiking\" and budget >= 100"));
+
+    let (status, body) = call(&app, get("/", None)).await;
+    assert_eq!((status, body), (StatusCode::OK, json!("<p>hello</p>")));
+    let (status, body) = call(&app, get("/pkg/a.js", None)).await;
+    assert_eq!((status, body), (StatusCode::OK, json!("export const a = 1;")));
+    let (status, _) = call(&app, get("/nothing-here.html", None)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The API keeps its own answers beside the files.
+    let (status, body) = call(&app, get("/v1/campaigns/nope", None)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], json!("unknown-campaign"));
+
+    // Without a data map, `/v1/schema` says so.
+    let (bare, _) = router(fresh_store(&urls().await.remove(0)).await, config()).await;
+    let (status, body) = call(&bare, get("/v1/schema", None)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], json!("not-found"));
+    std::fs::remove_dir_all(site).unwrap();
+}
