@@ -11,8 +11,8 @@ let opening = null;
 /** The page's engine: opened once, campaigns loaded, first visit recorded. */
 export function engine() {
   opening ??= (async () => {
-    const schema = await (await fetch('/v1/schema', { credentials: 'omit' })).json();
-    const dpseg = await open({ schema, collector: location.origin });
+    // The data map comes from the collector (`GET /v1/schema`).
+    const dpseg = await open({ collector: location.origin });
     for (const id of CAMPAIGNS) {
       try {
         await dpseg.loadCampaign(id);

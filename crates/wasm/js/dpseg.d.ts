@@ -28,8 +28,8 @@ export interface StorageLike {
 }
 
 export interface OpenOptions {
-  /** The data map (object or JSON text). */
-  schema: DataMap | string;
+  /** The data map (object or JSON text); default: the collector's, from `GET /v1/schema`. */
+  schema?: DataMap | string;
   /** The collector's base URL; without it nothing is ever sent. */
   collector?: string | null;
   /** Highest ε of one report; campaigns asking more are refused. Default 2. */

@@ -185,6 +185,19 @@ function randomUnit() {
  */
 export async function open(options = {}) {
   await load(options.wasm);
+  if (options.schema === undefined && options.collector) {
+    // The collector serves the data map it was started with.
+    const base = String(options.collector).replace(/\/+$/, '');
+    const get = options.fetch ?? ((...a) => globalThis.fetch(...a));
+    let res;
+    try {
+      res = await get(`${base}/v1/schema`, { credentials: 'omit', referrerPolicy: 'no-referrer' });
+    } catch (e) {
+      throw new DpsegError('network', `could not fetch the data map: ${e && e.message}`);
+    }
+    if (!res.ok) throw new DpsegError('schema-unavailable', `collector answered ${res.status} for the data map`, { status: res.status });
+    return new Engine({ ...options, schema: await res.text() });
+  }
   return new Engine(options);
 }
 

@@ -73,6 +73,14 @@ test('memberships agree with the CLI for every example profile', async () => {
   }
 });
 
+test('without a data map, open() takes the collector\'s', async () => {
+  const engine = await dpseg.open({ collector: collector.url, storage: 'memory', autoSchedule: false });
+  assert.deepEqual(Object.keys(engine.dataMap().attributes).sort(), Object.keys(schema.attributes).sort());
+  await engine.loadCampaign('spring-2027');
+  assert.deepEqual(engine.campaigns().map((c) => c.id), ['spring-2027']);
+  await assert.rejects(dpseg.open({ collector: `${collector.url}/nowhere`, storage: 'memory' }), { code: 'schema-unavailable' });
+});
+
 test('bad input throws one error shape and changes nothing', async () => {
   const engine = await openWith();
   engine.set('budget', 150);
