@@ -79,6 +79,8 @@ const BACKOFF_MAX_MS = 3_600_000;
 const SENT_LOG_MAX = 500;
 const TIMER_MAX_MS = 60_000;
 const LEASE_MS = 30_000;
+/** Reports older than this many epochs leave the outbox unsent: the collector refuses them. */
+const OUTBOX_EPOCHS_BACK = 2;
 
 /** Storage that survives reloads when it can, and says when it cannot. */
 class Store {
@@ -466,6 +468,19 @@ export class Engine {
     this.arm();
   }
 
+  /** Drops reports the collector would refuse as too old (and so keeps the outbox bounded). */
+  dropStale(now) {
+    const keep = this.outbox.filter((r) => {
+      const c = this.handles.get(r.campaign);
+      if (!c) return false; // the campaign is no longer loaded
+      return r.epoch + OUTBOX_EPOCHS_BACK >= Math.floor(now / (c.info.epoch_secs * 1000));
+    });
+    if (keep.length !== this.outbox.length) {
+      this.outbox = keep;
+      this.store.setJson('outbox', this.outbox);
+    }
+  }
+
   dropDisallowed() {
     const keep = this.outbox.filter((r) => this.allowed(r.purpose));
     if (keep.length !== this.outbox.length) {
@@ -556,6 +571,7 @@ export class Engine {
     if (!this.collector || this.closed) return;
     this.dropDisallowed();
     const now = this.now();
+    this.dropStale(now);
     const batch = this.outbox.filter((r) => r.next <= now);
     if (batch.length === 0) return;
     // A lease: other tabs leave these alone while this one is sending them.

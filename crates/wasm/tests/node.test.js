@@ -209,6 +209,36 @@ test('reports reach the real collector once, and every report has the same lengt
   assert.equal(afterCount - before, 4);
 });
 
+test('an unreachable collector: the outbox retries with backoff, then drops what is too old to count', async () => {
+  const c = clock(endOfDay(0));
+  const attempts = [];
+  const down = async (url, init) => {
+    attempts.push({ at: c.t, body: init.body });
+    throw new TypeError('connection refused');
+  };
+  const engine = await openWith({ collector: collector.url, now: c.now, fetch: down });
+  engine.addCampaign(spring);
+  engine.setConsent('measurement', true);
+  await engine.tick();
+  assert.equal(engine.pending().length, 1);
+  assert.match(engine.status().lastError, /will retry/);
+  // Before the backoff is over, nothing is tried again; after it, the same bytes are.
+  c.t += 100;
+  await engine.flush();
+  assert.equal(attempts.length, 1);
+  c.t += 5_000;
+  await engine.flush();
+  assert.equal(attempts.length, 2);
+  assert.equal(attempts[0].body, attempts[1].body);
+  // Two epochs later the report would still count; three epochs later it would not.
+  c.t = endOfDay(2);
+  await engine.flush();
+  assert.equal(engine.pending().filter((r) => r.epoch === Math.floor(endOfDay(0) / 86_400_000)).length, 1);
+  c.t = endOfDay(3);
+  await engine.flush();
+  assert.deepEqual(engine.pending(), []);
+});
+
 test('forget empties the engine and its storage', async () => {
   const store = new Map();
   const storage = {
