@@ -257,6 +257,30 @@ test('every report of a campaign has the same byte length, whatever the profile'
   await context.close();
 });
 
+test('full storage: the engine keeps working in memory, says so, and throws nothing into the page', async () => {
+  const context = await browser.newContext();
+  await context.addInitScript(() => {
+    Storage.prototype.setItem = function () {
+      throw new DOMException('the quota has been exceeded', 'QuotaExceededError');
+    };
+  });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${collector.url}/test/browser/index.html`);
+  await openEngine(page, { consent: true });
+  const status = await page.evaluate(async () => {
+    await engine.tick();
+    return { status: engine.status(), profile: engine.profile(), sent: engine.sent().map((x) => x.status) };
+  });
+  assert.equal(status.status.storage, 'memory');
+  assert.match(status.status.storageProblem, /quota/i);
+  assert.equal(status.profile.attributes.budget, 4827.5);
+  assert.deepEqual(status.sent, [200]);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('two tabs share one ledger: one report per epoch, and a withdrawal or forget in one holds in both', async () => {
   const { context, page } = await newPage();
   const other = await context.newPage();
