@@ -75,6 +75,41 @@ impl Paths {
     }
 }
 
+/// Builds what the demo serves when it is missing or stale, from a repository checkout: the
+/// browser package (`scripts/build-wasm.sh`, which skips an up-to-date package) and the
+/// dashboard's npm packages (`npm ci`). Elsewhere (no script) the paths must already be there.
+pub fn ensure_built(paths: &Paths) -> Result<(), Failure> {
+    let run = |program: &str, args: &[&str]| -> Result<(), Failure> {
+        let status = std::process::Command::new(program)
+            .args(args)
+            .status()
+            .map_err(|e| Failure(format!("cannot run {program}: {e}"), 2))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(Failure(format!("{program} {} failed ({status})", args.join(" ")), 2))
+        }
+    };
+    let script = Path::new("scripts/build-wasm.sh");
+    if script.is_file() && paths.package == Path::new("crates/wasm/pkg") {
+        run("bash", &["scripts/build-wasm.sh"])?;
+    }
+    let lock = Path::new("package-lock.json");
+    let installed = paths.node_modules.join(".package-lock.json");
+    let stale = match (std::fs::metadata(lock), std::fs::metadata(&installed)) {
+        (Ok(l), Ok(i)) => match (l.modified(), i.modified()) {
+            (Ok(l), Ok(i)) => l > i,
+            _ => false,
+        },
+        (Ok(_), Err(_)) => true,
+        _ => false,
+    };
+    if stale && paths.node_modules == Path::new("node_modules") {
+        run("npm", &["ci", "--no-audit", "--no-fund", "--loglevel=error"])?;
+    }
+    Ok(())
+}
+
 #[cfg(unix)]
 fn write_private(path: &Path, text: &str) -> Result<(), Failure> {
     use std::io::Write;

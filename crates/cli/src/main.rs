@@ -167,6 +167,9 @@ enum Command {
         /// Dashboard token (default: kept in the data directory, made on first run).
         #[arg(long)]
         token: Option<String>,
+        /// Do not build the browser package or install npm packages when they are stale.
+        #[arg(long)]
+        no_build: bool,
     },
     /// Simulate a population reporting over epochs, and estimate every segment and case.
     Simulate {
@@ -423,8 +426,12 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             devices,
             epochs,
             token,
+            no_build,
         } => {
             let paths = demo::Paths { data_dir, example, www, package, node_modules };
+            if !no_build {
+                demo::ensure_built(&paths)?;
+            }
             let statics = paths.statics()?;
             std::fs::create_dir_all(&paths.data_dir)
                 .map_err(|e| Failure(format!("{}: {e}", paths.data_dir.display()), 2))?;
