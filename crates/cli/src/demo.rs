@@ -35,7 +35,7 @@ impl Paths {
                 Err(Failure(format!("{} is missing; {hint}", dir.display()), 2))
             }
         };
-        let build = "run ./scripts/demo.sh, which builds it";
+        let build = "run ./scripts/build-wasm.sh, or dpseg demo from the repository root";
         let package = need(self.package.clone(), build)?;
         if !package.join("dpseg_core_bg.wasm").is_file() {
             return Err(Failure(format!("{} has no wasm; {build}", package.display()), 2));

@@ -353,3 +353,28 @@ fn bad_rates_and_memberships_exit_2_with_the_path() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn demo_names_what_is_missing_and_starts_nothing() {
+    let dir = std::env::temp_dir().join(format!("dpseg-demo-missing-{}", std::process::id()));
+    let ex = examples();
+    let out = dpseg(&[
+        "demo",
+        "--no-build",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--example",
+        ex.to_str().unwrap(),
+        "--www",
+        ex.join("..").join("..").join("www").to_str().unwrap(),
+        "--package",
+        "/nonexistent/pkg",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/pkg is missing; run ./scripts/build-wasm.sh"), "{err}");
+    assert!(out.stdout.is_empty());
+    assert!(!dir.exists(), "the data directory was created before the check");
+}
