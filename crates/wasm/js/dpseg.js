@@ -40,6 +40,23 @@ function guard(f) {
   }
 }
 
+/** `v` as JSON text for the engine (text passes through); throws DpsegError if it has none. */
+function text(v) {
+  if (typeof v === 'string') return v;
+  let t;
+  try {
+    t = JSON.stringify(v);
+  } catch (e) {
+    throw new DpsegError('bad-input', `not a JSON value: ${e && e.message}`);
+  }
+  return t === undefined ? 'null' : t;
+}
+
+/** `v` as a number for the engine: anything else is NaN, which the engine refuses by name. */
+const num = (v) => (typeof v === 'number' ? v : NaN);
+const optNum = (v) => (v === undefined || v === null ? undefined : num(v));
+const optStr = (v) => (typeof v === 'string' ? v : undefined);
+
 let loading = null;
 let ready = false;
 
@@ -217,9 +234,9 @@ export class Engine {
     this.timer = null;
     this.flushing = null;
     this.closed = false;
-    const schema = typeof o.schema === 'string' ? o.schema : JSON.stringify(o.schema ?? null);
+    const schema = text(o.schema ?? null);
     this.core = guard(
-      () => new core.Engine(schema, o.epsilonReportMax ?? 2.0, o.epsilonWindowMax ?? 8.0),
+      () => new core.Engine(schema, num(o.epsilonReportMax ?? 2.0), num(o.epsilonWindowMax ?? 8.0)),
     );
     this.handles = new Map(); // campaign id -> {handle, info}
     this.restore();
@@ -348,10 +365,10 @@ export class Engine {
   // ---- campaigns ---------------------------------------------------------------------------
 
   install(doc) {
-    const text = typeof doc === 'string' ? doc : JSON.stringify(doc);
-    const handle = guard(() => this.core.loadCampaign(text));
+    const json = text(doc);
+    const handle = guard(() => this.core.loadCampaign(json));
     const info = JSON.parse(this.core.campaignInfo(handle));
-    this.handles.set(info.id, { handle, info, doc: JSON.parse(text) });
+    this.handles.set(info.id, { handle, info, doc: JSON.parse(json) });
     return info;
   }
 
@@ -703,10 +720,9 @@ export class Engine {
 
 /** Lints a campaign (JSON form) against a data map (JSON form): `[{code, severity, ...}]`. */
 export function lint(schema, campaign, { epsilonMax, devices, limits } = {}) {
-  const s = typeof schema === 'string' ? schema : JSON.stringify(schema);
-  const c = typeof campaign === 'string' ? campaign : JSON.stringify(campaign);
   loaded();
-  return JSON.parse(guard(() => core.lint(s, c, epsilonMax, devices, limits && JSON.stringify(limits))));
+  const [s, c] = [text(schema), text(campaign)];
+  return JSON.parse(guard(() => core.lint(s, c, optNum(epsilonMax), optNum(devices), limits && text(limits))));
 }
 
 /** Tools for rule editors and the spec suite; each throws DpsegError with `details.at`/`path`. */
@@ -717,20 +733,20 @@ export function lint(schema, campaign, { epsilonMax, devices, limits } = {}) {
  */
 export function plan(campaign, { devices, rate = 0.05, epsilon } = {}) {
   loaded();
-  const c = typeof campaign === 'string' ? campaign : JSON.stringify(campaign);
-  return JSON.parse(guard(() => core.planCampaign(c, devices, rate, epsilon)));
+  const c = text(campaign);
+  return JSON.parse(guard(() => core.planCampaign(c, num(devices), num(rate), optNum(epsilon))));
 }
 
 export const tools = {
-  parseRule: (rule, limits) => JSON.parse(guard(() => loaded() ?? core.parseRule(rule, limits && JSON.stringify(limits)))),
+  parseRule: (rule, limits) => JSON.parse(guard(() => loaded() ?? core.parseRule(String(rule), limits && text(limits)))),
   checkRule: (schema, { rule, ast }, profile, now, limits) =>
     guard(() => loaded() ??
-      core.checkRule(JSON.stringify(schema), rule, ast === undefined ? undefined : JSON.stringify(ast), JSON.stringify(profile), now, limits && JSON.stringify(limits)),
+      core.checkRule(text(schema), optStr(rule), ast === undefined ? undefined : text(ast), text(profile), String(now), limits && text(limits)),
     ),
   printRule: ({ rule, ast }, limits) =>
-    guard(() => loaded() ?? core.printRule(rule, ast === undefined ? undefined : JSON.stringify(ast), limits && JSON.stringify(limits))),
+    guard(() => loaded() ?? core.printRule(optStr(rule), ast === undefined ? undefined : text(ast), limits && text(limits))),
   evaluateCampaign: (schema, campaign, profile, now, limits) =>
-    JSON.parse(guard(() => loaded() ?? core.evaluateCampaign(JSON.stringify(schema), JSON.stringify(campaign), JSON.stringify(profile), now, limits && JSON.stringify(limits)))),
+    JSON.parse(guard(() => loaded() ?? core.evaluateCampaign(text(schema), text(campaign), text(profile), String(now), limits && text(limits)))),
   checkProfile: (schema, profile, now, limits) =>
-    guard(() => loaded() ?? core.checkProfile(JSON.stringify(schema), JSON.stringify(profile), now, limits && JSON.stringify(limits))),
+    guard(() => loaded() ?? core.checkProfile(text(schema), text(profile), String(now), limits && text(limits))),
 };
