@@ -47,6 +47,9 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
 fi
 npm ci --no-audit --no-fund --loglevel=error
 
+step "the package's TypeScript declarations (tsc --strict over a use of the whole API)"
+npx --no-install tsc -p crates/wasm/tests/types
+
 step "JS tests: the package in Node and headless Chromium, against the real collector"
 cargo build --release --locked -p dpseg-cli
 node --test crates/wasm/tests/

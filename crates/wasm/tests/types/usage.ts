@@ -1,0 +1,48 @@
+// Compiled with `tsc --noEmit --strict` by scripts/test.sh: the package's declarations
+// (dpseg.d.ts) describe its whole public API as a web developer uses it.
+import { DpsegError, Engine, lint, load, open, plan, tools, version } from '../../pkg/dpseg.js';
+import type { CampaignInfo, Explanation, Memberships, SentRequest, Status } from '../../pkg/dpseg.js';
+
+export async function embed(collector: string): Promise<void> {
+  await load();
+  const v: string = await version();
+  const dpseg: Engine = await open({ collector, epsilonReportMax: 1, epsilonWindowMax: 4, honourGpc: true });
+  const info: CampaignInfo = await dpseg.loadCampaign('spring-2027');
+  dpseg.addCampaign({ id: 'x', config_id: 'y' });
+  dpseg.set('budget', 150);
+  dpseg.set('interests', ['hiking']);
+  dpseg.unset('budget');
+  dpseg.track('product_view', { category: 'tents', price: 329 });
+  dpseg.track('purchase', { amount: 80 }, new Date());
+  const m: Memberships = dpseg.memberships(info.id);
+  const flat: Uint16Array = dpseg.evaluate(info.id);
+  const inIt: boolean = dpseg.inSegment(info.id, info.segments[0].id);
+  const why: Explanation = dpseg.explain(info.id, 'hikers');
+  const reasons: string[] = why.reasons.map((r) => r.text);
+  dpseg.setConsent('measurement', true);
+  const allowed: boolean = dpseg.allowed('measurement') && !dpseg.gpc();
+  await dpseg.tick();
+  await dpseg.sendNow();
+  await dpseg.flush();
+  const sent: SentRequest[] = dpseg.sent();
+  const status: Status = dpseg.status();
+  const spent: number = dpseg.budget().spent;
+  const pending: number = dpseg.pending().length;
+  const stored = dpseg.profile().attributes;
+  const map = dpseg.dataMap().attributes;
+  const findings = lint({ attributes: {} }, { id: 'c' }, { epsilonMax: 2, devices: 1000 });
+  const p = plan({ id: 'c' }, { devices: 1000, rate: 0.05, epsilon: 1 });
+  const tree = tools.parseRule('budget > 1');
+  const printed: string = tools.printRule({ rule: 'budget>1' });
+  dpseg.forget();
+  dpseg.close();
+  try {
+    dpseg.set('budjet', 1);
+  } catch (e) {
+    if (e instanceof DpsegError) {
+      const code: string = e.code;
+      void code;
+    }
+  }
+  void [v, m, flat, inIt, reasons, allowed, sent, status, spent, pending, stored, map, findings, p, tree, printed];
+}
