@@ -363,9 +363,10 @@ impl Schema {
     /// As [`Schema::from_toml`].
     pub fn from_json(text: &str, limits: &Limits) -> Result<Schema, SchemaError> {
         check_size(text, limits)?;
-        let raw: RawSchema =
+        // Through a JSON value: one deserializer for both entry points keeps the wasm smaller.
+        let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| SchemaError::Syntax(e.to_string()))?;
-        Schema::validate(raw, limits)
+        Schema::from_json_value(&value, limits)
     }
 
     /// Validates a schema given as a JSON value.
