@@ -15,7 +15,7 @@ use dpseg::campaign::{Campaign, CompiledCampaign, LintConfig, Membership, Severi
 use dpseg::limits::Limits;
 use dpseg::privacy::ledger::{DeviceState, SitePolicy};
 use dpseg::privacy::mechanism::Mechanism;
-use dpseg::profile::Profile;
+use dpseg::profile::{Profile, ProfileError};
 use dpseg::rules::ast::Expr;
 use dpseg::rules::{parse, Rule, RuleError};
 use dpseg::schema::Schema;
@@ -39,9 +39,26 @@ fn json_to_js(v: &Value) -> JsValue {
     js_sys::JSON::parse(&v.to_string()).unwrap_or(JsValue::NULL)
 }
 
-fn rule_error_details(e: &RuleError, source: &str) -> Value {
+fn rule_error(e: &RuleError, source: &str) -> JsValue {
     let at = e.position(source);
-    json!({"at": format!("{}:{}", at.line, at.column)})
+    error(
+        e.kind.code(),
+        &e.render("rule", source),
+        json!({"at": format!("{}:{}", at.line, at.column)}),
+    )
+}
+
+fn profile_error(e: &ProfileError) -> JsValue {
+    error(e.code(), &e.to_string(), json!({"path": e.path}))
+}
+
+fn unknown_campaign(handle: u32) -> JsValue {
+    error("unknown-campaign", &format!("no campaign handle {handle}"), Value::Null)
+}
+
+/// An RFC 3339 time (the stateless tools take `now` as text).
+fn timestamp(text: &str) -> Result<UnixSecs, JsValue> {
+    parse_timestamp(text).map_err(|e| error("bad-time", &e.to_string(), Value::Null))
 }
 
 /// The browser's CSPRNG (`crypto.getRandomValues` through getrandom), natively the OS's.
@@ -106,11 +123,6 @@ impl RngCore for SystemRng {
 }
 
 impl CryptoRng for SystemRng {}
-
-/// Refuses to go on when the platform has no CSPRNG.
-fn rng() -> Result<SystemRng, JsValue> {
-    SystemRng::new()
-}
 
 fn secs(now_ms: f64) -> Result<UnixSecs, JsValue> {
     if now_ms.is_finite() && now_ms.abs() < 8.64e15 {
@@ -208,7 +220,7 @@ impl Engine {
         }
         let policy = SitePolicy { epsilon_report_max, epsilon_window_max, ..SitePolicy::default() };
         let profile = Profile::new(&schema);
-        let device = DeviceState::new(&mut rng()?);
+        let device = DeviceState::new(&mut SystemRng::new()?);
         Ok(Engine { schema, limits, policy, profile, device, campaigns: Vec::new() })
     }
 
@@ -224,9 +236,7 @@ impl Engine {
                 error("profile-syntax", &format!("attribute '{name}': {e}"), Value::Null)
             })?
         };
-        self.profile
-            .set(&self.schema, name, &value, &self.limits)
-            .map_err(|e| error(e.code(), &e.to_string(), json!({"path": e.path})))
+        self.profile.set(&self.schema, name, &value, &self.limits).map_err(|e| profile_error(&e))
     }
 
     /// Records an event `{name, at, props}` (`at` an RFC 3339 time) and applies retention as of
@@ -238,9 +248,7 @@ impl Engine {
         let now = secs(now_ms)?;
         let event: Value = serde_wasm_bindgen::from_value(event)
             .map_err(|e| error("profile-syntax", &format!("event: {e}"), Value::Null))?;
-        self.profile
-            .track(&self.schema, &event, now, &self.limits)
-            .map_err(|e| error(e.code(), &e.to_string(), json!({"path": e.path})))
+        self.profile.track(&self.schema, &event, now, &self.limits).map_err(|e| profile_error(&e))
     }
 
     /// Deletes events past their retention; returns how many.
@@ -262,7 +270,7 @@ impl Engine {
     #[wasm_bindgen(js_name = importProfile)]
     pub fn import_profile(&mut self, json: &str, now_ms: f64) -> Result<(), JsValue> {
         self.profile = Profile::from_json(&self.schema, json, secs(now_ms)?, &self.limits)
-            .map_err(|e| error(e.code(), &e.to_string(), json!({"path": e.path})))?;
+            .map_err(|e| profile_error(&e))?;
         Ok(())
     }
 
@@ -375,9 +383,7 @@ impl Engine {
     }
 
     fn loaded(&self, handle: u32) -> Result<&Loaded, JsValue> {
-        self.campaigns.get(handle as usize).ok_or_else(|| {
-            error("unknown-campaign", &format!("no campaign handle {handle}"), Value::Null)
-        })
+        self.campaigns.get(handle as usize).ok_or_else(|| unknown_campaign(handle))
     }
 
     /// What a page needs to name results: `{id, config_id, purpose, epoch_secs, epsilon,
@@ -406,13 +412,7 @@ impl Engine {
     /// segment (1 in, 0 out) followed by one per group (case index + 1, 0 for none).
     pub fn evaluate(&mut self, handle: u32, now_ms: f64) -> Result<Vec<u16>, JsValue> {
         let now = secs(now_ms)?;
-        let Some(l) = self.campaigns.get_mut(handle as usize) else {
-            return Err(error(
-                "unknown-campaign",
-                &format!("no campaign handle {handle}"),
-                Value::Null,
-            ));
-        };
+        let l = self.campaigns.get_mut(handle as usize).ok_or_else(|| unknown_campaign(handle))?;
         l.compiled.evaluate_into(&self.profile, now, &mut l.membership);
         let m = &l.membership;
         Ok(m.segments
@@ -426,13 +426,7 @@ impl Engine {
     #[wasm_bindgen(js_name = inSegment)]
     pub fn in_segment(&mut self, handle: u32, index: u32, now_ms: f64) -> Result<bool, JsValue> {
         let now = secs(now_ms)?;
-        let Some(l) = self.campaigns.get_mut(handle as usize) else {
-            return Err(error(
-                "unknown-campaign",
-                &format!("no campaign handle {handle}"),
-                Value::Null,
-            ));
-        };
+        let l = self.campaigns.get_mut(handle as usize).ok_or_else(|| unknown_campaign(handle))?;
         l.compiled
             .evaluate_segment(&self.profile, now, index as usize, &mut l.membership)
             .ok_or_else(|| error("unknown-segment", &format!("no segment {index}"), Value::Null))
@@ -463,14 +457,8 @@ impl Engine {
     /// `already-reported`, `over-report-cap`, `over-window-cap`: nothing is made or spent.
     pub fn report(&mut self, handle: u32, now_ms: f64) -> Result<String, JsValue> {
         let now = secs(now_ms)?;
-        let mut rng = rng()?;
-        let Some(l) = self.campaigns.get_mut(handle as usize) else {
-            return Err(error(
-                "unknown-campaign",
-                &format!("no campaign handle {handle}"),
-                Value::Null,
-            ));
-        };
+        let mut rng = SystemRng::new()?;
+        let l = self.campaigns.get_mut(handle as usize).ok_or_else(|| unknown_campaign(handle))?;
         // Only the sampled items are evaluated: a few of a large campaign's segments.
         let (compiled, profile, scratch) = (&l.compiled, &self.profile, &mut l.membership);
         let truth =
@@ -486,7 +474,7 @@ impl Engine {
     /// stay (they hold nothing about the visitor).
     pub fn forget(&mut self) -> Result<(), JsValue> {
         self.profile = Profile::new(&self.schema);
-        self.device.reset(&mut rng()?);
+        self.device.reset(&mut SystemRng::new()?);
         Ok(())
     }
 
@@ -621,7 +609,7 @@ pub fn check_rule(
 ) -> Result<bool, JsValue> {
     let limits = limits_from(limits_json)?;
     let schema = schema_from(schema_json, &limits)?;
-    let now = parse_timestamp(now).map_err(|e| error("bad-time", &e.to_string(), Value::Null))?;
+    let now = timestamp(now)?;
     let (compiled, source) = match (ast_json, rule) {
         (Some(ast), _) => {
             let ast: Expr = serde_json::from_str(&ast)
@@ -632,11 +620,9 @@ pub fn check_rule(
         (None, Some(text)) => (Rule::from_text(&text, &schema, &limits), text),
         (None, None) => return Err(error("bad-call", "give a rule or a tree", Value::Null)),
     };
-    let rule = compiled.map_err(|e| {
-        error(e.kind.code(), &e.render("rule", &source), rule_error_details(&e, &source))
-    })?;
-    let profile = Profile::from_json(&schema, profile_json, now, &limits)
-        .map_err(|e| error(e.code(), &e.to_string(), json!({"path": e.path})))?;
+    let rule = compiled.map_err(|e| rule_error(&e, &source))?;
+    let profile =
+        Profile::from_json(&schema, profile_json, now, &limits).map_err(|e| profile_error(&e))?;
     Ok(rule.evaluate(&profile, now))
 }
 
@@ -655,9 +641,9 @@ pub fn print_rule(
         (Some(ast), _) => serde_json::from_str::<Expr>(&ast)
             .map(|a| a.to_string())
             .map_err(|e| error("ast-syntax", &e.to_string(), Value::Null)),
-        (None, Some(text)) => parse(&text, &limits).map(|a| a.to_string()).map_err(|e| {
-            error(e.kind.code(), &e.render("rule", &text), rule_error_details(&e, &text))
-        }),
+        (None, Some(text)) => {
+            parse(&text, &limits).map(|a| a.to_string()).map_err(|e| rule_error(&e, &text))
+        }
         (None, None) => Err(error("bad-call", "give a rule or a tree", Value::Null)),
     }
 }
@@ -669,8 +655,7 @@ pub fn print_rule(
 #[wasm_bindgen(js_name = parseRule)]
 pub fn parse_rule(rule: &str, limits_json: Option<String>) -> Result<String, JsValue> {
     let limits = limits_from(limits_json)?;
-    let ast = parse(rule, &limits)
-        .map_err(|e| error(e.kind.code(), &e.render("rule", rule), rule_error_details(&e, rule)))?;
+    let ast = parse(rule, &limits).map_err(|e| rule_error(&e, rule))?;
     serde_json::to_string(&ast).map_err(|e| error("internal", &e.to_string(), Value::Null))
 }
 
@@ -690,7 +675,7 @@ pub fn evaluate_campaign(
 ) -> Result<String, JsValue> {
     let limits = limits_from(limits_json)?;
     let schema = schema_from(schema_json, &limits)?;
-    let now = parse_timestamp(now).map_err(|e| error("bad-time", &e.to_string(), Value::Null))?;
+    let now = timestamp(now)?;
     let campaign = Campaign::from_json_value(&parse_json(campaign_json, "campaign")?, &limits)
         .map_err(|e| error(e.code(), &e.to_string(), Value::Null))?;
     let compiled = campaign.compile(&schema, &limits).map_err(|findings| {
@@ -702,8 +687,8 @@ pub fn evaluate_campaign(
             json!({"at": at, "segment": first.and_then(|f| f.segment.clone())}),
         )
     })?;
-    let profile = Profile::from_json(&schema, profile_json, now, &limits)
-        .map_err(|e| error(e.code(), &e.to_string(), json!({"path": e.path})))?;
+    let profile =
+        Profile::from_json(&schema, profile_json, now, &limits).map_err(|e| profile_error(&e))?;
     Ok(compiled.membership_json(&compiled.evaluate(&profile, now)).to_string())
 }
 
@@ -720,8 +705,6 @@ pub fn check_profile(
 ) -> Result<(), JsValue> {
     let limits = limits_from(limits_json)?;
     let schema = schema_from(schema_json, &limits)?;
-    let now = parse_timestamp(now).map_err(|e| error("bad-time", &e.to_string(), Value::Null))?;
-    Profile::from_json(&schema, profile_json, now, &limits)
-        .map(drop)
-        .map_err(|e| error(e.code(), &e.to_string(), json!({"path": e.path})))
+    let now = timestamp(now)?;
+    Profile::from_json(&schema, profile_json, now, &limits).map(drop).map_err(|e| profile_error(&e))
 }
