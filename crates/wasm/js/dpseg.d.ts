@@ -134,7 +134,13 @@ export class Engine {
   allowed(purpose: string): boolean;
   consent(): Record<string, boolean>;
   setConsent(purpose: string, granted: boolean): void;
-  budget(): { spent: number; ledger: { campaign: string; epoch: number; epsilon: number; at: number }[] };
+  /** ε spent over the rolling 30-day window, the site's caps, and the ledger. */
+  budget(): {
+    spent: number;
+    windowMax: number;
+    reportMax: number;
+    ledger: { campaign: string; epoch: number; epsilon: number; at: number }[];
+  };
   tick(): Promise<void>;
   /** Makes this epoch's reports now instead of at their random time (consent and caps apply). */
   sendNow(): Promise<void>;

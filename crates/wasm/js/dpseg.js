@@ -104,6 +104,8 @@ class Store {
   constructor(backend, prefix) {
     this.prefix = prefix;
     this.memory = new Map();
+    /** Per name, the text this engine last read or wrote: what `changed` compares with. */
+    this.seen = new Map();
     this.backend = null;
     this.problem = null;
     if (backend === 'memory') {
@@ -136,6 +138,7 @@ class Store {
 
   set(name, value) {
     const key = `${this.prefix}:${name}`;
+    this.seen.set(name, value);
     this.memory.set(key, value);
     if (!this.backend) return;
     try {
@@ -175,8 +178,17 @@ class Store {
     this.problem = `storage failed, now in memory: ${e && e.message ? e.message : e}`;
   }
 
+  /** The stored text of `name` when another tab changed it since this engine last saw it. */
+  changed(name) {
+    const t = this.get(name);
+    if (t === this.seen.get(name)) return undefined;
+    this.seen.set(name, t);
+    return t;
+  }
+
   getJson(name, fallback) {
     const text = this.get(name);
+    this.seen.set(name, text);
     if (text == null) return fallback;
     try {
       return JSON.parse(text);
@@ -235,9 +247,9 @@ export class Engine {
     this.flushing = null;
     this.closed = false;
     const schema = text(o.schema ?? null);
-    this.core = guard(
-      () => new core.Engine(schema, num(o.epsilonReportMax ?? 2.0), num(o.epsilonWindowMax ?? 8.0)),
-    );
+    this.epsilonReportMax = num(o.epsilonReportMax ?? 2.0);
+    this.epsilonWindowMax = num(o.epsilonWindowMax ?? 8.0);
+    this.core = guard(() => new core.Engine(schema, this.epsilonReportMax, this.epsilonWindowMax));
     this.handles = new Map(); // campaign id -> {handle, info}
     this.restore();
     this.onStorage = (e) => {
@@ -322,10 +334,20 @@ export class Engine {
         // As above.
       }
     }
-    this.consentState = this.store.getJson('consent', this.consentState);
-    this.scheduleState = this.store.getJson('schedule', this.scheduleState);
-    this.outbox = this.store.getJson('outbox', this.outbox);
-    this.sentLog = this.store.getJson('sent', this.sentLog);
+    // Parse only what another tab changed: the sent log alone may hold 500 entries.
+    const take = (name, fallback) => {
+      const t = this.store.changed(name);
+      if (t === undefined) return fallback;
+      try {
+        return t === null ? fallback : JSON.parse(t);
+      } catch {
+        return fallback;
+      }
+    };
+    this.consentState = take('consent', this.consentState);
+    this.scheduleState = take('schedule', this.scheduleState);
+    this.outbox = take('outbox', this.outbox);
+    this.sentLog = take('sent', this.sentLog);
   }
 
   // ---- the profile -------------------------------------------------------------------------
@@ -511,7 +533,12 @@ export class Engine {
   /** ε spent over the rolling window, and the ledger entries. */
   budget() {
     const now = this.now();
-    return { spent: guard(() => this.core.spentInWindow(now)), ledger: JSON.parse(this.core.ledger()) };
+    return {
+      spent: guard(() => this.core.spentInWindow(now)),
+      windowMax: this.epsilonWindowMax,
+      reportMax: this.epsilonReportMax,
+      ledger: JSON.parse(this.core.ledger()),
+    };
   }
 
   /** When this epoch's report of `info`'s campaign is due; picks a random time once per epoch. */
@@ -552,7 +579,6 @@ export class Engine {
       }
       s.done = true;
       this.store.setJson('schedule', this.scheduleState);
-      this.saveDevice();
     }
     await this.flush();
     this.arm();

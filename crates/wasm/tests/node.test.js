@@ -177,6 +177,7 @@ test('no consent, GPC or an exhausted ledger: no request at all', async () => {
   }
   assert.equal(calls.length, 2, `expected two requests, got ${calls.length}`);
   assert.equal(capped.budget().spent, 2);
+  assert.equal(capped.budget().windowMax, 2);
 });
 
 test('reports reach the real collector once, and every report has the same length', async () => {
