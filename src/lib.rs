@@ -38,6 +38,7 @@
 //! ```
 
 pub mod campaign;
+pub mod compact;
 pub mod diag;
 pub mod estimate;
 pub mod limits;

@@ -299,6 +299,145 @@ struct RawEvent {
     description: Option<String>,
 }
 
+/// Reading the JSON form by hand rather than through serde's derive: the browser's runtime
+/// module reads the data map on every page, and serde's value deserializer would be most of
+/// its size.
+mod json_form {
+    use std::collections::BTreeMap;
+
+    use serde_json::{Map, Value};
+
+    use super::{RawAttribute, RawEvent, RawSchema, SchemaError};
+
+    fn found(v: &Value) -> &'static str {
+        match v {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Array(_) => "an array",
+            Value::Object(_) => "an object",
+        }
+    }
+
+    fn syntax(path: &str, expected: &str, v: &Value) -> SchemaError {
+        SchemaError::Syntax(format!("{path}: expected {expected}, found {}", found(v)))
+    }
+
+    fn object<'a>(
+        path: &str,
+        v: &'a Value,
+        fields: &[&str],
+    ) -> Result<&'a Map<String, Value>, SchemaError> {
+        let Value::Object(m) = v else { return Err(syntax(path, "a table", v)) };
+        if let Some(k) = m.keys().find(|k| !fields.contains(&k.as_str())) {
+            let at = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+            return Err(SchemaError::Syntax(format!(
+                "{at}: unknown field; expected one of {}",
+                fields.join(", ")
+            )));
+        }
+        Ok(m)
+    }
+
+    fn join(path: &str, key: &str) -> String {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    }
+
+    fn string(
+        path: &str,
+        m: &Map<String, Value>,
+        key: &str,
+    ) -> Result<Option<String>, SchemaError> {
+        match m.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(v) => Err(syntax(&join(path, key), "a string", v)),
+        }
+    }
+
+    fn strings(
+        path: &str,
+        m: &Map<String, Value>,
+        key: &str,
+    ) -> Result<Option<Vec<String>>, SchemaError> {
+        let Some(v) = m.get(key) else { return Ok(None) };
+        let p = join(path, key);
+        let Value::Array(items) = v else { return Err(syntax(&p, "an array of strings", v)) };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            match item {
+                Value::String(s) => out.push(s.clone()),
+                other => return Err(syntax(&format!("{p}[{i}]"), "a string", other)),
+            }
+        }
+        Ok(Some(out))
+    }
+
+    fn table<'a>(
+        path: &str,
+        m: &'a Map<String, Value>,
+        key: &str,
+    ) -> Result<Option<&'a Map<String, Value>>, SchemaError> {
+        match m.get(key) {
+            None => Ok(None),
+            Some(Value::Object(t)) => Ok(Some(t)),
+            Some(v) => Err(syntax(&join(path, key), "a table", v)),
+        }
+    }
+
+    impl RawSchema {
+        pub(super) fn from_json(v: &Value) -> Result<RawSchema, SchemaError> {
+            let top = object("", v, &["attributes", "events"])?;
+            let mut attributes = BTreeMap::new();
+            for (name, a) in table("", top, "attributes")?.into_iter().flatten() {
+                let path = format!("attributes.{name}");
+                let fields = ["type", "source", "purposes", "sensitive", "values", "description"];
+                let m = object(&path, a, &fields)?;
+                let Some(ty) = string(&path, m, "type")? else {
+                    return Err(SchemaError::Syntax(format!("{path}: missing field 'type'")));
+                };
+                let raw = RawAttribute {
+                    ty,
+                    source: string(&path, m, "source")?,
+                    purposes: strings(&path, m, "purposes")?.unwrap_or_default(),
+                    sensitive: string(&path, m, "sensitive")?,
+                    values: strings(&path, m, "values")?,
+                    description: string(&path, m, "description")?,
+                };
+                attributes.insert(name.clone(), raw);
+            }
+            let mut events = BTreeMap::new();
+            for (name, e) in table("", top, "events")?.into_iter().flatten() {
+                let path = format!("events.{name}");
+                let fields = ["props", "purposes", "retention", "sensitive", "description"];
+                let m = object(&path, e, &fields)?;
+                let mut props = BTreeMap::new();
+                let ppath = format!("{path}.props");
+                for (pname, ty) in table(&path, m, "props")?.into_iter().flatten() {
+                    let Value::String(ty) = ty else {
+                        return Err(syntax(&format!("{ppath}.{pname}"), "a type name", ty));
+                    };
+                    props.insert(pname.clone(), ty.clone());
+                }
+                let raw = RawEvent {
+                    props,
+                    purposes: strings(&path, m, "purposes")?.unwrap_or_default(),
+                    retention: string(&path, m, "retention")?,
+                    sensitive: string(&path, m, "sensitive")?,
+                    description: string(&path, m, "description")?,
+                };
+                events.insert(name.clone(), raw);
+            }
+            Ok(RawSchema { attributes, events })
+        }
+    }
+}
+
 impl Schema {
     /// The data map in its JSON form, which [`Schema::from_json_value`] reads back to an equal
     /// schema. The browser package reads this form (it has no TOML parser).
@@ -377,8 +516,7 @@ impl Schema {
         value: &serde_json::Value,
         limits: &Limits,
     ) -> Result<Schema, SchemaError> {
-        let raw = RawSchema::deserialize(value).map_err(|e| SchemaError::Syntax(e.to_string()))?;
-        Schema::validate(raw, limits)
+        Schema::validate(RawSchema::from_json(value)?, limits)
     }
 
     fn validate(raw: RawSchema, limits: &Limits) -> Result<Schema, SchemaError> {

@@ -36,13 +36,14 @@ fn one_report_per_campaign_per_epoch() {
     let policy = SitePolicy::default();
     let day = 86_400;
     let now = common::NOW + 3_600;
-    let first = state.report(&c, mech, &m, now, &policy, &mut rng).unwrap();
+    let first = state.report(c.runnable(), mech, &m, now, &policy, &mut rng).unwrap();
     assert_eq!(first.epoch, u64::try_from(now / day).unwrap());
     let before = state.clone();
-    let again = state.report(&c, mech, &m, now + 60, &policy, &mut rng).map_err(|e| e.code());
+    let again =
+        state.report(c.runnable(), mech, &m, now + 60, &policy, &mut rng).map_err(|e| e.code());
     assert_eq!(again, Err("already-reported"));
     assert_eq!(state, before, "a refused report leaves the ledger unchanged");
-    assert!(state.report(&c, mech, &m, now + day, &policy, &mut rng).is_ok());
+    assert!(state.report(c.runnable(), mech, &m, now + day, &policy, &mut rng).is_ok());
     assert_eq!(state.spent().len(), 2);
 }
 
@@ -55,21 +56,22 @@ fn caps_stop_reporting() {
     let m = c.new_membership();
     let strict = SitePolicy { epsilon_report_max: 0.5, ..SitePolicy::default() };
     assert_eq!(
-        state.report(&c, mech, &m, common::NOW, &strict, &mut rng).map_err(|e| e.code()),
+        state.report(c.runnable(), mech, &m, common::NOW, &strict, &mut rng).map_err(|e| e.code()),
         Err("over-report-cap")
     );
     assert!(state.spent().is_empty());
     let window =
         SitePolicy { epsilon_report_max: 2.0, epsilon_window_max: 2.5, window_secs: 7 * 86_400 };
     let day = 86_400;
-    assert!(state.report(&c, mech, &m, common::NOW, &window, &mut rng).is_ok());
-    assert!(state.report(&c, mech, &m, common::NOW + day, &window, &mut rng).is_ok());
-    let third =
-        state.report(&c, mech, &m, common::NOW + 2 * day, &window, &mut rng).map_err(|e| e.code());
+    assert!(state.report(c.runnable(), mech, &m, common::NOW, &window, &mut rng).is_ok());
+    assert!(state.report(c.runnable(), mech, &m, common::NOW + day, &window, &mut rng).is_ok());
+    let third = state
+        .report(c.runnable(), mech, &m, common::NOW + 2 * day, &window, &mut rng)
+        .map_err(|e| e.code());
     assert_eq!(third, Err("over-window-cap"));
     assert!((state.spent_in_window(common::NOW + 2 * day, &window) - 2.0).abs() < 1e-9);
     // Once the first report leaves the window, there is room again.
-    assert!(state.report(&c, mech, &m, common::NOW + 7 * day, &window, &mut rng).is_ok());
+    assert!(state.report(c.runnable(), mech, &m, common::NOW + 7 * day, &window, &mut rng).is_ok());
 }
 
 #[test]
@@ -145,10 +147,11 @@ fn a_report_that_evaluates_only_its_sampled_items_is_the_same_report() {
                 let mut a = DeviceState::new(&mut a_rng);
                 let mut b = a.clone();
                 let mut b_rng = a_rng.clone();
-                let eager = a.report(&c, mech, &whole, common::NOW, &policy, &mut a_rng).unwrap();
+                let eager =
+                    a.report(c.runnable(), mech, &whole, common::NOW, &policy, &mut a_rng).unwrap();
                 let lazy = b
                     .report_with(
-                        &c,
+                        c.runnable(),
                         mech,
                         |i| {
                             c.item_truth(&profile, common::NOW, usize::from(i), &mut scratch)

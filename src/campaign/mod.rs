@@ -18,6 +18,7 @@
 //! rule does not change the id, while any change of the realised mechanism does.
 
 pub mod lint;
+mod runnable;
 
 use std::fmt;
 
@@ -31,7 +32,7 @@ use crate::limits::Limits;
 use crate::privacy::mechanism::{Mechanism, MechanismError};
 use crate::profile::Profile;
 use crate::rules::compile::{compile, CompiledRule};
-use crate::rules::eval::{eval, Env};
+use crate::rules::eval::Env;
 use crate::rules::explain::{explain, Explanation};
 use crate::rules::ir::{Node, NodeId, Program};
 use crate::rules::{parse, RuleError};
@@ -39,6 +40,7 @@ use crate::schema::Schema;
 use crate::time::{parse_timestamp, Duration, UnixSecs};
 
 pub use lint::{lint, Finding, LintConfig, Severity};
+pub use runnable::Runnable;
 
 /// A campaign as written.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -387,19 +389,12 @@ impl Campaign {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompiledCampaign {
     campaign: Campaign,
-    program: Program,
     /// Rule texts, indexed like `Campaign::rules()`.
     sources: Vec<String>,
     /// Per rule, the data it reads and the segments it references.
     rule_info: Vec<CompiledRule>,
-    segment_ids: Vec<String>,
-    /// Evaluation order of segments: every segment after those it references.
-    order: Vec<u16>,
-    /// Root node of each group's cases.
-    groups: Vec<Vec<NodeId>>,
-    /// The report mechanism; `None` when the campaign has no segments or groups.
-    mechanism: Option<Mechanism>,
-    config_id: String,
+    /// What devices run: program, order, mechanism, `config_id`.
+    run: Runnable,
 }
 
 /// Which segments and group cases a profile is in.
@@ -419,18 +414,23 @@ impl CompiledCampaign {
 
     /// The content hash every report carries (see the module docs for what is hashed).
     pub fn config_id(&self) -> &str {
-        &self.config_id
+        &self.run.config_id
+    }
+
+    /// What a device runs of this campaign.
+    pub fn runnable(&self) -> &Runnable {
+        &self.run
     }
 
     /// The report mechanism every device of the campaign uses (`None` when the campaign has
     /// nothing to report).
     pub fn mechanism(&self) -> Option<&Mechanism> {
-        self.mechanism.as_ref()
+        self.run.mechanism.as_ref()
     }
 
     /// The compiled rules.
     pub fn program(&self) -> &Program {
-        &self.program
+        &self.run.program
     }
 
     /// Per rule (indexed like [`Campaign::rules`]), what compiling it found.
@@ -438,46 +438,22 @@ impl CompiledCampaign {
         &self.rule_info
     }
 
-    /// An empty membership of the right shape, to pass to [`CompiledCampaign::evaluate_into`].
+    /// An empty membership of the right shape; see [`Runnable::new_membership`].
     pub fn new_membership(&self) -> Membership {
-        Membership {
-            segments: vec![false; self.segment_ids.len()],
-            groups: vec![None; self.groups.len()],
-        }
+        self.run.new_membership()
     }
 
     /// Evaluates every segment and group for `profile` at `now`.
     pub fn evaluate(&self, profile: &Profile, now: UnixSecs) -> Membership {
-        let mut m = self.new_membership();
-        self.evaluate_into(profile, now, &mut m);
-        m
+        self.run.evaluate(profile, now)
     }
 
-    /// As [`CompiledCampaign::evaluate`], into `out`; allocates only when `out` has the wrong
-    /// shape.
+    /// As [`CompiledCampaign::evaluate`], into `out`; see [`Runnable::evaluate_into`].
     pub fn evaluate_into(&self, profile: &Profile, now: UnixSecs, out: &mut Membership) {
-        out.segments.resize(self.segment_ids.len(), false);
-        out.groups.resize(self.groups.len(), None);
-        for &i in &self.order {
-            let i = usize::from(i);
-            let root = self.rule_info[i].root;
-            let hit =
-                eval(&self.program, &Env { profile, now, segments: &out.segments }, root, None)
-                    .truth();
-            out.segments[i] = hit;
-        }
-        let env = Env { profile, now, segments: &out.segments };
-        for (slot, cases) in out.groups.iter_mut().zip(&self.groups) {
-            *slot = cases
-                .iter()
-                .position(|&root| eval(&self.program, &env, root, None).truth())
-                .and_then(|i| u16::try_from(i).ok());
-        }
+        self.run.evaluate_into(profile, now, out);
     }
 
-    /// Whether `profile` is in segment `index` at `now`, evaluating only that segment and the
-    /// segments it references (`None` when there is no such segment). `scratch` holds the
-    /// referenced segments' results; it allocates only when it has the wrong shape.
+    /// One segment; see [`Runnable::evaluate_segment`].
     pub fn evaluate_segment(
         &self,
         profile: &Profile,
@@ -485,21 +461,10 @@ impl CompiledCampaign {
         index: usize,
         scratch: &mut Membership,
     ) -> Option<bool> {
-        let info = self.rule_info.get(index).filter(|_| index < self.segment_ids.len())?;
-        if !info.segment_refs.is_empty() {
-            // References are resolved in evaluation order; the whole pass is the simple way.
-            self.evaluate_into(profile, now, scratch);
-            return scratch.segments.get(index).copied();
-        }
-        let env = Env { profile, now, segments: &[] };
-        Some(eval(&self.program, &env, info.root, None).truth())
+        self.run.evaluate_segment(profile, now, index, scratch)
     }
 
-    /// The true value of report item `item` (segments first, then groups, as in
-    /// [`Mechanism::truth`]): 0/1 for a segment, the first case that holds (or the number of
-    /// cases, "none") for a group. Evaluates only that item and what it references, so a report
-    /// that samples a few items of a large campaign evaluates only those. `None` when there is
-    /// no such item.
+    /// One report item; see [`Runnable::item_truth`].
     pub fn item_truth(
         &self,
         profile: &Profile,
@@ -507,29 +472,13 @@ impl CompiledCampaign {
         item: usize,
         scratch: &mut Membership,
     ) -> Option<u16> {
-        let segments = self.segment_ids.len();
-        if item < segments {
-            return self.evaluate_segment(profile, now, item, scratch).map(u16::from);
-        }
-        let g = item - segments;
-        let cases = self.groups.get(g)?;
-        let first_rule = segments + self.groups[..g].iter().map(Vec::len).sum::<usize>();
-        let refs = self.rule_info[first_rule..first_rule + cases.len()]
-            .iter()
-            .any(|r| !r.segment_refs.is_empty());
-        let none = u16::try_from(cases.len()).unwrap_or(u16::MAX);
-        if refs {
-            self.evaluate_into(profile, now, scratch);
-            return Some(scratch.groups.get(g).copied().flatten().unwrap_or(none));
-        }
-        let env = Env { profile, now, segments: &[] };
-        let hit = cases.iter().position(|&root| eval(&self.program, &env, root, None).truth());
-        Some(hit.and_then(|i| u16::try_from(i).ok()).unwrap_or(none))
+        self.run.item_truth(profile, now, item, scratch)
     }
 
     /// The membership as `{"segments": {id: bool}, "groups": {id: case id or null}}`.
     pub fn membership_json(&self, m: &Membership) -> serde_json::Value {
         let segments: serde_json::Map<_, _> = self
+            .run
             .segment_ids
             .iter()
             .zip(&m.segments)
@@ -558,9 +507,9 @@ impl CompiledCampaign {
     ) -> serde_json::Value {
         let m = self.evaluate(profile, now);
         let env = Env { profile, now, segments: &m.segments };
-        let ex =
-            |root| explain(&self.program, &self.sources, &self.segment_ids, schema, &env, root);
-        let segments: serde_json::Map<_, _> = self
+        let run = &self.run;
+        let ex = |root| explain(&run.program, &self.sources, &run.segment_ids, schema, &env, root);
+        let segments: serde_json::Map<_, _> = run
             .segment_ids
             .iter()
             .zip(&self.rule_info)
@@ -570,13 +519,13 @@ impl CompiledCampaign {
             .campaign
             .groups
             .iter()
-            .zip(&self.groups)
-            .map(|(g, roots)| {
+            .zip(&run.groups)
+            .map(|(g, (_, roots))| {
                 let cases: serde_json::Map<_, _> = g
                     .cases
                     .iter()
                     .zip(roots)
-                    .map(|(c, &root)| {
+                    .map(|(c, &(_, root))| {
                         (c.id.clone(), serde_json::to_value(ex(root)).unwrap_or_default())
                     })
                     .collect();
@@ -594,10 +543,11 @@ impl CompiledCampaign {
         now: UnixSecs,
         index: usize,
     ) -> Option<Explanation> {
-        let root = self.rule_info.get(index).filter(|_| index < self.segment_ids.len())?.root;
+        let run = &self.run;
+        let root = *run.roots.get(index)?;
         let m = self.evaluate(profile, now);
         let env = Env { profile, now, segments: &m.segments };
-        Some(explain(&self.program, &self.sources, &self.segment_ids, schema, &env, root))
+        Some(explain(&run.program, &self.sources, &run.segment_ids, schema, &env, root))
     }
 
     /// Explains segment `index` for `profile` at `now` in words a visitor understands.
@@ -615,7 +565,8 @@ impl CompiledCampaign {
 
     /// True when rule `rule` (indexed like [`Campaign::rules`]) is the constant `true`.
     pub(crate) fn rule_is_true(&self, rule: usize) -> bool {
-        self.rule_info.get(rule).and_then(|r| self.program.node(r.root)) == Some(&Node::Bool(true))
+        self.rule_info.get(rule).and_then(|r| self.run.program.node(r.root))
+            == Some(&Node::Bool(true))
     }
 }
 
@@ -800,7 +751,7 @@ pub(crate) fn analyze(
         return (None, findings);
     }
 
-    let mut groups = Vec::with_capacity(c.groups.len());
+    let mut groups: Vec<Vec<NodeId>> = Vec::with_capacity(c.groups.len());
     let mut next = n;
     for g in &c.groups {
         groups.push(infos[next..next + g.cases.len()].iter().map(|i| i.root).collect());
@@ -815,17 +766,34 @@ pub(crate) fn analyze(
         }
     };
     let config_id = config_id(c, mechanism.as_ref());
-    let compiled = CompiledCampaign {
-        campaign: c.clone(),
+    let refs = |info: &CompiledRule| !info.segment_refs.is_empty();
+    let (segment_infos, case_infos) = infos.split_at(segment_ids.len());
+    let mut case_infos = case_infos.iter();
+    let groups: Vec<_> = c
+        .groups
+        .iter()
+        .zip(groups)
+        .map(|(g, roots)| {
+            let infos: Vec<_> = case_infos.by_ref().take(roots.len()).collect();
+            let cases = g.cases.iter().map(|c| c.id.clone()).zip(roots).collect();
+            ((g.id.clone(), cases), infos.into_iter().any(refs))
+        })
+        .collect();
+    let (groups, group_refs) = groups.into_iter().unzip();
+    let run = Runnable {
+        id: c.id.clone(),
+        config_id,
+        epoch_secs: c.epoch.secs(),
         program,
-        sources,
-        rule_info: infos,
+        roots: segment_infos.iter().map(|i| i.root).collect(),
+        segment_refs: segment_infos.iter().map(refs).collect(),
         segment_ids,
         order,
         groups,
+        group_refs,
         mechanism,
-        config_id,
     };
+    let compiled = CompiledCampaign { campaign: c.clone(), sources, rule_info: infos, run };
     (Some(compiled), findings)
 }
 

@@ -14,11 +14,15 @@ use base64::Engine;
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 
-use crate::campaign::{CompiledCampaign, Membership};
+use crate::campaign::{Membership, Runnable};
+use crate::compact::{CompactError, Reader, Writer};
 use crate::privacy::coin::{DeviceRandomness, Prf};
 use crate::privacy::mechanism::{Mechanism, Slot};
 use crate::report::{encode, Report};
 use crate::time::UnixSecs;
+
+/// Leading bytes of a compact device state.
+const DEVICE_TAG: &[u8; 4] = b"dpd1";
 
 /// The device secret. Its `Debug` hides it; equality is constant-time.
 #[derive(Clone)]
@@ -223,7 +227,7 @@ impl DeviceState {
     /// As [`DeviceState::check`]; the ledger is then unchanged and no report exists.
     pub fn report(
         &mut self,
-        campaign: &CompiledCampaign,
+        campaign: &Runnable,
         mechanism: &Mechanism,
         membership: &Membership,
         now: UnixSecs,
@@ -242,32 +246,72 @@ impl DeviceState {
     }
 
     /// As [`DeviceState::report`], asking `truth` for the true value of each sampled item only
-    /// (see [`CompiledCampaign::item_truth`]): a report of a large campaign then evaluates only
+    /// (see [`Runnable::item_truth`]): a report of a large campaign then evaluates only
     /// the few items it carries.
     ///
     /// # Errors
     /// As [`DeviceState::check`]; the ledger is then unchanged and no report exists.
     pub fn report_with(
         &mut self,
-        campaign: &CompiledCampaign,
+        campaign: &Runnable,
         mechanism: &Mechanism,
         truth: impl FnMut(u16) -> u16,
         now: UnixSecs,
         policy: &SitePolicy,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Report, LedgerError> {
-        let c = campaign.campaign();
-        let epoch = u64::try_from(now.div_euclid(c.epoch.secs())).unwrap_or(0);
+        let epoch_secs = campaign.epoch_secs();
+        let epoch = u64::try_from(now.div_euclid(epoch_secs)).unwrap_or(0);
         let epsilon = mechanism.eps_report();
-        self.check(&c.id, epoch, epsilon, now, policy)?;
+        self.check(campaign.id(), epoch, epsilon, now, policy)?;
         let prf = self.secret.prf(campaign.config_id());
         let mut randomness = DeviceRandomness::new(rng, &prf);
         let mut slots = vec![Slot { item: 0, out: 0 }; usize::from(mechanism.per_report())];
         mechanism.privatize_with(truth, &mut randomness, &mut slots);
-        let report = encode(&c.id, campaign.config_id(), epoch, mechanism, &slots, &mut randomness);
-        self.spent.retain(|s| s.at > now - policy.window_secs.max(c.epoch.secs()));
-        self.spent.push(Spend { campaign: c.id.clone(), epoch, epsilon, at: now });
+        let id = campaign.id();
+        let report = encode(id, campaign.config_id(), epoch, mechanism, &slots, &mut randomness);
+        self.spent.retain(|s| s.at > now - policy.window_secs.max(epoch_secs));
+        self.spent.push(Spend { campaign: id.to_owned(), epoch, epsilon, at: now });
         Ok(report)
+    }
+
+    /// The compact form (see [`crate::compact`]): the secret, then the ledger.
+    pub fn to_compact(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.raw(DEVICE_TAG);
+        w.raw(&self.secret.0);
+        w.len(self.spent.len());
+        for s in &self.spent {
+            w.str(&s.campaign);
+            w.uint(s.epoch);
+            w.float(s.epsilon);
+            w.int(s.at);
+        }
+        w.bytes
+    }
+
+    /// Reads the compact form.
+    ///
+    /// # Errors
+    /// On malformed bytes or an ε that is not a finite non-negative number.
+    pub fn from_compact(bytes: &[u8]) -> Result<DeviceState, CompactError> {
+        let mut r = Reader::new(bytes);
+        if r.raw(DEVICE_TAG.len())? != DEVICE_TAG {
+            return Err(CompactError { at: 0, expected: "device state (\"dpd1\")" });
+        }
+        let mut secret = [0u8; 32];
+        secret.copy_from_slice(r.raw(32)?);
+        let spent = r.list(|r| {
+            let spend =
+                Spend { campaign: r.str()?, epoch: r.uint()?, epsilon: r.float()?, at: r.int()? };
+            if spend.epsilon.is_finite() && spend.epsilon >= 0.0 {
+                Ok(spend)
+            } else {
+                Err(r.error("a finite ε of at least 0"))
+            }
+        })?;
+        r.finish()?;
+        Ok(DeviceState { secret: Secret(secret), spent })
     }
 
     /// Forgets everything: a new secret and an empty ledger. Memoised answers are not stored, so

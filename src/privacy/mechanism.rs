@@ -634,3 +634,90 @@ impl Mechanism {
         }
     }
 }
+
+mod compact {
+    //! [`Mechanism`] in the compact form (see [`crate::compact`]): every realised parameter,
+    //! bit for bit, so a device runs exactly what the verifier planned.
+
+    use super::{ItemMechanism, Mechanism, Oracle};
+    use crate::compact::{CompactError, Reader, Writer};
+    use crate::privacy::coin::Coin;
+
+    const ORACLES: [Oracle; 4] = [Oracle::Grr, Oracle::Oue, Oracle::Olh, Oracle::Ss];
+
+    impl Mechanism {
+        /// Appends the compact form.
+        pub fn write_compact(&self, w: &mut Writer) {
+            w.len(self.items.len());
+            for it in &self.items {
+                w.len(ORACLES.iter().position(|&o| o == it.oracle).unwrap_or(0));
+                w.uint(u64::from(it.domain));
+                w.uint(it.memo.numerator());
+                w.uint(it.inst.numerator());
+                w.uint(u64::from(it.omega));
+                w.uint(u64::from(it.g));
+                for x in [it.p, it.q, it.eps_report, it.eps_memo] {
+                    w.float(x);
+                }
+            }
+            w.uint(u64::from(self.segments));
+            w.uint(u64::from(self.per_report));
+            w.float(self.eps_report);
+            w.float(self.eps_lifetime);
+            w.uint(u64::from(self.answer_bytes));
+        }
+
+        /// Reads the compact form, checking the invariants the report path relies on.
+        ///
+        /// # Errors
+        /// On malformed bytes or parameters no plan produces.
+        pub fn read_compact(r: &mut Reader<'_>) -> Result<Mechanism, CompactError> {
+            let items = r.list(|r| {
+                let oracle = ORACLES
+                    .get(r.len(ORACLES.len())?)
+                    .copied()
+                    .ok_or_else(|| r.error("an oracle"))?;
+                let domain: u16 = r.small()?;
+                let memo = Coin::from_numerator(r.uint()?);
+                let inst = Coin::from_numerator(r.uint()?);
+                let omega: u16 = r.small()?;
+                let g: u16 = r.small()?;
+                let [p, q, eps_report, eps_memo] = [r.float()?, r.float()?, r.float()?, r.float()?];
+                let fits = match oracle {
+                    Oracle::Grr | Oracle::Oue => domain >= 2,
+                    Oracle::Ss => domain >= 2 && omega >= 1 && omega < domain,
+                    Oracle::Olh => domain >= 2 && g >= 2,
+                };
+                if !fits || domain > 128 {
+                    return Err(r.error("mechanism parameters a plan produces"));
+                }
+                Ok(ItemMechanism {
+                    oracle,
+                    domain,
+                    memo,
+                    inst,
+                    omega,
+                    g,
+                    p,
+                    q,
+                    eps_report,
+                    eps_memo,
+                })
+            })?;
+            let segments: u16 = r.small()?;
+            let per_report: u16 = r.small()?;
+            let eps_report = r.float()?;
+            let eps_lifetime = r.float()?;
+            let answer_bytes: u16 = r.small()?;
+            if usize::from(segments) > items.len()
+                || per_report == 0
+                || usize::from(per_report) > items.len()
+                || answer_bytes == 0
+                || answer_bytes > 16
+            {
+                return Err(r.error("a mechanism a plan produces"));
+            }
+            Ok(Mechanism { items, segments, per_report, eps_report, eps_lifetime, answer_bytes })
+        }
+    }
+}

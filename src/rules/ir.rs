@@ -198,3 +198,294 @@ impl Program {
         self.nodes.is_empty()
     }
 }
+
+mod compact {
+    //! [`Program`] in the compact form (see [`crate::compact`]). Origins are left out: they
+    //! serve explanations, which the runtime does not give.
+
+    use super::{ConstSet, Node, NodeId, Program};
+    use crate::compact::{CompactError, Reader, Writer};
+    use crate::rules::ast::{AggFn, CmpOp, TextOp};
+
+    const CMP: [CmpOp; 6] = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge];
+    const TEXT: [TextOp; 3] = [TextOp::Contains, TextOp::StartsWith, TextOp::EndsWith];
+    const AGG: [AggFn; 4] = [AggFn::Sum, AggFn::Avg, AggFn::Min, AggFn::Max];
+
+    fn tag_of<T: PartialEq>(all: &[T], v: &T) -> usize {
+        all.iter().position(|x| x == v).unwrap_or(0)
+    }
+
+    fn one_of<T: Copy>(r: &mut Reader<'_>, all: &[T]) -> Result<T, CompactError> {
+        let i = r.len(all.len())?;
+        all.get(i).copied().ok_or_else(|| r.error("an operator"))
+    }
+
+    fn words(w: &mut Writer, xs: &[Box<str>]) {
+        w.len(xs.len());
+        xs.iter().for_each(|s| w.str(s));
+    }
+
+    fn read_words(r: &mut Reader<'_>) -> Result<Box<[Box<str>]>, CompactError> {
+        Ok(r.list(|r| r.str().map(String::into_boxed_str))?.into_boxed_slice())
+    }
+
+    fn opt(w: &mut Writer, v: Option<NodeId>) {
+        w.uint(v.map_or(0, |n| u64::from(n) + 1));
+    }
+
+    impl Program {
+        /// Appends the compact form.
+        pub fn write_compact(&self, w: &mut Writer) {
+            w.len(self.nodes.len());
+            for (node, ctx) in self.nodes.iter().zip(&self.event_ctx) {
+                w.uint(ctx.map_or(0, |e| u64::from(e) + 1));
+                write_node(w, node);
+            }
+        }
+
+        /// Reads the compact form. Every child must precede its parent, as the compiler
+        /// guarantees, so evaluation of a decoded program terminates.
+        ///
+        /// # Errors
+        /// On malformed bytes or a forward reference.
+        pub fn read_compact(
+            r: &mut Reader<'_>,
+            max_nodes: usize,
+            max_depth: usize,
+        ) -> Result<Program, CompactError> {
+            let n = r.len(max_nodes)?;
+            let mut p = Program::default();
+            // Depth of each node's subtree: evaluation recurses that deep.
+            let mut depths: Vec<usize> = Vec::with_capacity(n);
+            for id in 0..n {
+                let ctx = match r.uint()? {
+                    0 => None,
+                    e => Some(u16::try_from(e - 1).map_err(|_| r.error("an event type"))?),
+                };
+                let deepest = std::cell::Cell::new(0usize);
+                let node = read_node(r, u32::try_from(id).unwrap_or(u32::MAX), &|c| {
+                    let d = depths.get(c as usize).copied().unwrap_or(0);
+                    deepest.set(deepest.get().max(d));
+                })?;
+                let depth = deepest.get() + 1;
+                if depth > max_depth {
+                    return Err(r.error("a shallower program"));
+                }
+                depths.push(depth);
+                p.nodes.push(node);
+                p.event_ctx.push(ctx);
+            }
+            Ok(p)
+        }
+    }
+
+    fn write_node(w: &mut Writer, node: &Node) {
+        match node {
+            Node::Number(n) => {
+                w.uint(0);
+                w.float(*n);
+            }
+            Node::String(s) => {
+                w.uint(1);
+                w.str(s);
+            }
+            Node::Bool(b) => w.uint(if *b { 3 } else { 2 }),
+            Node::Time(t) => {
+                w.uint(4);
+                w.int(*t);
+            }
+            Node::Attr(a) => {
+                w.uint(5);
+                w.uint(u64::from(*a));
+            }
+            Node::Prop(p) => {
+                w.uint(6);
+                w.uint(u64::from(*p));
+            }
+            Node::Compare { op, l, r } => {
+                w.uint(7);
+                w.len(tag_of(&CMP, op));
+                w.uint(u64::from(*l));
+                w.uint(u64::from(*r));
+            }
+            Node::In { v, set, negated } => {
+                w.uint(8);
+                w.uint(u64::from(*v));
+                w.uint(u64::from(*negated));
+                match set {
+                    ConstSet::Number(xs) => {
+                        w.uint(0);
+                        w.len(xs.len());
+                        xs.iter().for_each(|x| w.float(*x));
+                    }
+                    ConstSet::String(xs) => {
+                        w.uint(1);
+                        words(w, xs);
+                    }
+                    ConstSet::Bool(xs) => {
+                        w.uint(2);
+                        w.len(xs.len());
+                        xs.iter().for_each(|x| w.uint(u64::from(*x)));
+                    }
+                    ConstSet::Time(xs) => {
+                        w.uint(3);
+                        w.len(xs.len());
+                        xs.iter().for_each(|x| w.int(*x));
+                    }
+                }
+            }
+            Node::Has { set, item } => {
+                w.uint(9);
+                w.uint(u64::from(*set));
+                w.uint(u64::from(*item));
+            }
+            Node::HasList { set, words: ws, all } => {
+                w.uint(10);
+                w.uint(u64::from(*set));
+                words(w, ws);
+                w.uint(u64::from(*all));
+            }
+            Node::Text { op, v, pattern } => {
+                w.uint(11);
+                w.len(tag_of(&TEXT, op));
+                w.uint(u64::from(*v));
+                w.str(pattern);
+            }
+            Node::Exists(v) => {
+                w.uint(12);
+                w.uint(u64::from(*v));
+            }
+            Node::Within { v, secs } => {
+                w.uint(13);
+                w.uint(u64::from(*v));
+                w.int(*secs);
+            }
+            Node::TimeCmp { v, t, after } => {
+                w.uint(14);
+                w.uint(u64::from(*v));
+                w.int(*t);
+                w.uint(u64::from(*after));
+            }
+            Node::Not(v) => {
+                w.uint(15);
+                w.uint(u64::from(*v));
+            }
+            Node::And(xs) | Node::Or(xs) => {
+                w.uint(if matches!(node, Node::And(_)) { 16 } else { 17 });
+                w.len(xs.len());
+                xs.iter().for_each(|x| w.uint(u64::from(*x)));
+            }
+            Node::Count { ev, filter, secs, any } => {
+                w.uint(18);
+                w.uint(u64::from(*ev));
+                opt(w, *filter);
+                w.int(*secs);
+                w.uint(u64::from(*any));
+            }
+            Node::Aggregate { func, ev, prop, filter, secs } => {
+                w.uint(19);
+                w.len(tag_of(&AGG, func));
+                w.uint(u64::from(*ev));
+                w.uint(u64::from(*prop));
+                opt(w, *filter);
+                w.int(*secs);
+            }
+            Node::Occurrence { ev, filter, last } => {
+                w.uint(20);
+                w.uint(u64::from(*ev));
+                opt(w, *filter);
+                w.uint(u64::from(*last));
+            }
+            Node::Lower(v) => {
+                w.uint(21);
+                w.uint(u64::from(*v));
+            }
+            Node::DaysSince(v) => {
+                w.uint(22);
+                w.uint(u64::from(*v));
+            }
+            Node::Segment(i) => {
+                w.uint(23);
+                w.uint(u64::from(*i));
+            }
+        }
+    }
+
+    /// Reads one node; `seen` is told every child.
+    fn read_node(
+        r: &mut Reader<'_>,
+        id: NodeId,
+        seen: &dyn Fn(NodeId),
+    ) -> Result<Node, CompactError> {
+        // A child: an earlier node.
+        let child = |r: &mut Reader<'_>| -> Result<NodeId, CompactError> {
+            let c = r.uint()?;
+            let c = u32::try_from(c).ok().filter(|&c| c < id);
+            let c = c.ok_or_else(|| r.error("an earlier node"))?;
+            seen(c);
+            Ok(c)
+        };
+        let flag = |r: &mut Reader<'_>| -> Result<bool, CompactError> {
+            match r.uint()? {
+                0 => Ok(false),
+                1 => Ok(true),
+                _ => Err(r.error("0 or 1")),
+            }
+        };
+        let filter = |r: &mut Reader<'_>| -> Result<Option<NodeId>, CompactError> {
+            match r.uint()? {
+                0 => Ok(None),
+                c => {
+                    let c = u32::try_from(c - 1).ok().filter(|&c| c < id);
+                    let c = c.ok_or_else(|| r.error("an earlier node"))?;
+                    seen(c);
+                    Ok(Some(c))
+                }
+            }
+        };
+        Ok(match r.uint()? {
+            0 => Node::Number(r.float()?),
+            1 => Node::String(r.str()?.into()),
+            2 => Node::Bool(false),
+            3 => Node::Bool(true),
+            4 => Node::Time(r.int()?),
+            5 => Node::Attr(r.small()?),
+            6 => Node::Prop(r.small()?),
+            7 => Node::Compare { op: one_of(r, &CMP)?, l: child(r)?, r: child(r)? },
+            8 => {
+                let v = child(r)?;
+                let negated = flag(r)?;
+                let set = match r.uint()? {
+                    0 => ConstSet::Number(r.list(Reader::float)?.into()),
+                    1 => ConstSet::String(read_words(r)?),
+                    2 => ConstSet::Bool(r.list(flag)?.into()),
+                    3 => ConstSet::Time(r.list(Reader::int)?.into()),
+                    _ => return Err(r.error("a constant list type")),
+                };
+                Node::In { v, set, negated }
+            }
+            9 => Node::Has { set: child(r)?, item: child(r)? },
+            10 => Node::HasList { set: child(r)?, words: read_words(r)?, all: flag(r)? },
+            11 => Node::Text { op: one_of(r, &TEXT)?, v: child(r)?, pattern: r.str()?.into() },
+            12 => Node::Exists(child(r)?),
+            13 => Node::Within { v: child(r)?, secs: r.int()? },
+            14 => Node::TimeCmp { v: child(r)?, t: r.int()?, after: flag(r)? },
+            15 => Node::Not(child(r)?),
+            16 => Node::And(r.list(child)?.into()),
+            17 => Node::Or(r.list(child)?.into()),
+            18 => Node::Count { ev: r.small()?, filter: filter(r)?, secs: r.int()?, any: flag(r)? },
+            19 => Node::Aggregate {
+                func: one_of(r, &AGG)?,
+                ev: r.small()?,
+                prop: r.small()?,
+                filter: filter(r)?,
+                secs: r.int()?,
+            },
+            20 => Node::Occurrence { ev: r.small()?, filter: filter(r)?, last: flag(r)? },
+            21 => Node::Lower(child(r)?),
+            22 => Node::DaysSince(child(r)?),
+            23 => Node::Segment(r.small()?),
+            _ => return Err(r.error("a node tag")),
+        })
+    }
+}

@@ -465,7 +465,7 @@ impl Engine {
             |i: u16| compiled.item_truth(profile, now, usize::from(i), scratch).unwrap_or(0);
         let report = self
             .device
-            .report_with(&l.compiled, &l.mechanism, truth, now, &self.policy, &mut rng)
+            .report_with(l.compiled.runnable(), &l.mechanism, truth, now, &self.policy, &mut rng)
             .map_err(|e| error(e.code(), &e.to_string(), Value::Null))?;
         serde_json::to_string(&report).map_err(|e| error("internal", &e.to_string(), Value::Null))
     }

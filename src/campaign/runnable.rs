@@ -1,0 +1,292 @@
+//! What a device runs of a verified campaign: the compiled rules, the evaluation order and the
+//! report mechanism, without the rule texts, descriptions and governance data that only
+//! compiling, linting and explaining need.
+//!
+//! Every [`CompiledCampaign`](super::CompiledCampaign) holds one; the browser's runtime module
+//! receives one in the [compact form](crate::compact) from the verifier module and evaluates and
+//! reports with exactly the code the verifier would.
+
+use crate::compact::{CompactError, Reader, Writer};
+use crate::limits::Limits;
+use crate::privacy::mechanism::Mechanism;
+use crate::profile::Profile;
+use crate::rules::eval::{eval, Env};
+use crate::rules::ir::{NodeId, Program};
+use crate::time::UnixSecs;
+
+use super::Membership;
+
+/// Leading bytes of a compact runnable campaign.
+const TAG: &[u8; 4] = b"dpr1";
+
+/// A campaign ready to evaluate and report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Runnable {
+    pub(super) id: String,
+    pub(super) config_id: String,
+    pub(super) epoch_secs: i64,
+    pub(super) program: Program,
+    pub(super) segment_ids: Vec<String>,
+    /// Per segment, the root of its rule.
+    pub(super) roots: Vec<NodeId>,
+    /// Per segment, whether its rule references other segments.
+    pub(super) segment_refs: Vec<bool>,
+    /// Evaluation order of segments: every segment after those it references.
+    pub(super) order: Vec<u16>,
+    /// Per group: its id and, per case, the case id and its rule's root.
+    pub(super) groups: Vec<(String, Vec<(String, NodeId)>)>,
+    /// Per group, whether any case references a segment.
+    pub(super) group_refs: Vec<bool>,
+    /// The report mechanism; `None` when the campaign has nothing to report.
+    pub(super) mechanism: Option<Mechanism>,
+}
+
+impl Runnable {
+    /// Campaign id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The content hash every report carries.
+    pub fn config_id(&self) -> &str {
+        &self.config_id
+    }
+
+    /// Epoch length in seconds.
+    pub fn epoch_secs(&self) -> i64 {
+        self.epoch_secs
+    }
+
+    /// The report mechanism (`None` when there is nothing to report).
+    pub fn mechanism(&self) -> Option<&Mechanism> {
+        self.mechanism.as_ref()
+    }
+
+    /// Segment ids, in campaign order.
+    pub fn segment_ids(&self) -> &[String] {
+        &self.segment_ids
+    }
+
+    /// The index of segment `id`.
+    pub fn segment_index(&self, id: &str) -> Option<usize> {
+        self.segment_ids.iter().position(|s| s == id)
+    }
+
+    /// Group ids with their case ids, in campaign order.
+    pub fn groups(&self) -> impl Iterator<Item = (&str, impl Iterator<Item = &str>)> {
+        self.groups.iter().map(|(g, cases)| (g.as_str(), cases.iter().map(|(c, _)| c.as_str())))
+    }
+
+    /// An empty membership of the right shape, to pass to [`Runnable::evaluate_into`].
+    pub fn new_membership(&self) -> Membership {
+        Membership {
+            segments: vec![false; self.segment_ids.len()],
+            groups: vec![None; self.groups.len()],
+        }
+    }
+
+    /// Evaluates every segment and group for `profile` at `now`.
+    pub fn evaluate(&self, profile: &Profile, now: UnixSecs) -> Membership {
+        let mut m = self.new_membership();
+        self.evaluate_into(profile, now, &mut m);
+        m
+    }
+
+    /// As [`Runnable::evaluate`], into `out`; allocates only when `out` has the wrong shape.
+    pub fn evaluate_into(&self, profile: &Profile, now: UnixSecs, out: &mut Membership) {
+        out.segments.resize(self.segment_ids.len(), false);
+        out.groups.resize(self.groups.len(), None);
+        for &i in &self.order {
+            let i = usize::from(i);
+            let Some(&root) = self.roots.get(i) else { continue };
+            let env = Env { profile, now, segments: &out.segments };
+            out.segments[i] = eval(&self.program, &env, root, None).truth();
+        }
+        let env = Env { profile, now, segments: &out.segments };
+        for (slot, (_, cases)) in out.groups.iter_mut().zip(&self.groups) {
+            *slot = cases
+                .iter()
+                .position(|&(_, root)| eval(&self.program, &env, root, None).truth())
+                .and_then(|i| u16::try_from(i).ok());
+        }
+    }
+
+    /// Whether `profile` is in segment `index` at `now`, evaluating only that segment and the
+    /// segments it references (`None` when there is no such segment). `scratch` holds the
+    /// referenced segments' results; it allocates only when it has the wrong shape.
+    pub fn evaluate_segment(
+        &self,
+        profile: &Profile,
+        now: UnixSecs,
+        index: usize,
+        scratch: &mut Membership,
+    ) -> Option<bool> {
+        let &root = self.roots.get(index)?;
+        if self.segment_refs.get(index).copied().unwrap_or(false) {
+            // References are resolved in evaluation order; the whole pass is the simple way.
+            self.evaluate_into(profile, now, scratch);
+            return scratch.segments.get(index).copied();
+        }
+        let env = Env { profile, now, segments: &[] };
+        Some(eval(&self.program, &env, root, None).truth())
+    }
+
+    /// The true value of report item `item` (segments first, then groups, as in
+    /// [`Mechanism::truth`]): 0/1 for a segment, the first case that holds (or the number of
+    /// cases, "none") for a group. Evaluates only that item and what it references, so a report
+    /// that samples a few items of a large campaign evaluates only those. `None` when there is
+    /// no such item.
+    pub fn item_truth(
+        &self,
+        profile: &Profile,
+        now: UnixSecs,
+        item: usize,
+        scratch: &mut Membership,
+    ) -> Option<u16> {
+        let segments = self.segment_ids.len();
+        if item < segments {
+            return self.evaluate_segment(profile, now, item, scratch).map(u16::from);
+        }
+        let g = item - segments;
+        let (_, cases) = self.groups.get(g)?;
+        let none = u16::try_from(cases.len()).unwrap_or(u16::MAX);
+        if self.group_refs.get(g).copied().unwrap_or(false) {
+            self.evaluate_into(profile, now, scratch);
+            return Some(scratch.groups.get(g).copied().flatten().unwrap_or(none));
+        }
+        let env = Env { profile, now, segments: &[] };
+        let hit = cases.iter().position(|&(_, root)| eval(&self.program, &env, root, None).truth());
+        Some(hit.and_then(|i| u16::try_from(i).ok()).unwrap_or(none))
+    }
+
+    /// The compact form (see [`crate::compact`]).
+    pub fn to_compact(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.raw(TAG);
+        w.str(&self.id);
+        w.str(&self.config_id);
+        w.int(self.epoch_secs);
+        self.program.write_compact(&mut w);
+        w.len(self.segment_ids.len());
+        for ((id, &root), &refs) in self.segment_ids.iter().zip(&self.roots).zip(&self.segment_refs)
+        {
+            w.str(id);
+            w.uint(u64::from(root));
+            w.uint(u64::from(refs));
+        }
+        w.len(self.order.len());
+        self.order.iter().for_each(|&i| w.uint(u64::from(i)));
+        w.len(self.groups.len());
+        for ((id, cases), &refs) in self.groups.iter().zip(&self.group_refs) {
+            w.str(id);
+            w.uint(u64::from(refs));
+            w.len(cases.len());
+            for (case, root) in cases {
+                w.str(case);
+                w.uint(u64::from(*root));
+            }
+        }
+        match &self.mechanism {
+            None => w.uint(0),
+            Some(m) => {
+                w.uint(1);
+                m.write_compact(&mut w);
+            }
+        }
+        w.bytes
+    }
+
+    /// Reads the compact form. The bytes come from this build's verifier through the page's
+    /// storage, so they are checked as untrusted: every index in range, every child before its
+    /// parent, the segment order a permutation, the mechanism's shape the campaign's.
+    ///
+    /// # Errors
+    /// On anything malformed, with the byte offset.
+    pub fn from_compact(bytes: &[u8], limits: &Limits) -> Result<Runnable, CompactError> {
+        let mut r = Reader::new(bytes);
+        if r.raw(TAG.len())? != TAG {
+            return Err(CompactError { at: 0, expected: "a runnable campaign (\"dpr1\")" });
+        }
+        let id = r.str()?;
+        let config_id = r.str()?;
+        let epoch_secs = r.int()?;
+        if epoch_secs <= 0 {
+            return Err(r.error("a positive epoch length"));
+        }
+        let rules = limits.segments_max + limits.groups_max * limits.group_cases_max;
+        // A rule's tree is at most `rule_depth_max` deep; `where` filters add a level each.
+        let depth = 2 * limits.rule_depth_max + 2;
+        let program = Program::read_compact(&mut r, limits.rule_nodes_max * rules, depth)?;
+        let nodes = u64::try_from(program.len()).unwrap_or(u64::MAX);
+        let root = |r: &mut Reader<'_>| -> Result<NodeId, CompactError> {
+            let n = r.uint()?;
+            if n >= nodes {
+                return Err(r.error("a node of the program"));
+            }
+            u32::try_from(n).map_err(|_| r.error("a node of the program"))
+        };
+        let flag = |r: &mut Reader<'_>| -> Result<bool, CompactError> {
+            match r.uint()? {
+                0 => Ok(false),
+                1 => Ok(true),
+                _ => Err(r.error("0 or 1")),
+            }
+        };
+        let segments = r.list(|r| Ok((r.str()?, root(r)?, flag(r)?)))?;
+        let order: Vec<u16> = r.list(Reader::small)?;
+        let mut seen = vec![false; segments.len()];
+        for &i in &order {
+            match seen.get_mut(usize::from(i)) {
+                Some(s) if !*s => *s = true,
+                _ => return Err(r.error("an order of the segments")),
+            }
+        }
+        if seen.iter().any(|s| !s) {
+            return Err(r.error("an order of every segment"));
+        }
+        let groups = r.list(|r| {
+            let id = r.str()?;
+            let refs = flag(r)?;
+            let cases = r.list(|r| Ok((r.str()?, root(r)?)))?;
+            Ok((id, cases, refs))
+        })?;
+        let mechanism = match r.uint()? {
+            0 => None,
+            1 => Some(Mechanism::read_compact(&mut r)?),
+            _ => return Err(r.error("0 or 1")),
+        };
+        if let Some(m) = &mechanism {
+            let items = segments.len() + groups.len();
+            let shape_ok = usize::from(m.segments()) == segments.len()
+                && m.items().len() == items
+                && m.items()
+                    .iter()
+                    .skip(segments.len())
+                    .zip(&groups)
+                    .all(|(it, (_, cases, _))| usize::from(it.domain) == cases.len() + 1)
+                && m.items().iter().take(segments.len()).all(|it| it.domain == 2);
+            if !shape_ok {
+                return Err(r.error("a mechanism with one item per segment and group"));
+            }
+        }
+        r.finish()?;
+        let (segment_ids, rest): (Vec<_>, Vec<_>) =
+            segments.into_iter().map(|(id, root, refs)| (id, (root, refs))).unzip();
+        let (roots, segment_refs) = rest.into_iter().unzip();
+        let (groups, group_refs) =
+            groups.into_iter().map(|(id, cases, refs)| ((id, cases), refs)).unzip();
+        Ok(Runnable {
+            id,
+            config_id,
+            epoch_secs,
+            program,
+            segment_ids,
+            roots,
+            segment_refs,
+            order,
+            groups,
+            group_refs,
+            mechanism,
+        })
+    }
+}
