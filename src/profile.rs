@@ -260,7 +260,11 @@ fn describe(v: &Json) -> String {
     match v {
         Json::Null => "null".into(),
         Json::Bool(b) => format!("{b}"),
-        Json::Number(n) => format!("the number {n}"),
+        // Integers only: printing an arbitrary float would pull the float formatter into the
+        // browser's runtime module for one error message.
+        Json::Number(n) => {
+            n.as_i64().map_or_else(|| "a number".into(), |i| format!("the number {i}"))
+        }
         Json::String(s) => format!("the string \"{}\"", s.chars().take(32).collect::<String>()),
         Json::Array(_) => "an array".into(),
         Json::Object(_) => "an object".into(),

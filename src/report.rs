@@ -144,6 +144,33 @@ impl fmt::Display for ReportError {
 
 impl std::error::Error for ReportError {}
 
+/// Appends `,"key":"value"` with the value escaped as JSON (serde_json's escapes).
+fn push_field(out: &mut String, key: &str, value: &str) {
+    out.push_str(",\"");
+    out.push_str(key);
+    out.push_str("\":\"");
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if c < ' ' => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let b = c as u8;
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 15)]));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 /// Encodes `slots` into a version-1 report with a fresh nonce from `rng`.
 pub fn encode(
     campaign: &str,
@@ -178,6 +205,26 @@ pub fn encode(
 }
 
 impl Report {
+    /// The report as the compact JSON text that is sent: the same bytes as serde_json's
+    /// output, written by hand so the browser's runtime module needs no JSON printer.
+    pub fn to_json_text(&self) -> String {
+        let mut out = String::with_capacity(96 + self.payload.len());
+        out.push_str("{\"v\":");
+        out.push_str(&self.v.to_string());
+        for (key, value) in [("campaign", &self.campaign), ("config_id", &self.config_id)] {
+            push_field(&mut out, key, value);
+        }
+        out.push_str(",\"epoch\":");
+        out.push_str(&self.epoch.to_string());
+        for (key, value) in
+            [("nonce", &self.nonce), ("mechanism", &self.mechanism), ("payload", &self.payload)]
+        {
+            push_field(&mut out, key, value);
+        }
+        out.push('}');
+        out
+    }
+
     /// Parses a report from JSON text.
     ///
     /// # Errors

@@ -162,3 +162,19 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// The runtime module writes reports by hand; the bytes must be serde_json's.
+    #[test]
+    fn hand_written_json_is_serde_jsons(
+        campaign in any::<String>(),
+        config_id in "[0-9a-f]{32}|\\PC*",
+        epoch in any::<u64>(),
+        nonce in any::<String>(),
+        payload in "[A-Za-z0-9_-]{0,64}|[\\x00-\\x1f\"\\\\]{0,8}",
+        v in any::<u8>(),
+    ) {
+        let r = Report { v, campaign, config_id, epoch, nonce, mechanism: "segment-sampling".into(), payload };
+        prop_assert_eq!(r.to_json_text(), serde_json::to_string(&r).unwrap());
+    }
+}

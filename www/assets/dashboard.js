@@ -2,7 +2,7 @@
 // series per epoch, the mechanism and ε in words, the lint review, and a planner. Charts are
 // Chart.js with the error-bars plugin; lint and planner run in the browser package.
 
-import { load, lint, plan } from '/dpseg/dpseg.js';
+import { loadTools, lint, plan } from '/dpseg/dpseg.js';
 
 const { Chart, ChartErrorBars } = window;
 Chart.register(ChartErrorBars.BarWithErrorBarsController, ChartErrorBars.BarWithErrorBar);
@@ -208,7 +208,7 @@ async function showCampaign(id) {
 }
 
 async function start() {
-  await load();
+  await loadTools();
   schema = await api('/v1/schema');
   const { campaigns } = await api('/v1/campaigns');
   for (const c of campaigns) docs.set(c.id, await api(`/v1/campaigns/${encodeURIComponent(c.id)}`));

@@ -95,7 +95,7 @@ try {
   const schema = await (await fetch(`${collector.url}/v1/schema`)).json();
   const doc = await (await fetch(`${collector.url}/v1/campaigns/benchmark`)).json();
   const engine = await dpseg.open({ schema, storage: 'memory', autoSchedule: false, now: () => NOW_MS });
-  const info = engine.addCampaign(doc);
+  const info = await engine.addCampaign(doc);
   const generated = heavyProfile(schema, 500, 7);
   for (const [k, v] of Object.entries(generated.attributes)) engine.set(k, v);
   for (const e of generated.events) engine.track(e.name, e.props, e.at);
@@ -148,16 +148,15 @@ try {
   // Making one report (evaluating the campaign, privatizing, encoding, updating the ledger): a
   // device reports once per epoch, so each timed call follows an untimed `forget` and reload of
   // the same 500-event profile, on the same engine.
-  const profileText = JSON.stringify(profile);
   const handle = engine.handles.get('benchmark').handle;
   const samples = [];
   let bytes = 0;
   // The first 8,000 are warm-up (V8 tiers wasm functions up as they get hot).
   for (let i = 0; i < 11000; i++) {
-    engine.core.forget();
-    engine.core.importProfile(profileText, NOW_MS);
+    engine.rt.forget();
+    engine.rt.importProfile(profile, NOW_MS);
     const t0 = process.hrtime.bigint();
-    bytes = engine.core.report(handle, NOW_MS).length;
+    bytes = engine.rt.report(handle, NOW_MS).length;
     if (i >= 8000) samples.push(Number(process.hrtime.bigint() - t0));
   }
   const report = samples.sort((a, b) => a - b)[samples.length >> 1];

@@ -1,8 +1,12 @@
 // dpseg browser SDK: on-device segmentation with locally differentially private reports.
 //
-// The engine (data map, profile, compiled campaigns, device secret and ledger) lives inside the
-// wasm module; this file adds what only the page can do: storage, consent, scheduling and
-// transport. Public API and types: dpseg.d.ts. Guide: README.md.
+// Two wasm modules (ARCHITECTURE "Two wasm modules"). The runtime (dpseg_rt) is what every page
+// loads: the data map, profile, campaigns, device secret and ledger live inside it, and it
+// evaluates and makes the private reports. The verifier (dpseg_core, the whole engine) is
+// imported only when it is needed: to verify a campaign version this device has not verified
+// (recompile, recompute config_id, lint under the site's caps), to explain a segment in words,
+// and for the tools. This file adds what only the page can do: storage, consent, scheduling
+// and transport. Public API and types: dpseg.d.ts. Guide: README.md.
 //
 // Promises kept here, each tested in crates/wasm/tests/:
 // - no consent for a campaign's purpose, GPC on, or an exhausted ledger: no request at all;
@@ -13,7 +17,10 @@
 // - storage trouble never throws into the page: the engine keeps going in memory and says so in
 //   `status()`.
 
-import init, * as core from './dpseg_core.js';
+import initRuntime, * as rt from './dpseg_rt.js';
+
+/** The verifier module's exports, once loaded (see `loadTools`). */
+let core = null;
 
 /** The one error shape of the SDK: a stable `code`, a message, and `details`. */
 export class DpsegError extends Error {
@@ -58,36 +65,70 @@ const optNum = (v) => (v === undefined || v === null ? undefined : num(v));
 const optStr = (v) => (typeof v === 'string' ? v : undefined);
 
 let loading = null;
-let ready = false;
+let verifierLoading = null;
+/** Where the verifier's wasm comes from when it is first needed (see `load`). */
+let verifierSource;
 
-/** The stateless functions need the module loaded first (`await load()`). */
+/** The stateless tools need the verifier loaded first (`await loadTools()`). */
 function loaded() {
-  if (!ready) throw new DpsegError('not-loaded', 'call and await load() (or open()) before using lint or tools');
+  if (!core) throw new DpsegError('not-loaded', 'call and await loadTools() before using lint, plan or tools');
 }
 
 /**
- * Loads the wasm module once. `source` is what wasm-bindgen's init accepts (a URL, a Response,
- * bytes or a compiled module); by default the `.wasm` file next to this module is fetched.
+ * Loads the runtime module once. `source` is what wasm-bindgen's init accepts (a URL, a
+ * Response, bytes or a compiled module); by default `dpseg_rt_bg.wasm` next to this module is
+ * fetched. `verifier` is the same for the verifier module, loaded later and only when needed
+ * (by default `dpseg_core_bg.wasm` next to this module).
  */
-export function load(source) {
+export function load(source, verifier) {
+  if (verifier !== undefined) verifierSource = verifier;
   if (!loading) {
-    loading = init(source === undefined ? undefined : { module_or_path: source }).then(
-      () => {
-        ready = true;
-      },
+    loading = initRuntime(source === undefined ? undefined : { module_or_path: source }).then(
+      () => undefined,
       (e) => {
         loading = null;
-        throw new DpsegError('wasm-load', `could not load the dpseg wasm module: ${e && e.message}`);
+        throw new DpsegError('wasm-load', `could not load the dpseg runtime module: ${e && e.message}`);
       },
     );
   }
   return loading;
 }
 
-/** The wasm engine's version. */
+/**
+ * Loads the verifier module once (and the runtime, if not yet): the whole engine, for `lint`,
+ * `plan` and `tools`. The engine loads it by itself when it verifies a campaign or explains a
+ * segment. `source` as for `load`.
+ */
+export function loadTools(source) {
+  if (source !== undefined) verifierSource = source;
+  if (!verifierLoading) {
+    verifierLoading = Promise.all([load(), import('./dpseg_core.js')])
+      .then(async ([, m]) => {
+        await m.default(verifierSource === undefined ? undefined : { module_or_path: verifierSource });
+        core = m;
+      })
+      .catch((e) => {
+        verifierLoading = null;
+        throw new DpsegError('wasm-load', `could not load the dpseg verifier module: ${e && e.message}`);
+      });
+  }
+  return verifierLoading;
+}
+
+/** The engine's version. */
 export async function version() {
   await load();
-  return core.version();
+  return rt.version();
+}
+
+/** Bytes as base64 text (for storage), and back. */
+function toBase64(bytes) {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s);
+}
+function fromBase64(t) {
+  return Uint8Array.from(atob(t), (c) => c.charCodeAt(0));
 }
 
 const DAY_MS = 86_400_000;
@@ -246,11 +287,18 @@ export class Engine {
     this.timer = null;
     this.flushing = null;
     this.closed = false;
-    const schema = text(o.schema ?? null);
+    /** The data map's JSON text: the verifier reads it. */
+    this.schemaText = text(o.schema ?? null);
+    let schema;
+    try {
+      schema = JSON.parse(this.schemaText);
+    } catch (e) {
+      throw new DpsegError('schema-syntax', `schema: not JSON: ${e && e.message}`);
+    }
     this.epsilonReportMax = num(o.epsilonReportMax ?? 2.0);
     this.epsilonWindowMax = num(o.epsilonWindowMax ?? 8.0);
-    this.core = guard(() => new core.Engine(schema, this.epsilonReportMax, this.epsilonWindowMax));
-    this.handles = new Map(); // campaign id -> {handle, info}
+    this.rt = guard(() => new rt.Runtime(schema, this.epsilonReportMax, this.epsilonWindowMax));
+    this.handles = new Map(); // campaign id -> {handle, info, doc, runnable}
     this.restore();
     this.onStorage = (e) => {
       if (e.key === null || e.key.startsWith(`${this.store.prefix}:`)) this.sync();
@@ -266,7 +314,7 @@ export class Engine {
     const profile = this.store.get('profile');
     if (profile) {
       try {
-        guard(() => this.core.importProfile(profile, now));
+        guard(() => this.rt.importProfile(JSON.parse(profile), now));
         this.profileText = profile;
       } catch (e) {
         this.lastError = `stored profile dropped: ${e.message}`;
@@ -275,7 +323,7 @@ export class Engine {
     const device = this.store.get('device');
     if (device) {
       try {
-        guard(() => this.core.importDevice(device));
+        guard(() => this.rt.importDevice(fromBase64(device)));
       } catch (e) {
         this.lastError = `stored device state dropped: ${e.message}`;
       }
@@ -284,9 +332,10 @@ export class Engine {
     this.outbox = this.store.getJson('outbox', []);
     this.sentLog = this.store.getJson('sent', []);
     this.scheduleState = this.store.getJson('schedule', {});
-    for (const doc of this.store.getJson('campaigns', [])) {
+    // Campaigns verified on an earlier visit load as they were verified: no verifier needed.
+    for (const entry of this.store.getJson('campaigns', [])) {
       try {
-        this.install(doc);
+        this.run(entry);
       } catch (e) {
         this.lastError = `stored campaign dropped: ${e.message}`;
       }
@@ -295,12 +344,12 @@ export class Engine {
   }
 
   saveProfile() {
-    this.profileText = this.core.profileJson();
+    this.profileText = JSON.stringify(this.rt.profile());
     this.store.set('profile', this.profileText);
   }
 
   saveDevice() {
-    this.deviceText = this.core.deviceJson();
+    this.deviceText = toBase64(this.rt.device());
     this.store.set('device', this.deviceText);
   }
 
@@ -319,7 +368,7 @@ export class Engine {
     }
     if (device !== this.deviceText) {
       try {
-        this.core.importDevice(device);
+        this.rt.importDevice(fromBase64(device));
         this.deviceText = device;
       } catch {
         // Unreadable: keep ours, which the next save writes back.
@@ -328,7 +377,7 @@ export class Engine {
     const profile = this.store.get('profile');
     if (profile !== null && profile !== this.profileText) {
       try {
-        this.core.importProfile(profile, this.now());
+        this.rt.importProfile(JSON.parse(profile), this.now());
         this.profileText = profile;
       } catch {
         // As above.
@@ -355,7 +404,7 @@ export class Engine {
   /** Sets a zero-party attribute; `null` or `undefined` unsets it. Throws DpsegError on bad input. */
   set(name, value) {
     this.sync();
-    guard(() => this.core.set(String(name), value ?? null));
+    guard(() => this.rt.set(String(name), value ?? null));
     this.saveProfile();
   }
 
@@ -370,28 +419,35 @@ export class Engine {
     if (Number.isNaN(when.getTime())) throw new DpsegError('bad-time', `event time ${at} is not a time`);
     const event = { name: String(name), at: when.toISOString().replace(/\.\d{3}Z$/, 'Z'), props };
     this.sync();
-    guard(() => this.core.track(event, this.now()));
+    guard(() => this.rt.track(event, this.now()));
     this.saveProfile();
   }
 
   /** Everything stored about the visitor: `{attributes, events}`. */
   profile() {
-    return JSON.parse(this.core.profileJson());
+    return this.rt.profile();
   }
 
   /** The data map: each attribute and event with its type, purposes and sensitivity. */
   dataMap() {
-    return JSON.parse(this.core.dataMap());
+    return this.rt.dataMap();
   }
 
   // ---- campaigns ---------------------------------------------------------------------------
 
-  install(doc) {
+  /** Runs a verified campaign `{doc, runnable (base64), info}` in the runtime. */
+  run(entry) {
+    const handle = guard(() => this.rt.loadRunnable(fromBase64(entry.runnable)));
+    this.handles.set(entry.info.id, { ...entry, handle });
+    return entry.info;
+  }
+
+  /** Verifies a collector document in the verifier module, then runs it. */
+  async install(doc) {
     const json = text(doc);
-    const handle = guard(() => this.core.loadCampaign(json));
-    const info = JSON.parse(this.core.campaignInfo(handle));
-    this.handles.set(info.id, { handle, info, doc: JSON.parse(json) });
-    return info;
+    await loadTools();
+    const v = guard(() => core.verifyCampaign(this.schemaText, json, this.epsilonReportMax, this.epsilonWindowMax));
+    return this.run({ doc: JSON.parse(json), runnable: toBase64(v.runnable), info: v.info });
   }
 
   /**
@@ -415,16 +471,28 @@ export class Engine {
     return this.addCampaign(await res.text());
   }
 
-  /** As `loadCampaign`, from a campaign document already at hand (object or JSON text). */
-  addCampaign(doc) {
-    const info = this.install(doc);
+  /**
+   * As `loadCampaign`, from a campaign document already at hand (object or JSON text). A
+   * version this device verified before (same id and config_id) is kept as it is; any other is
+   * verified first.
+   */
+  async addCampaign(doc) {
+    let parsed;
+    try {
+      parsed = typeof doc === 'string' ? JSON.parse(doc) : doc;
+    } catch (e) {
+      throw new DpsegError('json-syntax', `campaign document is not JSON: ${e && e.message}`);
+    }
+    const known = parsed && typeof parsed === 'object' ? this.handles.get(parsed.id) : undefined;
+    if (known && known.info.config_id === parsed.config_id) return known.info;
+    const info = await this.install(doc);
     this.saveCampaigns();
     this.arm();
     return info;
   }
 
   saveCampaigns() {
-    this.store.setJson('campaigns', [...this.handles.values()].map((c) => c.doc));
+    this.store.setJson('campaigns', [...this.handles.values()].map(({ doc, runnable, info }) => ({ doc, runnable, info })));
   }
 
   /** The loaded campaigns: id, purpose, epoch, ε, segment and group names. */
@@ -444,7 +512,7 @@ export class Engine {
    */
   evaluate(campaign) {
     const { handle } = this.entry(campaign);
-    return guard(() => this.core.evaluate(handle, this.now()));
+    return guard(() => this.rt.evaluate(handle, this.now()));
   }
 
   /** `{segments: {id: bool}, groups: {id: case id or null}}` for a campaign. */
@@ -468,15 +536,20 @@ export class Engine {
     const { handle, info } = this.entry(campaign);
     const index = info.segments.findIndex((s) => s.id === segment);
     if (index < 0) throw new DpsegError('unknown-segment', `campaign '${campaign}' has no segment '${segment}'`);
-    return guard(() => this.core.inSegment(handle, index, this.now()));
+    return guard(() => this.rt.inSegment(handle, index, this.now()));
   }
 
-  /** Why the visitor is (not) in a segment, in words: `{summary, holds, reasons}`. */
-  explain(campaign, segment) {
-    const { handle, info } = this.entry(campaign);
+  /**
+   * Why the visitor is (not) in a segment, in words: `{summary, holds, reasons}`. Loads the
+   * verifier module, which holds the explanation code, on first use.
+   */
+  async explain(campaign, segment) {
+    const { info, doc } = this.entry(campaign);
     const index = info.segments.findIndex((s) => s.id === segment);
     if (index < 0) throw new DpsegError('unknown-segment', `campaign '${campaign}' has no segment '${segment}'`);
-    return JSON.parse(guard(() => this.core.explain(handle, index, this.now())));
+    await loadTools();
+    const profile = JSON.stringify(this.rt.profile());
+    return JSON.parse(guard(() => core.explainSegment(this.schemaText, JSON.stringify(doc), profile, index, this.now())));
   }
 
   // ---- consent -----------------------------------------------------------------------------
@@ -534,10 +607,10 @@ export class Engine {
   budget() {
     const now = this.now();
     return {
-      spent: guard(() => this.core.spentInWindow(now)),
+      spent: guard(() => this.rt.spentInWindow(now)),
       windowMax: this.epsilonWindowMax,
       reportMax: this.epsilonReportMax,
-      ledger: JSON.parse(this.core.ledger()),
+      ledger: this.rt.ledger(),
     };
   }
 
@@ -568,7 +641,7 @@ export class Engine {
       const s = this.due(info, now);
       if (s.done || now < s.at) continue;
       try {
-        const body = guard(() => this.core.report(handle, now));
+        const body = guard(() => this.rt.report(handle, now));
         // The spend is stored before the report: losing a report is safe, re-spending is not.
         this.saveDevice();
         this.outbox.push({ campaign: info.id, purpose: info.purpose, epoch: s.epoch, report: body, attempts: 0, next: now });
@@ -700,7 +773,7 @@ export class Engine {
 
   /** Forgets the in-memory state (storage is another tab's or `forget`'s business). */
   forgetHere() {
-    guard(() => this.core.forget());
+    guard(() => this.rt.forget());
     this.consentState = {};
     this.outbox = [];
     this.sentLog = [];
@@ -773,6 +846,34 @@ export const tools = {
     guard(() => loaded() ?? core.printRule(optStr(rule), ast === undefined ? undefined : text(ast), limits && text(limits))),
   evaluateCampaign: (schema, campaign, profile, now, limits) =>
     JSON.parse(guard(() => loaded() ?? core.evaluateCampaign(text(schema), text(campaign), text(profile), String(now), limits && text(limits)))),
+  /**
+   * As `evaluateCampaign`, but evaluated by the runtime module, exactly as a device does: the
+   * verifier compiles the campaign, the runtime loads it with the profile and evaluates at
+   * `now` (RFC 3339). Caps do not apply.
+   */
+  evaluateOnDevice: (schema, campaign, profile, now) => {
+    loaded();
+    const c = typeof campaign === 'string' ? JSON.parse(campaign) : campaign;
+    const bytes = guard(() => core.compileRunnable(text(schema), text(c)));
+    const ms = Date.parse(now);
+    const device = guard(() => new rt.Runtime(typeof schema === 'string' ? JSON.parse(schema) : schema, 1e300, 1e300));
+    try {
+      guard(() => device.importProfile(typeof profile === 'string' ? JSON.parse(profile) : profile, ms));
+      const flat = guard(() => device.evaluate(device.loadRunnable(bytes), ms));
+      const segments = {};
+      const groups = {};
+      (c.segments ?? []).forEach((s, i) => {
+        segments[s.id] = flat[i] === 1;
+      });
+      (c.groups ?? []).forEach((g, i) => {
+        const v = flat[(c.segments ?? []).length + i];
+        groups[g.id] = v === 0 ? null : g.cases[v - 1].id;
+      });
+      return { segments, groups };
+    } finally {
+      device.free();
+    }
+  },
   checkProfile: (schema, profile, now, limits) =>
     guard(() => loaded() ?? core.checkProfile(text(schema), text(profile), String(now), limits && text(limits))),
 };

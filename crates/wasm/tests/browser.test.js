@@ -83,7 +83,7 @@ async function openEngine(page, { fill = true, consent = false, storageKey = 'dp
         autoSchedule: false,
         storageKey,
       });
-      engine.addCampaign(spring);
+      await engine.addCampaign(spring);
       if (fill) {
         for (const [k, v] of Object.entries(visitor.attributes)) engine.set(k, v);
         for (const e of visitor.events) engine.track(e.name, e.props, e.at);
@@ -103,7 +103,7 @@ test('the spec suite passes in Chromium with the same results as cargo test', as
   const names = specFiles().map((f) => f.name);
   const result = await page.evaluate(async (names) => {
     const dpseg = await import('/dpseg/dpseg.js');
-    await dpseg.load();
+    await dpseg.loadTools();
     const { runSpec } = await import('/test/spec-runner.js');
     const files = [];
     for (const name of names) files.push({ name, doc: await (await fetch(`/spec/${name}`)).json() });
@@ -242,7 +242,7 @@ test('every report of a campaign has the same byte length, whatever the profile'
       const out = [];
       for (const attrs of variants) {
         const engine = await dpseg.open({ schema, collector: location.origin, storage: 'memory', autoSchedule: false, now: () => now });
-        engine.addCampaign(spring);
+        await engine.addCampaign(spring);
         for (const [k, v] of Object.entries(attrs)) engine.set(k, v);
         engine.setConsent('measurement', true);
         await engine.tick();

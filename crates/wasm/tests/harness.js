@@ -22,7 +22,8 @@ export function specFiles() {
 /** The package's module, with the wasm loaded from bytes (Node has no fetch of file URLs). */
 export async function loadPackage() {
   const dpseg = await import(join(pkg, 'dpseg.js'));
-  await dpseg.load(readFileSync(join(pkg, 'dpseg_core_bg.wasm')));
+  await dpseg.load(readFileSync(join(pkg, 'dpseg_rt_bg.wasm')), readFileSync(join(pkg, 'dpseg_core_bg.wasm')));
+  await dpseg.loadTools();
   return dpseg;
 }
 

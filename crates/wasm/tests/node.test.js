@@ -67,7 +67,7 @@ test('memberships agree with the CLI for every example profile', async () => {
       execFileSync(bin, ['eval', '--schema', join(outdoor, 'schema.toml'), '--campaign', join(outdoor, 'campaigns', 'spring-2027.toml'), '--profile', join(outdoor, 'profiles', `${name}.json`), '--now', now]),
     );
     const engine = await openWith({ now: () => Date.parse(now) });
-    engine.addCampaign(spring);
+    await engine.addCampaign(spring);
     fill(engine, name);
     assert.deepEqual(engine.memberships('spring-2027'), want, name);
   }
@@ -109,26 +109,26 @@ test('bad input throws one error shape and changes nothing', async () => {
 
 test('campaigns are verified and linted on the device', async () => {
   const engine = await openWith();
-  assert.throws(() => engine.addCampaign({ ...spring, config_id: '00'.repeat(16) }), { code: 'config-id-mismatch' });
+  await assert.rejects(engine.addCampaign({ ...spring, config_id: '00'.repeat(16) }), { code: 'config-id-mismatch' });
   // A changed rule with the old config_id is caught the same way.
   const edited = structuredClone(spring);
   edited.segments[0].rule = 'budget >= 1';
-  assert.throws(() => engine.addCampaign(edited), { code: 'config-id-mismatch' });
+  await assert.rejects(engine.addCampaign(edited), { code: 'config-id-mismatch' });
   const strict = await openWith({ epsilonReportMax: 0.5 });
-  assert.throws(() => strict.addCampaign(spring), (e) => e.code === 'lint-refused' && e.details.findings.some((f) => f.code === 'epsilon-over-cap'));
+  await assert.rejects(strict.addCampaign(spring), (e) => e.code === 'lint-refused' && e.details.findings.some((f) => f.code === 'epsilon-over-cap'));
   const health = structuredClone(spring);
   health.segments[0].rule = 'health_goal == "weight"';
-  assert.throws(() => engine.addCampaign(health), (e) => e.code === 'lint-refused');
+  await assert.rejects(engine.addCampaign(health), (e) => e.code === 'lint-refused');
   assert.equal(engine.campaigns().length, 0);
-  const info = engine.addCampaign(spring);
+  const info = await engine.addCampaign(spring);
   assert.equal(info.config_id, spring.config_id);
 });
 
 test('explanations name the visitor\'s data in words', async () => {
   const engine = await openWith({ now: () => Date.parse('2026-11-24T12:00:00Z') });
-  engine.addCampaign(spring);
+  await engine.addCampaign(spring);
   fill(engine, 'alice');
-  const words = engine.explain('spring-2027', 'hikers');
+  const words = await engine.explain('spring-2027', 'hikers');
   assert.equal(words.holds, engine.inSegment('spring-2027', 'hikers'));
   const text = JSON.stringify(words);
   assert.match(text, /your budget is 150/i);
@@ -142,7 +142,7 @@ test('no consent, GPC or an exhausted ledger: no request at all', async () => {
   const c = clock(endOfDay(0));
   const { f, calls } = recordingFetch();
   const engine = await openWith({ collector: collector.url, now: c.now, fetch: f });
-  engine.addCampaign(spring);
+  await engine.addCampaign(spring);
   fill(engine, 'alice');
   await engine.tick();
   assert.equal(calls.length, 0, 'sent without consent');
@@ -169,7 +169,7 @@ test('no consent, GPC or an exhausted ledger: no request at all', async () => {
   // A window cap of two reports: the third day sends nothing.
   calls.length = 0;
   const capped = await openWith({ collector: collector.url, now: c.now, fetch: f, epsilonWindowMax: 2 });
-  capped.addCampaign(spring);
+  await capped.addCampaign(spring);
   capped.setConsent('measurement', true);
   for (let day = 0; day < 3; day++) {
     c.t = endOfDay(day);
@@ -188,7 +188,7 @@ test('reports reach the real collector once, and every report has the same lengt
     // The end of the current epoch: every scheduled time has passed, still inside the epoch.
     const end = endOfDay(0);
     const engine = await openWith({ collector: collector.url, now: () => end, fetch: f });
-    engine.addCampaign(spring);
+    await engine.addCampaign(spring);
     fill(engine, name);
     engine.setConsent('measurement', true);
     await engine.tick();
@@ -218,7 +218,7 @@ test('an unreachable collector: the outbox retries with backoff, then drops what
     throw new TypeError('connection refused');
   };
   const engine = await openWith({ collector: collector.url, now: c.now, fetch: down });
-  engine.addCampaign(spring);
+  await engine.addCampaign(spring);
   engine.setConsent('measurement', true);
   await engine.tick();
   assert.equal(engine.pending().length, 1);
@@ -252,7 +252,7 @@ test('forget empties the engine and its storage', async () => {
     },
   };
   const engine = await dpseg.open({ schema, storage, autoSchedule: false });
-  engine.addCampaign(spring);
+  await engine.addCampaign(spring);
   fill(engine, 'alice');
   engine.setConsent('measurement', true);
   assert.ok(store.size > 0);
@@ -324,7 +324,16 @@ test('garbage across the boundary: only DpsegErrors with a real code, and the en
   };
   const names = ['budget', 'interests', 'country', 'has_kids', 'signup_at', 'nope', '', 'x'.repeat(300)];
   const engine = await openWith({ now: () => Date.parse('2026-11-24T12:00:00Z') });
-  engine.addCampaign(spring);
+  await engine.addCampaign(spring);
+  // The runtime's compact inputs, cut short or with a byte changed.
+  const runnable = engine.handles.get('spring-2027').runnable;
+  const device = engine.rt.device();
+  const damaged = (b) => {
+    const bytes = typeof b === 'string' ? Uint8Array.from(atob(b), (c) => c.charCodeAt(0)) : Uint8Array.from(b);
+    if (rand() < 0.5) return bytes.slice(0, Math.floor(rand() * bytes.length));
+    bytes[Math.floor(rand() * bytes.length)] ^= 1 << Math.floor(rand() * 8);
+    return bytes;
+  };
   const mutated = () => {
     const d = structuredClone(spring);
     const k = pick([...Object.keys(d), 'extra']);
@@ -337,19 +346,20 @@ test('garbage across the boundary: only DpsegErrors with a real code, and the en
     () => engine.addCampaign(mutated()),
     () => engine.explain('spring-2027', pick(['hikers', 'nope', ''])),
     () => engine.inSegment(pick(['spring-2027', 'nope']), pick(['hikers', 'dach', 'x'])),
-    () => engine.core.importProfile(JSON.stringify(junk()) ?? 'null', pick([0, NaN, -1e300, Date.now()])),
-    () => engine.core.importDevice(JSON.stringify(junk()) ?? 'null'),
-    () => engine.core.evaluate(pick([0, 7, 2 ** 32 - 1]), pick([NaN, Infinity, Date.now()])),
+    () => engine.rt.importProfile(junk(), pick([0, NaN, -1e300, Date.now()])),
+    () => engine.rt.importDevice(damaged(device)),
+    () => engine.rt.loadRunnable(damaged(runnable)),
+    () => engine.rt.evaluate(pick([0, 7, 2 ** 32 - 1]), pick([NaN, Infinity, Date.now()])),
     () => dpseg.lint(junk(), junk()),
     () => dpseg.plan(mutated(), { devices: junk(), rate: junk() }),
   ];
   let errors = 0;
   for (let i = 0; i < 3000; i++) {
     try {
-      pick(calls)();
+      await pick(calls)();
     } catch (e) {
       errors += 1;
-      // The SDK throws DpsegError instances; the wasm shell (`engine.core`) throws errors of the
+      // The SDK throws DpsegError instances; the runtime module (`engine.rt`) throws errors of the
       // same shape, which the SDK rewraps.
       assert.ok(e instanceof dpseg.DpsegError || e.name === 'DpsegError', `not a DpsegError: ${e && e.stack}`);
       assert.notEqual(e.code, 'internal', e.message);

@@ -81,7 +81,15 @@ function runCase(dpseg, doc, c) {
       return ok ? null : `got ${e.code} at ${e.details?.at} in ${e.details?.segment}: ${e.message}`;
     }
     if (expectError !== undefined) return 'campaign compiled';
-    return deepEqual(r.ok, c.expect) ? null : `got ${JSON.stringify(r.ok)}`;
+    if (!deepEqual(r.ok, c.expect)) return `got ${JSON.stringify(r.ok)}`;
+    // A device runs only campaigns with something to report (the runtime refuses an empty one),
+    // and only under the default limits.
+    const empty = (c.campaign.segments ?? []).length + (c.campaign.groups ?? []).length === 0;
+    if (limits !== undefined || empty) return null;
+    // The same campaign as a device runs it: compact form, evaluated by the runtime module.
+    const d = attempt(dpseg, () => dpseg.tools.evaluateOnDevice(schema, c.campaign, profileDoc(), now));
+    if (d.err) return `runtime refused: ${d.err.code}: ${d.err.message}`;
+    return deepEqual(d.ok, c.expect) ? null : `runtime got ${JSON.stringify(d.ok)}`;
   }
 
   // A single rule, as text or as the JSON tree.
@@ -113,7 +121,13 @@ function runCase(dpseg, doc, c) {
   if (expectError !== undefined) {
     return c.profile_doc === undefined ? `rule compiled; expected ${expectError}` : `profile accepted; expected ${expectError}`;
   }
-  return r.ok === c.expect ? null : `evaluated to ${r.ok}`;
+  if (r.ok !== c.expect) return `evaluated to ${r.ok}`;
+  if (c.rule === undefined || limits !== undefined) return null;
+  // The same rule as a device runs it: a one-segment campaign evaluated by the runtime module.
+  const campaign = { id: 'spec', purpose: 'spec', epoch: '1d', epsilon: 1, segments: [{ id: 'rule', rule: c.rule }] };
+  const d = attempt(dpseg, () => dpseg.tools.evaluateOnDevice(schema, campaign, profileDoc(), now));
+  if (d.err) return `runtime refused: ${d.err.code}: ${d.err.message}`;
+  return d.ok.segments.rule === c.expect ? null : `runtime evaluated to ${d.ok.segments.rule}`;
 }
 
 /**

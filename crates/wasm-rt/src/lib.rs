@@ -1,0 +1,339 @@
+//! The runtime module: what every page of a site loads (ARCHITECTURE "Two wasm modules").
+//!
+//! It keeps the profile, the device state and the campaigns a page runs inside wasm memory;
+//! validates every change against the data map; evaluates segments; and makes the private
+//! reports. It reads campaigns only in the compact form the verifier module produces after
+//! recompiling the campaign, recomputing its `config_id` and linting it (see
+//! `dpseg::campaign::Runnable`), so it carries no rule parser, compiler, linter or JSON text
+//! handling, and fits the size budget.
+//!
+//! Every failure is thrown as the one `DpsegError` shape; nothing panics (the workspace denies
+//! `unwrap`, `expect` and `panic`, and the wasm profile aborts rather than unwinds).
+
+use dpseg::campaign::{Membership, Runnable};
+use dpseg::limits::Limits;
+use dpseg::privacy::ledger::{DeviceState, LedgerError, SitePolicy};
+use dpseg::profile::{Profile, ProfileError};
+use dpseg::schema::Schema;
+use dpseg_wasm_common::{error, object, secs, to_js, to_json, SystemRng};
+use wasm_bindgen::prelude::*;
+
+fn profile_error(e: &ProfileError) -> JsValue {
+    error(e.code(), &e.to_string(), object(&[("path", JsValue::from_str(&e.path))]))
+}
+
+/// The ledger's refusal with its figures in `details`; the message leaves them out, so that
+/// this module needs no float formatting.
+fn ledger_error(e: &LedgerError) -> JsValue {
+    let (message, details) = match e {
+        LedgerError::AlreadyReported { campaign, epoch } => {
+            #[allow(clippy::cast_precision_loss, reason = "epoch numbers are far below 2^53")]
+            let epoch = *epoch as f64;
+            let details =
+                object(&[("campaign", JsValue::from_str(campaign)), ("epoch", epoch.into())]);
+            ("the campaign already reported in this epoch", details)
+        }
+        LedgerError::OverReportCap { epsilon, max } => (
+            "a report of this campaign costs more ε than the site's cap per report",
+            object(&[("epsilon", (*epsilon).into()), ("max", (*max).into())]),
+        ),
+        LedgerError::OverWindowCap { spent, epsilon, max } => (
+            "another report would pass the site's ε cap over the rolling window",
+            object(&[
+                ("spent", (*spent).into()),
+                ("epsilon", (*epsilon).into()),
+                ("max", (*max).into()),
+            ]),
+        ),
+        _ => ("the ledger refused the report", JsValue::NULL),
+    };
+    error(e.code(), message, details)
+}
+
+fn unknown_campaign(handle: u32) -> JsValue {
+    error("unknown-campaign", "no campaign with this handle", object(&[("handle", handle.into())]))
+}
+
+/// A campaign the runtime runs.
+struct Loaded {
+    run: Runnable,
+    /// Reused so evaluation does not allocate.
+    membership: Membership,
+}
+
+/// The on-device runtime: data map, profile, campaigns and device state.
+#[wasm_bindgen]
+pub struct Runtime {
+    schema: Schema,
+    limits: Limits,
+    policy: SitePolicy,
+    profile: Profile,
+    device: DeviceState,
+    campaigns: Vec<Loaded>,
+}
+
+#[wasm_bindgen]
+impl Runtime {
+    /// Opens a runtime for a data map (its JSON form, as a JS object) with the site's caps:
+    /// the highest ε of one report and the highest total over the rolling 30-day window.
+    ///
+    /// # Errors
+    /// `schema-*` codes for a bad data map, `bad-policy` for caps that are not positive.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        schema: JsValue,
+        epsilon_report_max: f64,
+        epsilon_window_max: f64,
+    ) -> Result<Runtime, JsValue> {
+        let limits = Limits::default();
+        let schema = Schema::from_json_value(&to_json(&schema), &limits)
+            .map_err(|e| error(e.code(), &e.to_string(), JsValue::NULL))?;
+        let ok = |e: f64| e.is_finite() && e > 0.0;
+        if !ok(epsilon_report_max) || !ok(epsilon_window_max) {
+            return Err(error(
+                "bad-policy",
+                "epsilonReportMax and epsilonWindowMax must be positive numbers",
+                object(&[
+                    ("epsilonReportMax", epsilon_report_max.into()),
+                    ("epsilonWindowMax", epsilon_window_max.into()),
+                ]),
+            ));
+        }
+        let policy = SitePolicy { epsilon_report_max, epsilon_window_max, ..SitePolicy::default() };
+        let profile = Profile::new(&schema);
+        let device = DeviceState::new(&mut SystemRng::new()?);
+        Ok(Runtime { schema, limits, policy, profile, device, campaigns: Vec::new() })
+    }
+
+    /// Sets attribute `name` (`null` or `undefined` unsets it).
+    ///
+    /// # Errors
+    /// `unknown-attribute`, `wrong-type`, `not-in-vocabulary`… with `details.path`; the
+    /// profile is unchanged.
+    pub fn set(&mut self, name: &str, value: JsValue) -> Result<(), JsValue> {
+        let value = to_json(&value);
+        self.profile.set(&self.schema, name, &value, &self.limits).map_err(|e| profile_error(&e))
+    }
+
+    /// Records an event `{name, at, props}` (`at` an RFC 3339 time) and applies retention as of
+    /// `now_ms`.
+    ///
+    /// # Errors
+    /// As [`Runtime::set`].
+    pub fn track(&mut self, event: JsValue, now_ms: f64) -> Result<(), JsValue> {
+        let now = secs(now_ms)?;
+        let event = to_json(&event);
+        self.profile.track(&self.schema, &event, now, &self.limits).map_err(|e| profile_error(&e))
+    }
+
+    /// Deletes events past their retention; returns how many.
+    ///
+    /// # Errors
+    /// `bad-time`.
+    #[wasm_bindgen(js_name = applyRetention)]
+    pub fn apply_retention(&mut self, now_ms: f64) -> Result<usize, JsValue> {
+        Ok(self.profile.apply_retention(&self.schema, secs(now_ms)?))
+    }
+
+    /// The profile as its document `{attributes, events}` (a JS object).
+    pub fn profile(&self) -> JsValue {
+        to_js(&self.profile.to_json(&self.schema))
+    }
+
+    /// Replaces the profile with a stored document (a JS object).
+    ///
+    /// # Errors
+    /// As [`Runtime::set`]; the profile is then unchanged.
+    #[wasm_bindgen(js_name = importProfile)]
+    pub fn import_profile(&mut self, doc: JsValue, now_ms: f64) -> Result<(), JsValue> {
+        let now = secs(now_ms)?;
+        self.profile = Profile::from_json_value(&self.schema, &to_json(&doc), now, &self.limits)
+            .map_err(|e| profile_error(&e))?;
+        Ok(())
+    }
+
+    /// The device state (secret and ledger) in its compact form, for storage on the device
+    /// only.
+    pub fn device(&self) -> Vec<u8> {
+        self.device.to_compact()
+    }
+
+    /// Restores the device state from [`Runtime::device`]'s output.
+    ///
+    /// # Errors
+    /// `device-syntax` when the bytes are not a device state; nothing changes then.
+    #[wasm_bindgen(js_name = importDevice)]
+    pub fn import_device(&mut self, bytes: &[u8]) -> Result<(), JsValue> {
+        self.device = DeviceState::from_compact(bytes)
+            .map_err(|e| error("device-syntax", &e.to_string(), JsValue::NULL))?;
+        Ok(())
+    }
+
+    /// The ledger: `[{campaign, epoch, epsilon, at}]`, `at` in Unix seconds.
+    pub fn ledger(&self) -> js_sys::Array {
+        self.device
+            .spent()
+            .iter()
+            .map(|s| {
+                #[allow(clippy::cast_precision_loss, reason = "epochs and times are below 2^53")]
+                let (epoch, at) = (s.epoch as f64, s.at as f64);
+                object(&[
+                    ("campaign", JsValue::from_str(&s.campaign)),
+                    ("epoch", epoch.into()),
+                    ("epsilon", s.epsilon.into()),
+                    ("at", at.into()),
+                ])
+            })
+            .collect()
+    }
+
+    /// ε spent over the rolling window ending at `now_ms`.
+    ///
+    /// # Errors
+    /// `bad-time`.
+    #[wasm_bindgen(js_name = spentInWindow)]
+    pub fn spent_in_window(&self, now_ms: f64) -> Result<f64, JsValue> {
+        Ok(self.device.spent_in_window(secs(now_ms)?, &self.policy))
+    }
+
+    /// Loads a campaign in the compact form the verifier produced. The verifier refused it
+    /// unless it compiled, hashed to its `config_id` and passed lint under these caps; the caps
+    /// are checked again here, where they are cheap. Returns the campaign's handle; loading a
+    /// campaign with the same id replaces it.
+    ///
+    /// # Errors
+    /// `runnable-syntax` for bytes that are not a runnable campaign, `campaign-empty`,
+    /// `over-report-cap`, `over-window-cap`.
+    #[wasm_bindgen(js_name = loadRunnable)]
+    pub fn load_runnable(&mut self, bytes: &[u8]) -> Result<u32, JsValue> {
+        let run = Runnable::from_compact(bytes, &self.limits)
+            .map_err(|e| error("runnable-syntax", &e.to_string(), JsValue::NULL))?;
+        let Some(eps) = run.mechanism().map(|m| m.eps_report()) else {
+            return Err(error(
+                "campaign-empty",
+                "campaign has no segments or groups",
+                JsValue::NULL,
+            ));
+        };
+        for (code, max) in [
+            ("over-report-cap", self.policy.epsilon_report_max),
+            ("over-window-cap", self.policy.epsilon_window_max),
+        ] {
+            if eps > max {
+                let details = object(&[("epsilon", eps.into()), ("max", max.into())]);
+                return Err(error(
+                    code,
+                    "one report of this campaign costs more ε than the site allows",
+                    details,
+                ));
+            }
+        }
+        let membership = run.new_membership();
+        let loaded = Loaded { run, membership };
+        let slot = match self.campaigns.iter().position(|c| c.run.id() == loaded.run.id()) {
+            Some(i) => {
+                self.campaigns[i] = loaded;
+                i
+            }
+            None => {
+                self.campaigns.push(loaded);
+                self.campaigns.len() - 1
+            }
+        };
+        Ok(u32::try_from(slot).unwrap_or(u32::MAX))
+    }
+
+    fn loaded(&mut self, handle: u32) -> Result<&mut Loaded, JsValue> {
+        self.campaigns.get_mut(handle as usize).ok_or_else(|| unknown_campaign(handle))
+    }
+
+    /// Evaluates every segment and group of campaign `handle` at `now_ms`: one entry per
+    /// segment (1 in, 0 out) followed by one per group (case index + 1, 0 for none).
+    ///
+    /// # Errors
+    /// `unknown-campaign`, `bad-time`.
+    pub fn evaluate(&mut self, handle: u32, now_ms: f64) -> Result<Vec<u16>, JsValue> {
+        let now = secs(now_ms)?;
+        let profile = &self.profile;
+        let l = self.campaigns.get_mut(handle as usize).ok_or_else(|| unknown_campaign(handle))?;
+        l.run.evaluate_into(profile, now, &mut l.membership);
+        let m = &l.membership;
+        Ok(m.segments
+            .iter()
+            .map(|&b| u16::from(b))
+            .chain(m.groups.iter().map(|g| g.map_or(0, |c| c.saturating_add(1))))
+            .collect())
+    }
+
+    /// Whether the visitor is in segment `index` of campaign `handle` at `now_ms`.
+    ///
+    /// # Errors
+    /// `unknown-campaign`, `unknown-segment`, `bad-time`.
+    #[wasm_bindgen(js_name = inSegment)]
+    pub fn in_segment(&mut self, handle: u32, index: u32, now_ms: f64) -> Result<bool, JsValue> {
+        let now = secs(now_ms)?;
+        let profile = &self.profile;
+        let l = self.campaigns.get_mut(handle as usize).ok_or_else(|| unknown_campaign(handle))?;
+        l.run.evaluate_segment(profile, now, index as usize, &mut l.membership).ok_or_else(|| {
+            error(
+                "unknown-segment",
+                "no segment with this index",
+                object(&[("index", index.into())]),
+            )
+        })
+    }
+
+    /// The epoch number of campaign `handle` at `now_ms`.
+    ///
+    /// # Errors
+    /// `unknown-campaign`, `bad-time`.
+    pub fn epoch(&mut self, handle: u32, now_ms: f64) -> Result<f64, JsValue> {
+        let now = secs(now_ms)?;
+        let l = self.loaded(handle)?;
+        #[allow(clippy::cast_precision_loss, reason = "epoch numbers are far below 2^53")]
+        Ok(now.div_euclid(l.run.epoch_secs()) as f64)
+    }
+
+    /// Makes this epoch's report for campaign `handle` and records its cost in the ledger.
+    /// Returns the report as the exact JSON text to send.
+    ///
+    /// # Errors
+    /// `already-reported`, `over-report-cap`, `over-window-cap`: nothing is made or spent.
+    pub fn report(&mut self, handle: u32, now_ms: f64) -> Result<String, JsValue> {
+        let now = secs(now_ms)?;
+        let mut rng = SystemRng::new()?;
+        let l = self.campaigns.get_mut(handle as usize).ok_or_else(|| unknown_campaign(handle))?;
+        let Some(mechanism) = l.run.mechanism() else {
+            return Err(error(
+                "campaign-empty",
+                "campaign has no segments or groups",
+                JsValue::NULL,
+            ));
+        };
+        // Only the sampled items are evaluated: a few of a large campaign's segments.
+        let (run, profile, scratch) = (&l.run, &self.profile, &mut l.membership);
+        let truth = |i: u16| run.item_truth(profile, now, usize::from(i), scratch).unwrap_or(0);
+        let r = self
+            .device
+            .report_with(run, mechanism, truth, now, &self.policy, &mut rng)
+            .map_err(|e| ledger_error(&e))?;
+        Ok(r.to_json_text())
+    }
+
+    /// Forgets everything: empty profile, new device secret, empty ledger. Loaded campaigns
+    /// stay (they hold nothing about the visitor).
+    ///
+    /// # Errors
+    /// `no-randomness`.
+    pub fn forget(&mut self) -> Result<(), JsValue> {
+        self.profile = Profile::new(&self.schema);
+        self.device.reset(&mut SystemRng::new()?);
+        Ok(())
+    }
+}
+
+/// The engine's version.
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}
