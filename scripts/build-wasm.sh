@@ -20,6 +20,10 @@ if [ "$have" != "$want" ]; then
   say "installing wasm-bindgen-cli $want (a few minutes, once per machine)"
   cargo install wasm-bindgen-cli --version "$want"
 fi
+if [ ! -x node_modules/.bin/esbuild ]; then
+  say "installing the npm packages (esbuild bundles and minifies the SDK)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
 if ! command -v wasm-opt >/dev/null; then
   say "installing binaryen (wasm-opt) from Debian"
   as_root apt-get update -qq
@@ -51,13 +55,17 @@ bindgen dpseg_rt dpseg_rt
 bindgen dpseg_wasm dpseg_core
 mkdir -p "$out"
 rm -f "$out"/*
-cp "$tmp"/dpseg_rt_bg.wasm "$tmp"/dpseg_rt.js "$tmp"/dpseg_rt.d.ts \
-   "$tmp"/dpseg_core_bg.wasm "$tmp"/dpseg_core.js "$tmp"/dpseg_core.d.ts "$out/"
-cp crates/wasm/js/dpseg.js crates/wasm/js/dpseg.d.ts crates/wasm/js/package.json crates/wasm/js/README.md "$out/"
+cp "$tmp"/dpseg_rt_bg.wasm "$tmp"/dpseg_core_bg.wasm "$tmp"/dpseg_core.js "$out/"
+cp crates/wasm/js/dpseg.d.ts crates/wasm/js/package.json crates/wasm/js/README.md "$out/"
+# dpseg.js: the SDK and the runtime's glue in one minified module (with a source map); the
+# verifier's glue stays a separate file, imported only when needed.
+cp crates/wasm/js/dpseg.js "$tmp/dpseg.js"
+node_modules/.bin/esbuild "$tmp/dpseg.js" --bundle --format=esm --minify --sourcemap \
+  --external:./dpseg_core.js --legal-comments=none --log-level=warning --outfile="$out/dpseg.js"
 
 gz() { gzip -9c "$@" | wc -c; }
-page=$(cat "$out/dpseg_rt_bg.wasm" | gzip -9c | wc -c)
-glue=$(cat "$out/dpseg_rt.js" "$out/dpseg.js" | gzip -9c | wc -c)
+page=$(gz "$out/dpseg_rt_bg.wasm")
+glue=$(gz "$out/dpseg.js")
 verifier=$(( $(gz "$out/dpseg_core_bg.wasm") + $(gz "$out/dpseg_core.js") ))
 printf 'dpseg package: every page loads %s B gzipped (runtime wasm %s B + JS %s B; budget 40960 B);\n' \
   "$((page + glue))" "$page" "$glue" >&2

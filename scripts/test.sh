@@ -37,15 +37,15 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (release)"
 cargo test --workspace --release --locked
 
-step "the browser package (crates/wasm/pkg)"
-./scripts/build-wasm.sh
-
 step "Chromium and npm packages for the JS tests"
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 npm ci --no-audit --no-fund --loglevel=error
+
+step "the browser package (crates/wasm/pkg)"
+./scripts/build-wasm.sh
 
 step "the package's TypeScript declarations (tsc --strict over a use of the whole API)"
 npx --no-install tsc -p crates/wasm/tests/types

@@ -439,44 +439,6 @@ mod json_form {
 }
 
 impl Schema {
-    /// What a preference center shows of the data map: `{attributes: {name: {type, purposes,
-    /// sensitive}}, events: {name: {purposes, retention_secs}}}` (`sensitive` and
-    /// `retention_secs` null when absent). Built by hand, without serde's serializer, for the
-    /// browser's runtime module.
-    pub fn summary_json(&self) -> serde_json::Value {
-        use serde_json::{Map, Value};
-        let words = |v: &[String]| Value::Array(v.iter().cloned().map(Value::String).collect());
-        let sensitive = |s: Option<Sensitivity>| s.map_or(Value::Null, |s| s.name().into());
-        let attributes: Map<String, Value> = self
-            .attributes
-            .iter()
-            .map(|a| {
-                let mut m = Map::new();
-                m.insert("type".into(), a.ty.name().into());
-                m.insert("purposes".into(), words(&a.purposes));
-                m.insert("sensitive".into(), sensitive(a.sensitive));
-                (a.name.clone(), Value::Object(m))
-            })
-            .collect();
-        let events: Map<String, Value> = self
-            .events
-            .iter()
-            .map(|e| {
-                let mut m = Map::new();
-                m.insert("purposes".into(), words(&e.purposes));
-                m.insert(
-                    "retention_secs".into(),
-                    e.retention.map_or(Value::Null, |r| r.secs().into()),
-                );
-                (e.name.clone(), Value::Object(m))
-            })
-            .collect();
-        let mut doc = Map::new();
-        doc.insert("attributes".into(), Value::Object(attributes));
-        doc.insert("events".into(), Value::Object(events));
-        Value::Object(doc)
-    }
-
     /// The data map in its JSON form, which [`Schema::from_json_value`] reads back to an equal
     /// schema. The browser package reads this form (it has no TOML parser).
     pub fn to_json(&self) -> serde_json::Value {

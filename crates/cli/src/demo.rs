@@ -90,10 +90,6 @@ pub fn ensure_built(paths: &Paths) -> Result<(), Failure> {
             Err(Failure(format!("{program} {} failed ({status})", args.join(" ")), 2))
         }
     };
-    let script = Path::new("scripts/build-wasm.sh");
-    if script.is_file() && paths.package == Path::new("crates/wasm/pkg") {
-        run("bash", &["scripts/build-wasm.sh"])?;
-    }
     let lock = Path::new("package-lock.json");
     let installed = paths.node_modules.join(".package-lock.json");
     let stale = match (std::fs::metadata(lock), std::fs::metadata(&installed)) {
@@ -106,6 +102,11 @@ pub fn ensure_built(paths: &Paths) -> Result<(), Failure> {
     };
     if stale && paths.node_modules == Path::new("node_modules") {
         run("npm", &["ci", "--no-audit", "--no-fund", "--loglevel=error"])?;
+    }
+    // After the npm packages: the build bundles the SDK with esbuild.
+    let script = Path::new("scripts/build-wasm.sh");
+    if script.is_file() && paths.package == Path::new("crates/wasm/pkg") {
+        run("bash", &["scripts/build-wasm.sh"])?;
     }
     Ok(())
 }

@@ -430,7 +430,19 @@ export class Engine {
 
   /** The data map: each attribute and event with its type, purposes and sensitivity. */
   dataMap() {
-    return this.rt.dataMap();
+    // From the data map the runtime validated (so every retention is a valid duration).
+    const unit = { m: 60, h: 3_600, d: 86_400, w: 604_800 };
+    const secs = (r) => (typeof r === 'string' ? Number(r.slice(0, -1)) * unit[r.slice(-1)] : null);
+    const map = JSON.parse(this.schemaText);
+    const attributes = {};
+    for (const [name, a] of Object.entries(map.attributes ?? {})) {
+      attributes[name] = { type: a.type, purposes: a.purposes ?? [], sensitive: a.sensitive ?? null };
+    }
+    const events = {};
+    for (const [name, e] of Object.entries(map.events ?? {})) {
+      events[name] = { purposes: e.purposes ?? [], retention_secs: secs(e.retention) };
+    }
+    return { attributes, events };
   }
 
   // ---- campaigns ---------------------------------------------------------------------------

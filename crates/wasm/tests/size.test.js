@@ -1,24 +1,27 @@
-// The package's size: wasm + JS glue after gzip -9 (deflate level 9, as `gzip -9`).
+// What every page of a site loads: the runtime module's wasm and the SDK module (SDK and the
+// runtime's glue, bundled and minified), after `gzip -9` (the gzip program, as the budget says). The
+// verifier module, imported only to verify a new campaign version, explain in words, or for the
+// tools, is printed but not counted (ARCHITECTURE "Two wasm modules").
 //
-// The issue's budget is 40 KB; the package is far above it today (see README, "Browser
-// package"), so this test holds the line where it is: it fails when the package grows past
-// CEILING_BYTES, and prints both figures.
+// The issue's budget is 40 KB; the page's share is still above it (see README, "Browser
+// package"), so this test holds the line where it is: it fails when what a page loads grows
+// past CEILING_BYTES, and prints the figures.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { pkg } from './harness.js';
 
 const BUDGET_BYTES = 40 * 1024;
-const CEILING_BYTES = 256 * 1024;
+const CEILING_BYTES = 96 * 1024;
 
-test('wasm + JS glue, gzipped, stays under the ceiling', () => {
-  const gz = (name) => gzipSync(readFileSync(join(pkg, name)), { level: 9 }).length;
-  const wasm = gz('dpseg_core_bg.wasm');
-  const js = gzipSync(Buffer.concat([readFileSync(join(pkg, 'dpseg_core.js')), readFileSync(join(pkg, 'dpseg.js'))]), { level: 9 }).length;
-  const total = wasm + js;
-  console.log(`package: wasm ${wasm} B + JS ${js} B = ${total} B gzipped; budget ${BUDGET_BYTES} B, ceiling ${CEILING_BYTES} B`);
-  assert.ok(total <= CEILING_BYTES, `package grew to ${total} B gzipped (ceiling ${CEILING_BYTES} B)`);
+test('what every page loads, gzipped, stays under the ceiling', () => {
+  const gz = (name) => execFileSync('gzip', ['-9c', join(pkg, name)], { maxBuffer: 1 << 26 }).length;
+  const wasm = gz('dpseg_rt_bg.wasm');
+  const js = gz('dpseg.js');
+  const page = wasm + js;
+  const verifier = gz('dpseg_core_bg.wasm') + gz('dpseg_core.js');
+  console.log(`every page: runtime wasm ${wasm} B + JS ${js} B = ${page} B gzipped (budget ${BUDGET_BYTES} B, ceiling ${CEILING_BYTES} B); verifier on demand: ${verifier} B`);
+  assert.ok(page <= CEILING_BYTES, `what a page loads grew to ${page} B gzipped (ceiling ${CEILING_BYTES} B)`);
 });
