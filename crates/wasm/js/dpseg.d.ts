@@ -44,8 +44,10 @@ export interface OpenOptions {
   honourGpc?: boolean;
   /** Run the report timer. Default true when a collector is given. */
   autoSchedule?: boolean;
-  /** The wasm module (URL, Response, bytes or WebAssembly.Module); default: next to dpseg.js. */
+  /** The runtime's wasm (URL, Response, bytes or WebAssembly.Module); default: `dpseg_rt_bg.wasm` next to dpseg.js. */
   wasm?: unknown;
+  /** The verifier's wasm, loaded only when needed; default: `dpseg_core_bg.wasm` next to dpseg.js. */
+  verifier?: unknown;
   /** The clock, milliseconds since 1970 (tests inject one). */
   now?: () => number;
   /** The fetch to use (tests inject one). */
@@ -124,12 +126,14 @@ export class Engine {
     events: Record<string, { purposes: string[]; retention_secs: number | null }>;
   };
   loadCampaign(id: string): Promise<CampaignInfo>;
-  addCampaign(document: Record<string, Json> | string): CampaignInfo;
+  /** Verifies (loading the verifier module if needed) and keeps a campaign document. */
+  addCampaign(document: Record<string, Json> | string): Promise<CampaignInfo>;
   campaigns(): CampaignInfo[];
   evaluate(campaign: string): Uint16Array;
   memberships(campaign: string): Memberships;
   inSegment(campaign: string, segment: string): boolean;
-  explain(campaign: string, segment: string): Explanation;
+  /** Why the visitor is (not) in a segment, in words; loads the verifier module on first use. */
+  explain(campaign: string, segment: string): Promise<Explanation>;
   gpc(): boolean;
   allowed(purpose: string): boolean;
   consent(): Record<string, boolean>;
@@ -152,8 +156,14 @@ export class Engine {
   close(): void;
 }
 
-/** Loads the wasm module; `lint` and `tools` need it awaited first (`open` does it). */
-export function load(source?: unknown): Promise<void>;
+/**
+ * Loads the runtime module (`open` does it). `source` and `verifier` are what wasm-bindgen's
+ * init accepts (URL, Response, bytes, module) for the runtime's and the verifier's wasm; by
+ * default the files next to dpseg.js are fetched, the verifier's only when first needed.
+ */
+export function load(source?: unknown, verifier?: unknown): Promise<void>;
+/** Loads the verifier module (and the runtime); `lint`, `plan` and `tools` need it awaited first. */
+export function loadTools(source?: unknown): Promise<void>;
 export function open(options: OpenOptions): Promise<Engine>;
 export function version(): Promise<string>;
 export function lint(
@@ -178,5 +188,7 @@ export const tools: {
   checkRule(schema: DataMap, rule: { rule?: string; ast?: Json }, profile: Json, now: string, limits?: Record<string, number>): boolean;
   printRule(rule: { rule?: string; ast?: Json }, limits?: Record<string, number>): string;
   evaluateCampaign(schema: DataMap, campaign: Json, profile: Json, now: string, limits?: Record<string, number>): Memberships;
+  /** As `evaluateCampaign`, evaluated by the runtime module exactly as a device does. */
+  evaluateOnDevice(schema: DataMap | string, campaign: Json, profile: Json, now: string): Memberships;
   checkProfile(schema: DataMap, profile: Json, now: string, limits?: Record<string, number>): void;
 };

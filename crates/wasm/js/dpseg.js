@@ -256,7 +256,7 @@ function randomUnit() {
  * @returns {Promise<Engine>}
  */
 export async function open(options = {}) {
-  await load(options.wasm);
+  await load(options.wasm, options.verifier);
   if (options.schema === undefined && options.collector) {
     // The collector serves the data map it was started with.
     const base = String(options.collector).replace(/\/+$/, '');

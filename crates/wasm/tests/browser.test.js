@@ -143,6 +143,39 @@ test('state survives a reload', async () => {
   await context.close();
 });
 
+test('a campaign verified on an earlier visit runs without the verifier module', async () => {
+  const { context, page } = await newPage();
+  await openEngine(page, { consent: true }); // verifies spring-2027: the verifier is fetched
+  const verifier = (r) => /\/dpseg\/dpseg_core(_bg\.wasm|\.js)$/.test(new URL(r.url).pathname);
+  assert.ok(requests.some(verifier), 'the first verification fetches the verifier');
+  await page.reload();
+  const start = requests.length;
+  const seen = await page.evaluate(async (schema) => {
+    const dpseg = await import('/dpseg/dpseg.js');
+    window.now = (Math.floor(Date.now() / 86_400_000) + 1) * 86_400_000 - 1;
+    const engine = await dpseg.open({ schema, collector: location.origin, now: () => window.now, autoSchedule: false });
+    // What a site does on every page: fetch the campaign (same config_id), evaluate, report.
+    await engine.loadCampaign('spring-2027');
+    const flat = Array.from(engine.evaluate('spring-2027'));
+    await engine.sendNow();
+    return { flat, sent: engine.sent().length };
+  }, schema);
+  const ordinary = requests.slice(start);
+  assert.equal(seen.sent, 1, 'the report went out');
+  assert.ok(seen.flat.length > 0);
+  assert.ok(!ordinary.some(verifier), `verifier fetched: ${ordinary.map((r) => r.url).join(', ')}`);
+  assert.ok(ordinary.some((r) => r.url.endsWith('/dpseg/dpseg_rt_bg.wasm')), 'the runtime was fetched');
+  // Explaining in words is the verifier's: asking for it loads it.
+  const words = await page.evaluate(async () => {
+    const dpseg = await import('/dpseg/dpseg.js');
+    const engine = await dpseg.open({ schema: (await (await fetch('/v1/schema')).text()), autoSchedule: false });
+    return (await engine.explain('spring-2027', 'hikers')).summary;
+  });
+  assert.match(words, /hikers/);
+  assert.ok(requests.slice(start).some(verifier));
+  await context.close();
+});
+
 test('consent off: no network request', async () => {
   const { context, page } = await newPage();
   const start = requests.length;

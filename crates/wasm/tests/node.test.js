@@ -122,6 +122,14 @@ test('campaigns are verified and linted on the device', async () => {
   assert.equal(engine.campaigns().length, 0);
   const info = await engine.addCampaign(spring);
   assert.equal(info.config_id, spring.config_id);
+  // Once verified, a document claiming the same config_id cannot change what the device runs.
+  fill(engine, 'alice');
+  const before = engine.memberships('spring-2027');
+  const sneaky = structuredClone(spring);
+  sneaky.segments[0].rule = `not (${spring.segments[0].rule})`; // flips the first segment
+  sneaky.segments[0].description = 'changed';
+  assert.deepEqual(await engine.addCampaign(sneaky), info);
+  assert.deepEqual(engine.memberships('spring-2027'), before);
 });
 
 test('explanations name the visitor\'s data in words', async () => {

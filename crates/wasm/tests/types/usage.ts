@@ -1,14 +1,15 @@
 // Compiled with `tsc --noEmit --strict` by scripts/test.sh: the package's declarations
 // (dpseg.d.ts) describe its whole public API as a web developer uses it.
-import { DpsegError, Engine, lint, load, open, plan, tools, version } from '../../pkg/dpseg.js';
+import { DpsegError, Engine, lint, load, loadTools, open, plan, tools, version } from '../../pkg/dpseg.js';
 import type { CampaignInfo, Explanation, Memberships, SentRequest, Status } from '../../pkg/dpseg.js';
 
 export async function embed(collector: string): Promise<void> {
   await load();
+  await loadTools();
   const v: string = await version();
   const dpseg: Engine = await open({ collector, epsilonReportMax: 1, epsilonWindowMax: 4, honourGpc: true });
   const info: CampaignInfo = await dpseg.loadCampaign('spring-2027');
-  dpseg.addCampaign({ id: 'x', config_id: 'y' });
+  const added: CampaignInfo = await dpseg.addCampaign({ id: 'x', config_id: 'y' });
   dpseg.set('budget', 150);
   dpseg.set('interests', ['hiking']);
   dpseg.unset('budget');
@@ -17,7 +18,7 @@ export async function embed(collector: string): Promise<void> {
   const m: Memberships = dpseg.memberships(info.id);
   const flat: Uint16Array = dpseg.evaluate(info.id);
   const inIt: boolean = dpseg.inSegment(info.id, info.segments[0].id);
-  const why: Explanation = dpseg.explain(info.id, 'hikers');
+  const why: Explanation = await dpseg.explain(info.id, 'hikers');
   const reasons: string[] = why.reasons.map((r) => r.text);
   dpseg.setConsent('measurement', true);
   const allowed: boolean = dpseg.allowed('measurement') && !dpseg.gpc();
@@ -44,5 +45,6 @@ export async function embed(collector: string): Promise<void> {
       void code;
     }
   }
-  void [v, m, flat, inIt, reasons, allowed, sent, status, spent, pending, stored, map, findings, p, tree, printed];
+  const onDevice: Memberships = tools.evaluateOnDevice({ attributes: {} }, { id: "c" }, {}, "2026-11-24T00:00:00Z");
+  void [v, added, onDevice, m, flat, inIt, reasons, allowed, sent, status, spent, pending, stored, map, findings, p, tree, printed];
 }
