@@ -37,8 +37,10 @@ impl Paths {
         };
         let build = "run ./scripts/build-wasm.sh, or dpseg demo from the repository root";
         let package = need(self.package.clone(), build)?;
-        if !package.join("dpseg_core_bg.wasm").is_file() {
-            return Err(Failure(format!("{} has no wasm; {build}", package.display()), 2));
+        for wasm in ["dpseg_rt_bg.wasm", "dpseg_core_bg.wasm"] {
+            if !package.join(wasm).is_file() {
+                return Err(Failure(format!("{} has no {wasm}; {build}", package.display()), 2));
+            }
         }
         Ok(vec![
             ("/".into(), need(self.www.clone(), "run from the repository root")?),
