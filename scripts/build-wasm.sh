@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds the browser package into crates/wasm/pkg: the wasm engine (dpseg_core_bg.wasm, optimised
-# by wasm-opt), wasm-bindgen's glue (dpseg_core.js), the SDK module (dpseg.js), TypeScript
-# declarations, package.json and README. Prints the gzipped size of wasm + JS.
-# Installs what it needs and skips what is there: the wasm32 target, the wasm-bindgen CLI at the
-# version Cargo.lock pins, and Debian's binaryen (wasm-opt).
+# Builds the browser package into crates/wasm/pkg (ARCHITECTURE "Two wasm modules"): the
+# runtime every page loads (dpseg_rt_bg.wasm, its glue bundled into dpseg.js with the SDK), the
+# verify-only module (dpseg_verify*) and the full module with the tools (dpseg_core*), each
+# optimised by wasm-opt; TypeScript declarations, package.json and README. Prints the gzipped
+# sizes. Installs what it needs and skips what is there: the wasm32 target, the wasm-bindgen CLI
+# at the version Cargo.lock pins, Debian's binaryen (wasm-opt), the npm packages (esbuild).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,13 +34,12 @@ fi
 out=crates/wasm/pkg
 inputs=(src crates/wasm/src crates/wasm-rt/src crates/wasm-common/src crates/wasm/js
         crates/wasm/Cargo.toml crates/wasm-rt/Cargo.toml crates/wasm-common/Cargo.toml Cargo.toml Cargo.lock .cargo)
-if [ -f "$out/dpseg_core_bg.wasm" ] && [ -f "$out/dpseg_rt_bg.wasm" ] \
+if [ -f "$out/dpseg_core_bg.wasm" ] && [ -f "$out/dpseg_verify_bg.wasm" ] && [ -f "$out/dpseg_rt_bg.wasm" ] \
    && [ -z "$(find "${inputs[@]}" -newer "$out/dpseg_rt_bg.wasm" -print -quit)" ]; then
   say "browser package is up to date ($out)"
   exit 0
 fi
 say "building dpseg-rt and dpseg-wasm (profile wasm-release)"
-cargo build -p dpseg-rt -p dpseg-wasm --target wasm32-unknown-unknown --profile wasm-release --locked
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # wasm-opt runs before wasm-bindgen: binaryen 108 rewrites the externref table that
@@ -51,23 +51,32 @@ bindgen() { # crate-file out-name
     "target/wasm32-unknown-unknown/wasm-release/$1.wasm" -o "$tmp/$1.wasm"
   wasm-bindgen --target web --out-dir "$tmp" --out-name "$2" "$tmp/$1.wasm"
 }
+release=(--target wasm32-unknown-unknown --profile wasm-release --locked)
+cargo build -p dpseg-rt "${release[@]}"
 bindgen dpseg_rt dpseg_rt
+# The verifier twice: verify-only (no features) and with the tools; each build replaces the
+# other's dpseg_wasm.wasm, so each is bound before the next.
+cargo build -p dpseg-wasm --no-default-features "${release[@]}"
+bindgen dpseg_wasm dpseg_verify
+cargo build -p dpseg-wasm "${release[@]}"
 bindgen dpseg_wasm dpseg_core
 mkdir -p "$out"
 rm -f "$out"/*
-cp "$tmp"/dpseg_rt_bg.wasm "$tmp"/dpseg_core_bg.wasm "$tmp"/dpseg_core.js "$out/"
+cp "$tmp"/dpseg_rt_bg.wasm "$tmp"/dpseg_verify_bg.wasm "$tmp"/dpseg_verify.js \
+   "$tmp"/dpseg_core_bg.wasm "$tmp"/dpseg_core.js "$out/"
 cp crates/wasm/js/dpseg.d.ts crates/wasm/js/package.json crates/wasm/js/README.md "$out/"
 # dpseg.js: the SDK and the runtime's glue in one minified module (with a source map); the
-# verifier's glue stays a separate file, imported only when needed.
+# verifier's glue stays in separate files, imported only when needed.
 cp crates/wasm/js/dpseg.js "$tmp/dpseg.js"
 node_modules/.bin/esbuild "$tmp/dpseg.js" --bundle --format=esm --minify --sourcemap \
-  --external:./dpseg_core.js --legal-comments=none --log-level=warning --outfile="$out/dpseg.js"
+  --external:./dpseg_core.js --external:./dpseg_verify.js --legal-comments=none --log-level=warning --outfile="$out/dpseg.js"
 
 gz() { gzip -9c "$@" | wc -c; }
 page=$(gz "$out/dpseg_rt_bg.wasm")
 glue=$(gz "$out/dpseg.js")
-verifier=$(( $(gz "$out/dpseg_core_bg.wasm") + $(gz "$out/dpseg_core.js") ))
+verify=$(( $(gz "$out/dpseg_verify_bg.wasm") + $(gz "$out/dpseg_verify.js") ))
+tools=$(( $(gz "$out/dpseg_core_bg.wasm") + $(gz "$out/dpseg_core.js") ))
 printf 'dpseg package: every page loads %s B gzipped (runtime wasm %s B + JS %s B; budget 40960 B);\n' \
   "$((page + glue))" "$page" "$glue" >&2
-printf '  the verifier, loaded once per new campaign version, for explanations and tools: %s B gzipped\n' \
-  "$verifier" >&2
+printf '  on demand: verifier %s B (once per new campaign version), tools %s B (explanations, lint, planner)\n' \
+  "$verify" "$tools" >&2

@@ -46,8 +46,10 @@ export interface OpenOptions {
   autoSchedule?: boolean;
   /** The runtime's wasm (URL, Response, bytes or WebAssembly.Module); default: `dpseg_rt_bg.wasm` next to dpseg.js. */
   wasm?: unknown;
-  /** The verifier's wasm, loaded only when needed; default: `dpseg_core_bg.wasm` next to dpseg.js. */
+  /** The verify-only module's wasm, loaded only when needed; default: `dpseg_verify_bg.wasm` next to dpseg.js. */
   verifier?: unknown;
+  /** The full module's wasm (explanations, tools), loaded only when needed; default: `dpseg_core_bg.wasm` next to dpseg.js. */
+  tools?: unknown;
   /** The clock, milliseconds since 1970 (tests inject one). */
   now?: () => number;
   /** The fetch to use (tests inject one). */
@@ -132,7 +134,7 @@ export class Engine {
   evaluate(campaign: string): Uint16Array;
   memberships(campaign: string): Memberships;
   inSegment(campaign: string, segment: string): boolean;
-  /** Why the visitor is (not) in a segment, in words; loads the verifier module on first use. */
+  /** Why the visitor is (not) in a segment, in words; loads the full module on first use. */
   explain(campaign: string, segment: string): Promise<Explanation>;
   gpc(): boolean;
   allowed(purpose: string): boolean;
@@ -157,12 +159,13 @@ export class Engine {
 }
 
 /**
- * Loads the runtime module (`open` does it). `source` and `verifier` are what wasm-bindgen's
- * init accepts (URL, Response, bytes, module) for the runtime's and the verifier's wasm; by
- * default the files next to dpseg.js are fetched, the verifier's only when first needed.
+ * Loads the runtime module (`open` does it). `source`, `more.verifier` and `more.tools` are
+ * what wasm-bindgen's init accepts (URL, Response, bytes, module) for the runtime's, the
+ * verify-only module's and the full module's wasm; by default the files next to dpseg.js are
+ * fetched, the last two only when first needed.
  */
-export function load(source?: unknown, verifier?: unknown): Promise<void>;
-/** Loads the verifier module (and the runtime); `lint`, `plan` and `tools` need it awaited first. */
+export function load(source?: unknown, more?: { verifier?: unknown; tools?: unknown }): Promise<void>;
+/** Loads the full module (and the runtime); `lint`, `plan` and `tools` need it awaited first. */
 export function loadTools(source?: unknown): Promise<void>;
 export function open(options: OpenOptions): Promise<Engine>;
 export function version(): Promise<string>;

@@ -2,11 +2,12 @@
 //
 // Two wasm modules (ARCHITECTURE "Two wasm modules"). The runtime (dpseg_rt) is what every page
 // loads: the data map, profile, campaigns, device secret and ledger live inside it, and it
-// evaluates and makes the private reports. The verifier (dpseg_core, the whole engine) is
-// imported only when it is needed: to verify a campaign version this device has not verified
-// (recompile, recompute config_id, lint under the site's caps), to explain a segment in words,
-// and for the tools. This file adds what only the page can do: storage, consent, scheduling
-// and transport. Public API and types: dpseg.d.ts. Guide: README.md.
+// evaluates and makes the private reports. The verifier is the whole engine, imported only when
+// it is needed, in one of two builds: dpseg_verify to verify a campaign version this device has
+// not verified (recompile, recompute config_id, lint under the site's caps), dpseg_core (with
+// the tools) to explain a segment in words and for lint, plan and tools. This file adds what
+// only the page can do: storage, consent, scheduling and transport. Public API and types:
+// dpseg.d.ts. Guide: README.md.
 //
 // Promises kept here, each tested in crates/wasm/tests/:
 // - no consent for a campaign's purpose, GPC on, or an exhausted ledger: no request at all;
@@ -19,7 +20,7 @@
 
 import initRuntime, * as rt from './dpseg_rt.js';
 
-/** The verifier module's exports, once loaded (see `loadTools`). */
+/** The full module's exports (verifier and tools), once loaded (see `loadTools`). */
 let core = null;
 
 /** The one error shape of the SDK: a stable `code`, a message, and `details`. */
@@ -65,9 +66,10 @@ const optNum = (v) => (v === undefined || v === null ? undefined : num(v));
 const optStr = (v) => (typeof v === 'string' ? v : undefined);
 
 let loading = null;
-let verifierLoading = null;
-/** Where the verifier's wasm comes from when it is first needed (see `load`). */
-let verifierSource;
+let verifyLoading = null;
+let toolsLoading = null;
+/** Where the modules imported on demand get their wasm (see `load`). */
+const sources = { verifier: undefined, tools: undefined };
 
 /** The stateless tools need the verifier loaded first (`await loadTools()`). */
 function loaded() {
@@ -77,11 +79,13 @@ function loaded() {
 /**
  * Loads the runtime module once. `source` is what wasm-bindgen's init accepts (a URL, a
  * Response, bytes or a compiled module); by default `dpseg_rt_bg.wasm` next to this module is
- * fetched. `verifier` is the same for the verifier module, loaded later and only when needed
- * (by default `dpseg_core_bg.wasm` next to this module).
+ * fetched. `more.verifier` and `more.tools` are the same for the modules imported later and
+ * only when needed (by default `dpseg_verify_bg.wasm` and `dpseg_core_bg.wasm` next to this
+ * module).
  */
-export function load(source, verifier) {
-  if (verifier !== undefined) verifierSource = verifier;
+export function load(source, more = {}) {
+  if (more.verifier !== undefined) sources.verifier = more.verifier;
+  if (more.tools !== undefined) sources.tools = more.tools;
   if (!loading) {
     loading = initRuntime(source === undefined ? undefined : { module_or_path: source }).then(
       () => undefined,
@@ -95,24 +99,41 @@ export function load(source, verifier) {
 }
 
 /**
- * Loads the verifier module once (and the runtime, if not yet): the whole engine, for `lint`,
- * `plan` and `tools`. The engine loads it by itself when it verifies a campaign or explains a
- * segment. `source` as for `load`.
+ * Loads the full module once (and the runtime, if not yet): the whole engine with the tools,
+ * for `lint`, `plan` and `tools`. The engine loads it by itself to explain a segment. `source`
+ * as for `load`.
  */
 export function loadTools(source) {
-  if (source !== undefined) verifierSource = source;
-  if (!verifierLoading) {
-    verifierLoading = Promise.all([load(), import('./dpseg_core.js')])
+  if (source !== undefined) sources.tools = source;
+  if (!toolsLoading) {
+    toolsLoading = Promise.all([load(), import('./dpseg_core.js')])
       .then(async ([, m]) => {
-        await m.default(verifierSource === undefined ? undefined : { module_or_path: verifierSource });
+        await m.default(sources.tools === undefined ? undefined : { module_or_path: sources.tools });
         core = m;
       })
       .catch((e) => {
-        verifierLoading = null;
+        toolsLoading = null;
+        throw new DpsegError('wasm-load', `could not load the dpseg tools module: ${e && e.message}`);
+      });
+  }
+  return toolsLoading;
+}
+
+/** The module that verifies campaigns: the full one if loaded, else the verify-only build. */
+function loadVerifier() {
+  if (core) return Promise.resolve(core);
+  if (!verifyLoading) {
+    verifyLoading = import('./dpseg_verify.js')
+      .then(async (m) => {
+        await m.default(sources.verifier === undefined ? undefined : { module_or_path: sources.verifier });
+        return m;
+      })
+      .catch((e) => {
+        verifyLoading = null;
         throw new DpsegError('wasm-load', `could not load the dpseg verifier module: ${e && e.message}`);
       });
   }
-  return verifierLoading;
+  return verifyLoading;
 }
 
 /** The engine's version. */
@@ -256,7 +277,7 @@ function randomUnit() {
  * @returns {Promise<Engine>}
  */
 export async function open(options = {}) {
-  await load(options.wasm, options.verifier);
+  await load(options.wasm, { verifier: options.verifier, tools: options.tools });
   if (options.schema === undefined && options.collector) {
     // The collector serves the data map it was started with.
     const base = String(options.collector).replace(/\/+$/, '');
@@ -457,8 +478,8 @@ export class Engine {
   /** Verifies a collector document in the verifier module, then runs it. */
   async install(doc) {
     const json = text(doc);
-    await loadTools();
-    const v = guard(() => core.verifyCampaign(this.schemaText, json, this.epsilonReportMax, this.epsilonWindowMax));
+    const verifier = await loadVerifier();
+    const v = guard(() => verifier.verifyCampaign(this.schemaText, json, this.epsilonReportMax, this.epsilonWindowMax));
     return this.run({ doc: JSON.parse(json), runnable: toBase64(v.runnable), info: v.info });
   }
 
@@ -553,7 +574,7 @@ export class Engine {
 
   /**
    * Why the visitor is (not) in a segment, in words: `{summary, holds, reasons}`. Loads the
-   * verifier module, which holds the explanation code, on first use.
+   * full module, which holds the explanation code, on first use.
    */
   async explain(campaign, segment) {
     const { info, doc } = this.entry(campaign);

@@ -143,11 +143,15 @@ test('state survives a reload', async () => {
   await context.close();
 });
 
-test('a campaign verified on an earlier visit runs without the verifier module', async () => {
+test('a campaign verified on an earlier visit runs without the verifier modules', async () => {
   const { context, page } = await newPage();
+  const first = requests.length;
   await openEngine(page, { consent: true }); // verifies spring-2027: the verifier is fetched
-  const verifier = (r) => /\/dpseg\/dpseg_core(_bg\.wasm|\.js)$/.test(new URL(r.url).pathname);
-  assert.ok(requests.some(verifier), 'the first verification fetches the verifier');
+  const module = (name) => (r) => new RegExp(`/dpseg/${name}(_bg\\.wasm|\\.js)$`).test(new URL(r.url).pathname);
+  const verifier = module('dpseg_verify');
+  const tools = module('dpseg_core');
+  assert.ok(requests.slice(first).some(verifier), 'the first verification fetches the verify-only module');
+  assert.ok(!requests.slice(first).some(tools), 'verifying does not need the tools');
   await page.reload();
   const start = requests.length;
   const seen = await page.evaluate(async (schema) => {
@@ -163,16 +167,16 @@ test('a campaign verified on an earlier visit runs without the verifier module',
   const ordinary = requests.slice(start);
   assert.equal(seen.sent, 1, 'the report went out');
   assert.ok(seen.flat.length > 0);
-  assert.ok(!ordinary.some(verifier), `verifier fetched: ${ordinary.map((r) => r.url).join(', ')}`);
+  assert.ok(!ordinary.some((r) => verifier(r) || tools(r)), `a verifier fetched: ${ordinary.map((r) => r.url).join(', ')}`);
   assert.ok(ordinary.some((r) => r.url.endsWith('/dpseg/dpseg_rt_bg.wasm')), 'the runtime was fetched');
-  // Explaining in words is the verifier's: asking for it loads it.
+  // Explaining in words is the full module's: asking for it loads it.
   const words = await page.evaluate(async () => {
     const dpseg = await import('/dpseg/dpseg.js');
     const engine = await dpseg.open({ schema: (await (await fetch('/v1/schema')).text()), autoSchedule: false });
     return (await engine.explain('spring-2027', 'hikers')).summary;
   });
   assert.match(words, /hikers/);
-  assert.ok(requests.slice(start).some(verifier));
+  assert.ok(requests.slice(start).some(tools));
   await context.close();
 });
 

@@ -22,8 +22,9 @@ export function specFiles() {
 /** The package's module, with the wasm loaded from bytes (Node has no fetch of file URLs). */
 export async function loadPackage() {
   const dpseg = await import(join(pkg, 'dpseg.js'));
-  await dpseg.load(readFileSync(join(pkg, 'dpseg_rt_bg.wasm')), readFileSync(join(pkg, 'dpseg_core_bg.wasm')));
-  await dpseg.loadTools();
+  const wasm = (name) => readFileSync(join(pkg, name));
+  await dpseg.load(wasm('dpseg_rt_bg.wasm'), { verifier: wasm('dpseg_verify_bg.wasm'), tools: wasm('dpseg_core_bg.wasm') });
+  await dpseg.loadTools(); // the spec suite, lint and the planner are tools
   return dpseg;
 }
 
