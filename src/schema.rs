@@ -803,3 +803,182 @@ mod tests {
         );
     }
 }
+
+mod compact {
+    //! The data map in the compact form (see [`crate::compact`]), which the browser's runtime
+    //! module reads instead of JSON: the verifier validates the JSON once and hands the runtime
+    //! these bytes. Descriptions are left out (the runtime shows none).
+
+    use super::{AttrType, AttributeDef, EventDef, PropDef, Schema, Sensitivity, Source};
+    use crate::compact::{CompactError, Reader, Writer};
+    use crate::limits::Limits;
+    use crate::time::{Duration, DurationUnit};
+
+    const TAG: &[u8; 4] = b"dps1";
+    const TYPES: [AttrType; 5] =
+        [AttrType::Number, AttrType::String, AttrType::Bool, AttrType::Set, AttrType::Time];
+    const UNITS: [DurationUnit; 4] =
+        [DurationUnit::Minutes, DurationUnit::Hours, DurationUnit::Days, DurationUnit::Weeks];
+
+    fn index<T: PartialEq>(all: &[T], v: &T) -> usize {
+        all.iter().position(|x| x == v).unwrap_or(0)
+    }
+
+    fn write_words(w: &mut Writer, words: &[String]) {
+        w.len(words.len());
+        words.iter().for_each(|s| w.str(s));
+    }
+
+    fn write_sensitive(w: &mut Writer, s: Option<Sensitivity>) {
+        w.len(s.map_or(0, |s| index(&Sensitivity::ALL.map(|(_, s)| s), &s) + 1));
+    }
+
+    /// Strings in strictly increasing order (names looked up by binary search, sorted
+    /// vocabularies), each at most `max` bytes, at most `count` of them.
+    fn sorted(r: &mut Reader<'_>, count: usize, max: usize) -> Result<Vec<String>, CompactError> {
+        let n = r.len(count)?;
+        let mut out: Vec<String> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let s = r.str()?;
+            if s.len() > max || out.last().is_some_and(|last| *last >= s) {
+                return Err(r.error("names in increasing order"));
+            }
+            out.push(s);
+        }
+        Ok(out)
+    }
+
+    fn one_of<T: Copy>(r: &mut Reader<'_>, all: &[T]) -> Result<T, CompactError> {
+        let i = r.len(all.len())?;
+        all.get(i).copied().ok_or_else(|| r.error("a known kind"))
+    }
+
+    fn read_sensitive(r: &mut Reader<'_>) -> Result<Option<Sensitivity>, CompactError> {
+        match r.len(Sensitivity::ALL.len())? {
+            0 => Ok(None),
+            i => Ok(Sensitivity::ALL.get(i - 1).map(|(_, s)| *s)),
+        }
+    }
+
+    impl Schema {
+        /// The compact form.
+        pub fn to_compact(&self) -> Vec<u8> {
+            let mut w = Writer::default();
+            w.raw(TAG);
+            w.len(self.attributes.len());
+            for a in &self.attributes {
+                w.str(&a.name);
+                w.len(index(&TYPES, &a.ty));
+                w.uint(u64::from(a.source == Source::Observed));
+                write_words(&mut w, &a.purposes);
+                write_sensitive(&mut w, a.sensitive);
+                match &a.values {
+                    None => w.uint(0),
+                    Some(v) => {
+                        w.uint(1);
+                        write_words(&mut w, v);
+                    }
+                }
+            }
+            w.len(self.events.len());
+            for e in &self.events {
+                w.str(&e.name);
+                w.len(e.props.len());
+                for p in &e.props {
+                    w.str(&p.name);
+                    w.len(index(&TYPES, &p.ty));
+                }
+                write_words(&mut w, &e.purposes);
+                write_sensitive(&mut w, e.sensitive);
+                match e.retention {
+                    None => w.uint(0),
+                    Some(d) => {
+                        w.uint(u64::from(d.amount()));
+                        w.len(index(&UNITS, &d.unit()));
+                    }
+                }
+            }
+            w.bytes
+        }
+
+        /// Reads the compact form, checking what lookups rely on (names and vocabularies
+        /// sorted and unique) and the schema limits.
+        ///
+        /// # Errors
+        /// On malformed bytes, with the offset.
+        pub fn from_compact(bytes: &[u8], limits: &Limits) -> Result<Schema, CompactError> {
+            let mut r = Reader::new(bytes);
+            if r.raw(TAG.len())? != TAG {
+                return Err(CompactError { at: 0, expected: "a data map (\"dps1\")" });
+            }
+            let ident = limits.ident_bytes_max;
+            let words = |r: &mut Reader<'_>| r.list(Reader::str);
+            let n = r.len(limits.schema_attributes_max)?;
+            let mut attributes: Vec<AttributeDef> = Vec::with_capacity(n);
+            for _ in 0..n {
+                let name = r.str()?;
+                if name.len() > ident || attributes.last().is_some_and(|a| a.name >= name) {
+                    return Err(r.error("attribute names in increasing order"));
+                }
+                let ty = one_of(&mut r, &TYPES)?;
+                let source = if r.len(1)? == 1 { Source::Observed } else { Source::Declared };
+                let purposes = words(&mut r)?;
+                let sensitive = read_sensitive(&mut r)?;
+                let values = match r.len(1)? {
+                    0 => None,
+                    _ => Some(sorted(&mut r, limits.vocabulary_max, limits.string_bytes_max)?),
+                };
+                attributes.push(AttributeDef {
+                    name,
+                    ty,
+                    source,
+                    purposes,
+                    sensitive,
+                    values,
+                    description: None,
+                });
+            }
+            let n = r.len(limits.schema_events_max)?;
+            let mut events: Vec<EventDef> = Vec::with_capacity(n);
+            for _ in 0..n {
+                let name = r.str()?;
+                if name.len() > ident || events.last().is_some_and(|e| e.name >= name) {
+                    return Err(r.error("event names in increasing order"));
+                }
+                let count = r.len(limits.event_props_max)?;
+                let mut props: Vec<PropDef> = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let pname = r.str()?;
+                    if pname.len() > ident || props.last().is_some_and(|p| p.name >= pname) {
+                        return Err(r.error("property names in increasing order"));
+                    }
+                    let ty = one_of(&mut r, &TYPES)?;
+                    if ty == AttrType::Set {
+                        return Err(r.error("a property type"));
+                    }
+                    props.push(PropDef { name: pname, ty });
+                }
+                let purposes = words(&mut r)?;
+                let sensitive = read_sensitive(&mut r)?;
+                let retention = match r.uint()? {
+                    0 => None,
+                    amount => {
+                        let amount = u32::try_from(amount).map_err(|_| r.error("a duration"))?;
+                        let unit = one_of(&mut r, &UNITS)?;
+                        Some(Duration::new(amount, unit).map_err(|_| r.error("a duration"))?)
+                    }
+                };
+                events.push(EventDef {
+                    name,
+                    props,
+                    purposes,
+                    retention,
+                    sensitive,
+                    description: None,
+                });
+            }
+            r.finish()?;
+            Ok(Schema { attributes, events })
+        }
+    }
+}

@@ -4,8 +4,9 @@
 //! validates every change against the data map; evaluates segments; and makes the private
 //! reports. It reads campaigns only in the compact form the verifier module produces after
 //! recompiling the campaign, recomputing its `config_id` and linting it (see
-//! `dpseg::campaign::Runnable`), so it carries no rule parser, compiler, linter or JSON text
-//! handling, and fits the size budget.
+//! `dpseg::campaign::Runnable`), and the data map in the compact form the verifier produced
+//! after validating it, so it carries no rule parser, compiler, linter, data map validation or
+//! JSON text handling.
 //!
 //! Every failure is thrown as the one `DpsegError` shape; nothing panics (the workspace denies
 //! `unwrap`, `expect` and `panic`, and the wasm profile aborts rather than unwinds).
@@ -74,20 +75,22 @@ pub struct Runtime {
 
 #[wasm_bindgen]
 impl Runtime {
-    /// Opens a runtime for a data map (its JSON form, as a JS object) with the site's caps:
-    /// the highest ε of one report and the highest total over the rolling 30-day window.
+    /// Opens a runtime for a data map in the compact form the verifier's `compactSchema`
+    /// returns (the verifier validated it) with the site's caps: the highest ε of one report
+    /// and the highest total over the rolling 30-day window.
     ///
     /// # Errors
-    /// `schema-*` codes for a bad data map, `bad-policy` for caps that are not positive.
+    /// `schema-compact` for bytes that are not a data map, `bad-policy` for caps that are not
+    /// positive.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        schema: JsValue,
+        schema: &[u8],
         epsilon_report_max: f64,
         epsilon_window_max: f64,
     ) -> Result<Runtime, JsValue> {
         let limits = Limits::default();
-        let schema = Schema::from_json_value(&to_json(&schema), &limits)
-            .map_err(|e| error(e.code(), &e.to_string(), JsValue::NULL))?;
+        let schema = Schema::from_compact(schema, &limits)
+            .map_err(|e| error("schema-compact", &e.to_string(), JsValue::NULL))?;
         let ok = |e: f64| e.is_finite() && e > 0.0;
         if !ok(epsilon_report_max) || !ok(epsilon_window_max) {
             return Err(error(

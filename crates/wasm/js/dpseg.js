@@ -264,7 +264,7 @@ class Store {
   }
 }
 
-const NAMES = ['profile', 'device', 'consent', 'outbox', 'sent', 'schedule', 'campaigns'];
+const NAMES = ['profile', 'device', 'consent', 'outbox', 'sent', 'schedule', 'campaigns', 'schema'];
 
 function randomUnit() {
   const b = new Uint32Array(1);
@@ -289,36 +289,59 @@ export async function open(options = {}) {
       throw new DpsegError('network', `could not fetch the data map: ${e && e.message}`);
     }
     if (!res.ok) throw new DpsegError('schema-unavailable', `collector answered ${res.status} for the data map`, { status: res.status });
-    return new Engine({ ...options, schema: await res.text() });
+    options = { ...options, schema: await res.text() };
   }
-  return new Engine(options);
+  const schemaText = text(options.schema ?? null);
+  const store = new Store(options.storage, options.storageKey ?? 'dpseg');
+  const engineOptions = { ...options, schema: schemaText };
+  try {
+    return new Engine(engineOptions, { store, compact: await compactSchema(store, schemaText, true) });
+  } catch (e) {
+    // Stored bytes the runtime refuses (changed by hand, or by another version): validate anew.
+    if (e.code !== 'schema-compact') throw e;
+    return new Engine(engineOptions, { store, compact: await compactSchema(store, schemaText, false) });
+  }
+}
+
+/**
+ * The data map in the compact form the runtime reads: the stored one when it was made from the
+ * same JSON text, else the verifier validates the JSON and makes it (and it is stored).
+ */
+async function compactSchema(store, schemaText, useStored) {
+  const stored = store.getJson('schema', null);
+  if (useStored && stored && stored.text === schemaText && typeof stored.compact === 'string') {
+    try {
+      return fromBase64(stored.compact);
+    } catch {
+      // Not base64: made anew below.
+    }
+  }
+  const verifier = await loadVerifier();
+  const bytes = guard(() => verifier.compactSchema(schemaText));
+  store.setJson('schema', { text: schemaText, compact: toBase64(bytes) });
+  return bytes;
 }
 
 /** The on-device engine. Create it with `open()`. */
 export class Engine {
-  constructor(options) {
+  constructor(options, prepared) {
+    if (!prepared) throw new DpsegError('use-open', 'create the engine with open()');
     const o = { ...options };
     this.collector = o.collector ? String(o.collector).replace(/\/+$/, '') : null;
     this.now = o.now ?? (() => Date.now());
     this.fetch = o.fetch ?? ((...a) => globalThis.fetch(...a));
     this.honourGpc = o.honourGpc !== false;
     this.autoSchedule = o.autoSchedule !== false && this.collector !== null;
-    this.store = new Store(o.storage, o.storageKey ?? 'dpseg');
+    this.store = prepared.store;
     this.lastError = null;
     this.timer = null;
     this.flushing = null;
     this.closed = false;
-    /** The data map's JSON text: the verifier reads it. */
-    this.schemaText = text(o.schema ?? null);
-    let schema;
-    try {
-      schema = JSON.parse(this.schemaText);
-    } catch (e) {
-      throw new DpsegError('schema-syntax', `schema: not JSON: ${e && e.message}`);
-    }
+    /** The data map's JSON text (validated): the verifier reads it. */
+    this.schemaText = o.schema;
     this.epsilonReportMax = num(o.epsilonReportMax ?? 2.0);
     this.epsilonWindowMax = num(o.epsilonWindowMax ?? 8.0);
-    this.rt = guard(() => new rt.Runtime(schema, this.epsilonReportMax, this.epsilonWindowMax));
+    this.rt = guard(() => new rt.Runtime(prepared.compact, this.epsilonReportMax, this.epsilonWindowMax));
     this.handles = new Map(); // campaign id -> {handle, info, doc, runnable}
     this.restore();
     this.onStorage = (e) => {
@@ -889,7 +912,7 @@ export const tools = {
     const c = typeof campaign === 'string' ? JSON.parse(campaign) : campaign;
     const bytes = guard(() => core.compileRunnable(text(schema), text(c)));
     const ms = Date.parse(now);
-    const device = guard(() => new rt.Runtime(typeof schema === 'string' ? JSON.parse(schema) : schema, 1e300, 1e300));
+    const device = guard(() => new rt.Runtime(core.compactSchema(text(schema)), 1e300, 1e300));
     try {
       guard(() => device.importProfile(typeof profile === 'string' ? JSON.parse(profile) : profile, ms));
       const flat = guard(() => device.evaluate(device.loadRunnable(bytes), ms));

@@ -162,6 +162,16 @@ pub fn verify_campaign(
     Ok(object(&[("runnable", runnable.into()), ("info", to_js(&info))]))
 }
 
+/// Validates a data map (JSON form) and returns it in the compact form the runtime module reads
+/// (a `Uint8Array`).
+///
+/// # Errors
+/// `schema-*` codes, naming the entry at fault.
+#[wasm_bindgen(js_name = compactSchema)]
+pub fn compact_schema(schema_json: &str) -> Result<Vec<u8>, JsValue> {
+    Ok(schema_from(schema_json, &Limits::default())?.to_compact())
+}
+
 /// The engine's version.
 #[wasm_bindgen]
 pub fn version() -> String {
