@@ -1,5 +1,5 @@
-//! The compact binary form of what a device runs: a verified campaign ([`Runnable`]) and the
-//! device state ([`DeviceState`]).
+//! The compact binary form of what a device runs: a verified campaign ([`Runnable`]), the data
+//! map ([`Schema`]) and the device state ([`DeviceState`]).
 //!
 //! The browser ships two modules (ARCHITECTURE "Two wasm modules"): the verifier (the whole
 //! core) compiles and lints a campaign once per `config_id` and hands the small runtime these
@@ -12,6 +12,7 @@
 //!
 //! [`Runnable`]: crate::campaign::Runnable
 //! [`DeviceState`]: crate::privacy::ledger::DeviceState
+//! [`Schema`]: crate::schema::Schema
 
 use std::fmt;
 
