@@ -256,22 +256,78 @@ impl fmt::Display for ProfileError {
 
 impl std::error::Error for ProfileError {}
 
-fn describe(v: &Json) -> String {
-    match v {
-        Json::Null => "null".into(),
-        Json::Bool(b) => format!("{b}"),
+/// A JSON value as the profile reads it: `serde_json::Value` here, and in the browser's runtime
+/// module its own small tree of JS values, so that the runtime validates with this very code
+/// without carrying `serde_json`'s map.
+pub trait JsonLike: Sized {
+    /// True for `null`.
+    fn is_null(&self) -> bool;
+    /// A boolean.
+    fn as_bool(&self) -> Option<bool>;
+    /// A number (finite or not; the profile refuses the others).
+    fn as_f64(&self) -> Option<f64>;
+    /// A string.
+    fn as_str(&self) -> Option<&str>;
+    /// An array.
+    fn as_array(&self) -> Option<&[Self]>;
+    /// An object's entries, keys ascending (as `serde_json`'s map iterates), so that the first
+    /// error found is the same whatever the value's origin.
+    fn as_object(&self) -> Option<Vec<(&str, &Self)>>;
+}
+
+/// What a value is, for messages: `the number 5`, `the string "x"`, `an array`.
+pub fn describe(v: &impl JsonLike) -> String {
+    if v.is_null() {
+        "null".into()
+    } else if let Some(b) = v.as_bool() {
+        if b { "true" } else { "false" }.into()
+    } else if let Some(n) = v.as_f64() {
         // Integers only: printing an arbitrary float would pull the float formatter into the
         // browser's runtime module for one error message.
-        Json::Number(n) => {
-            n.as_i64().map_or_else(|| "a number".into(), |i| format!("the number {i}"))
+        const EXACT: f64 = 9_007_199_254_740_992.0;
+        if n.fract() == 0.0 && n.abs() < EXACT {
+            #[allow(clippy::cast_possible_truncation, reason = "whole and within ±2^53")]
+            let i = n as i64;
+            format!("the number {i}")
+        } else {
+            "a number".into()
         }
-        Json::String(s) => format!("the string \"{}\"", s.chars().take(32).collect::<String>()),
-        Json::Array(_) => "an array".into(),
-        Json::Object(_) => "an object".into(),
+    } else if let Some(s) = v.as_str() {
+        format!("the string \"{}\"", s.chars().take(32).collect::<String>())
+    } else if v.as_array().is_some() {
+        "an array".into()
+    } else {
+        "an object".into()
     }
 }
 
-fn wrong(path: &str, expected: AttrType, found: &Json) -> ProfileError {
+impl JsonLike for Json {
+    fn is_null(&self) -> bool {
+        self.is_null()
+    }
+    fn as_bool(&self) -> Option<bool> {
+        self.as_bool()
+    }
+    fn as_f64(&self) -> Option<f64> {
+        self.as_f64()
+    }
+    fn as_str(&self) -> Option<&str> {
+        self.as_str()
+    }
+    fn as_array(&self) -> Option<&[Json]> {
+        self.as_array().map(Vec::as_slice)
+    }
+    fn as_object(&self) -> Option<Vec<(&str, &Json)>> {
+        self.as_object().map(|m| m.iter().map(|(k, v)| (k.as_str(), v)).collect())
+    }
+}
+
+/// The value of `key` among `entries`.
+fn field<'a, J>(entries: &[(&str, &'a J)], key: &str) -> Option<&'a J> {
+    entries.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+}
+
+fn wrong(path: &str, expected: AttrType, found: &impl JsonLike) -> ProfileError {
     ProfileError::new(path, ProfileErrorKind::WrongType { expected, found: describe(found) })
 }
 
@@ -280,7 +336,7 @@ fn convert(
     path: &str,
     ty: AttrType,
     vocab: Option<&crate::schema::AttributeDef>,
-    v: &Json,
+    v: &impl JsonLike,
     limits: &Limits,
 ) -> Result<Value, ProfileError> {
     let string = |s: &str, path: &str| -> Result<Box<str>, ProfileError> {
@@ -298,18 +354,25 @@ fn convert(
         }
         Ok(s.into())
     };
-    match (ty, v) {
-        (AttrType::Number, Json::Number(n)) => n
+    match ty {
+        AttrType::Number => v
             .as_f64()
             .filter(|f| f.is_finite())
             .map(Value::Number)
             .ok_or_else(|| wrong(path, ty, v)),
-        (AttrType::String, Json::String(s)) => Ok(Value::String(string(s, path)?)),
-        (AttrType::Bool, Json::Bool(b)) => Ok(Value::Bool(*b)),
-        (AttrType::Time, Json::String(s)) => parse_timestamp(s)
-            .map(Value::Time)
-            .map_err(|e| ProfileError::new(path, ProfileErrorKind::BadTime(e))),
-        (AttrType::Set, Json::Array(items)) => {
+        AttrType::String => match v.as_str() {
+            Some(s) => Ok(Value::String(string(s, path)?)),
+            None => Err(wrong(path, ty, v)),
+        },
+        AttrType::Bool => v.as_bool().map(Value::Bool).ok_or_else(|| wrong(path, ty, v)),
+        AttrType::Time => match v.as_str() {
+            Some(s) => parse_timestamp(s)
+                .map(Value::Time)
+                .map_err(|e| ProfileError::new(path, ProfileErrorKind::BadTime(e))),
+            None => Err(wrong(path, ty, v)),
+        },
+        AttrType::Set => {
+            let Some(items) = v.as_array() else { return Err(wrong(path, ty, v)) };
             if items.len() > limits.set_values_max {
                 return Err(ProfileError::new(
                     path,
@@ -319,16 +382,15 @@ fn convert(
             let mut words = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
                 let ipath = format!("{path}[{i}]");
-                match item {
-                    Json::String(s) => words.push(string(s, &ipath)?),
-                    other => return Err(wrong(&ipath, AttrType::String, other)),
+                match item.as_str() {
+                    Some(s) => words.push(string(s, &ipath)?),
+                    None => return Err(wrong(&ipath, AttrType::String, item)),
                 }
             }
             words.sort();
             words.dedup();
             Ok(Value::Set(words.into_boxed_slice()))
         }
-        _ => Err(wrong(path, ty, v)),
     }
 }
 
@@ -374,7 +436,7 @@ impl Profile {
     /// As [`Profile::from_json`].
     pub fn from_json_value(
         schema: &Schema,
-        doc: &Json,
+        doc: &impl JsonLike,
         now: UnixSecs,
         limits: &Limits,
     ) -> Result<Profile, ProfileError> {
@@ -389,7 +451,7 @@ impl Profile {
         })?;
         let mut profile = Profile::new(schema);
         for (key, value) in obj {
-            match key.as_str() {
+            match key {
                 "attributes" => {
                     let attrs = value.as_object().ok_or_else(|| {
                         ProfileError::new(
@@ -450,7 +512,7 @@ impl Profile {
         &mut self,
         schema: &Schema,
         name: &str,
-        value: &Json,
+        value: &impl JsonLike,
         limits: &Limits,
     ) -> Result<(), ProfileError> {
         let path = attr_path(name);
@@ -481,7 +543,7 @@ impl Profile {
     pub fn track(
         &mut self,
         schema: &Schema,
-        event: &Json,
+        event: &impl JsonLike,
         now: UnixSecs,
         limits: &Limits,
     ) -> Result<(), ProfileError> {
@@ -562,10 +624,10 @@ impl Profile {
 
 type ParsedEvent = (EventId, UnixSecs, Vec<Option<Value>>);
 
-fn parse_event(
+fn parse_event<J: JsonLike>(
     schema: &Schema,
     path: &str,
-    e: &Json,
+    e: &J,
     limits: &Limits,
 ) -> Result<ParsedEvent, ProfileError> {
     let obj = e.as_object().ok_or_else(|| {
@@ -577,20 +639,20 @@ fn parse_event(
             )),
         )
     })?;
-    if let Some(k) = obj.keys().find(|k| !matches!(k.as_str(), "name" | "at" | "props")) {
+    if let Some((k, _)) = obj.iter().find(|(k, _)| !matches!(*k, "name" | "at" | "props")) {
         return Err(ProfileError::new(
             format!("{path}.{k}"),
-            ProfileErrorKind::UnknownField(k.clone()),
+            ProfileErrorKind::UnknownField((*k).to_owned()),
         ));
     }
-    let name = match obj.get("name") {
-        Some(Json::String(s)) => s.as_str(),
+    let name = match field(&obj, "name").map(|v| (v, v.as_str())) {
+        Some((_, Some(s))) => s,
         other => {
             return Err(ProfileError::new(
                 format!("{path}.name"),
                 ProfileErrorKind::Syntax(format!(
                     "expected the event's name as a string, found {}",
-                    other.map_or("nothing".into(), describe)
+                    other.map_or("nothing".into(), |(v, _)| describe(v))
                 )),
             ))
         }
@@ -605,27 +667,27 @@ fn parse_event(
         )
     })?;
     let at_path = format!("{path}.at");
-    let at = match obj.get("at") {
-        Some(Json::String(s)) => parse_timestamp(s)
+    let at = match field(&obj, "at").map(|v| (v, v.as_str())) {
+        Some((_, Some(s))) => parse_timestamp(s)
             .map_err(|e| ProfileError::new(&at_path, ProfileErrorKind::BadTime(e)))?,
         other => {
             return Err(ProfileError::new(
                 at_path,
                 ProfileErrorKind::WrongType {
                     expected: AttrType::Time,
-                    found: other.map_or("nothing".into(), describe),
+                    found: other.map_or("nothing".into(), |(v, _)| describe(v)),
                 },
             ))
         }
     };
-    let props = parse_props(def, path, obj.get("props"), limits)?;
+    let props = parse_props(def, path, field(&obj, "props"), limits)?;
     Ok((id, at, props))
 }
 
-fn parse_props(
+fn parse_props<J: JsonLike>(
     def: &EventDef,
     path: &str,
-    props: Option<&Json>,
+    props: Option<&J>,
     limits: &Limits,
 ) -> Result<Vec<Option<Value>>, ProfileError> {
     let mut out = vec![None; def.props.len()];
@@ -643,7 +705,7 @@ fn parse_props(
                 &ppath,
                 ProfileErrorKind::UnknownProp {
                     event: def.name.clone(),
-                    name: k.clone(),
+                    name: k.to_owned(),
                     suggestion: suggestion_suffix(did_you_mean(
                         k,
                         def.props.iter().map(|p| p.name.as_str()),

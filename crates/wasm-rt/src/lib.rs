@@ -16,8 +16,13 @@ use dpseg::limits::Limits;
 use dpseg::privacy::ledger::{DeviceState, LedgerError, SitePolicy};
 use dpseg::profile::{Profile, ProfileError};
 use dpseg::schema::Schema;
-use dpseg_wasm_common::{error, object, secs, to_js, to_json, SystemRng};
+use dpseg_wasm_common::{error, object, secs};
+use rand_core::{CryptoRng, RngCore};
 use wasm_bindgen::prelude::*;
+
+mod lite;
+
+use lite::{profile_to_js, Lite};
 
 fn profile_error(e: &ProfileError) -> JsValue {
     error(e.code(), &e.to_string(), object(&[("path", JsValue::from_str(&e.path))]))
@@ -114,7 +119,7 @@ impl Runtime {
     /// `unknown-attribute`, `wrong-type`, `not-in-vocabulary`… with `details.path`; the
     /// profile is unchanged.
     pub fn set(&mut self, name: &str, value: JsValue) -> Result<(), JsValue> {
-        let value = to_json(&value);
+        let value = Lite::from_js(&value);
         self.profile.set(&self.schema, name, &value, &self.limits).map_err(|e| profile_error(&e))
     }
 
@@ -125,7 +130,7 @@ impl Runtime {
     /// As [`Runtime::set`].
     pub fn track(&mut self, event: JsValue, now_ms: f64) -> Result<(), JsValue> {
         let now = secs(now_ms)?;
-        let event = to_json(&event);
+        let event = Lite::from_js(&event);
         self.profile.track(&self.schema, &event, now, &self.limits).map_err(|e| profile_error(&e))
     }
 
@@ -140,7 +145,7 @@ impl Runtime {
 
     /// The profile as its document `{attributes, events}` (a JS object).
     pub fn profile(&self) -> JsValue {
-        to_js(&self.profile.to_json(&self.schema))
+        profile_to_js(&self.profile, &self.schema)
     }
 
     /// Replaces the profile with a stored document (a JS object).
@@ -150,8 +155,9 @@ impl Runtime {
     #[wasm_bindgen(js_name = importProfile)]
     pub fn import_profile(&mut self, doc: JsValue, now_ms: f64) -> Result<(), JsValue> {
         let now = secs(now_ms)?;
-        self.profile = Profile::from_json_value(&self.schema, &to_json(&doc), now, &self.limits)
-            .map_err(|e| profile_error(&e))?;
+        self.profile =
+            Profile::from_json_value(&self.schema, &Lite::from_js(&doc), now, &self.limits)
+                .map_err(|e| profile_error(&e))?;
         Ok(())
     }
 
@@ -340,3 +346,73 @@ impl Runtime {
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
+
+/// The browser's CSPRNG (`crypto.getRandomValues` through getrandom), natively the OS's.
+/// Bytes are drawn 256 at a time: each draw crosses into JS, and a report needs many coins.
+struct SystemRng {
+    buf: [u8; 256],
+    /// Bytes of `buf` already handed out; invariant: `pos <= buf.len()`.
+    pos: usize,
+}
+
+impl SystemRng {
+    /// A generator whose first draw succeeded; refuses to go on without a CSPRNG.
+    ///
+    /// # Errors
+    /// `no-randomness` when the platform has no secure random source.
+    fn new() -> Result<SystemRng, JsValue> {
+        let mut buf = [0u8; 256];
+        getrandom::fill(&mut buf).map_err(|_| {
+            error(
+                "no-randomness",
+                "no secure random source (crypto.getRandomValues)",
+                JsValue::NULL,
+            )
+        })?;
+        Ok(SystemRng { buf, pos: 0 })
+    }
+}
+
+impl RngCore for SystemRng {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        self.fill_bytes(&mut b);
+        u32::from_le_bytes(b)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        self.fill_bytes(&mut b);
+        u64::from_le_bytes(b)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        if self.try_fill_bytes(dest).is_err() {
+            // The source worked when this generator was made (`SystemRng::new`); a source that
+            // stops working cannot be papered over with predictable bytes, so the noise would
+            // be lost. Abort instead (the wasm traps and the JS glue reports `internal`).
+            std::process::abort();
+        }
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        for byte in dest.iter_mut() {
+            if self.pos == self.buf.len() {
+                getrandom::fill(&mut self.buf).map_err(|e| {
+                    rand_core::Error::from(
+                        std::num::NonZeroU32::new(e.raw_os_error().map_or(1, i32::unsigned_abs))
+                            .unwrap_or(std::num::NonZeroU32::MIN),
+                    )
+                })?;
+                self.pos = 0;
+            }
+            *byte = self.buf[self.pos];
+            // Each byte is used once: overwrite it so a copy of the state cannot replay it.
+            self.buf[self.pos] = 0;
+            self.pos += 1;
+        }
+        Ok(())
+    }
+}
+
+impl CryptoRng for SystemRng {}

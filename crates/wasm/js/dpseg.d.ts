@@ -194,4 +194,6 @@ export const tools: {
   /** As `evaluateCampaign`, evaluated by the runtime module exactly as a device does. */
   evaluateOnDevice(schema: DataMap | string, campaign: Json, profile: Json, now: string): Memberships;
   checkProfile(schema: DataMap, profile: Json, now: string, limits?: Record<string, number>): void;
+  /** As `checkProfile`, checked by the runtime module as a device checks what it stores. */
+  checkProfileOnDevice(schema: DataMap | string, profile: Json, now: string): void;
 };

@@ -930,6 +930,19 @@ export const tools = {
       device.free();
     }
   },
+  /**
+   * As `checkProfile` (a profile as a JSON value, default limits), checked by the runtime
+   * module as a device checks what it stores.
+   */
+  checkProfileOnDevice: (schema, profile, now) => {
+    loaded();
+    const device = guard(() => new rt.Runtime(core.compactSchema(text(schema)), 1e300, 1e300));
+    try {
+      guard(() => device.importProfile(profile, Date.parse(now)));
+    } finally {
+      device.free();
+    }
+  },
   checkProfile: (schema, profile, now, limits) =>
     guard(() => loaded() ?? core.checkProfile(text(schema), text(profile), String(now), limits && text(limits))),
 };
