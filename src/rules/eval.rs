@@ -4,7 +4,8 @@
 //! windows hold the events with `now - d <= at <= now`; `count` of nothing is 0 while
 //! `sum`/`avg`/`min`/`max` of nothing are missing; `last`/`first` consider events up to `now`;
 //! `days_since` is fractional days; `lower` maps each character to its Unicode lowercase
-//! (`char::to_lowercase`, no context rules). Events after `now` are invisible.
+//! (`char::to_lowercase`'s mapping, no context rules; see [`crate::rules::lower`]). Events after
+//! `now` are invisible.
 //!
 //! Evaluation allocates nothing: values borrow from the profile and the program.
 
@@ -14,6 +15,7 @@ use std::ops::Range;
 use crate::profile::{EventLog, Profile, Value};
 use crate::rules::ast::{AggFn, TextOp};
 use crate::rules::ir::{ConstSet, Node, NodeId, Program};
+use crate::rules::lower::lower;
 use crate::time::UnixSecs;
 
 /// A value during evaluation.
@@ -73,7 +75,7 @@ fn attr_val(v: Option<&Value>) -> Val<'_> {
 }
 
 fn lower_chars(s: &str) -> impl DoubleEndedIterator<Item = char> + '_ {
-    s.chars().flat_map(char::to_lowercase)
+    s.chars().flat_map(lower)
 }
 
 /// Compares two strings, each possibly seen through `lower`.
@@ -107,7 +109,7 @@ fn text_op(op: TextOp, v: Val<'_>, pattern: &str) -> bool {
         (TextOp::EndsWith, Val::Str(s)) => s.ends_with(pattern),
         (TextOp::StartsWith, Val::Lower(s)) => starts_with(lower_chars(s), pattern),
         (TextOp::EndsWith, Val::Lower(s)) => {
-            let mut rev = s.chars().rev().flat_map(|c| c.to_lowercase().rev());
+            let mut rev = s.chars().rev().flat_map(|c| lower(c).rev());
             pattern.chars().rev().all(|c| rev.next() == Some(c))
         }
         (TextOp::Contains, Val::Lower(s)) => {

@@ -84,7 +84,7 @@ pub fn val_to_json(v: Val<'_>) -> Json {
         Val::Missing => Json::Null,
         Val::Number(n) => crate::profile::number_json(n),
         Val::Str(s) => Json::String(s.to_owned()),
-        Val::Lower(s) => Json::String(s.chars().flat_map(char::to_lowercase).collect()),
+        Val::Lower(s) => Json::String(s.chars().flat_map(crate::rules::lower::lower).collect()),
         Val::Bool(b) => Json::Bool(b),
         Val::Time(t) => Json::String(format_timestamp(t)),
         Val::Set(s) => Json::Array(s.iter().map(|w| Json::String(w.to_string())).collect()),

@@ -10,6 +10,7 @@ pub mod eval;
 pub mod explain;
 pub mod ir;
 pub mod lex;
+pub mod lower;
 pub mod parse;
 pub mod print;
 pub mod words;
