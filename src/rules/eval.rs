@@ -104,9 +104,15 @@ fn starts_with<I: Iterator<Item = char>>(mut text: I, pattern: &str) -> bool {
 
 fn text_op(op: TextOp, v: Val<'_>, pattern: &str) -> bool {
     match (op, v) {
-        (TextOp::Contains, Val::Str(s)) => s.contains(pattern),
-        (TextOp::StartsWith, Val::Str(s)) => s.starts_with(pattern),
-        (TextOp::EndsWith, Val::Str(s)) => s.ends_with(pattern),
+        // On bytes: a match of valid UTF-8 in valid UTF-8 starts and ends on character
+        // boundaries, so this is `str::contains` without the string searcher and its slicing
+        // panic paths, which the browser's runtime module would otherwise carry.
+        (TextOp::Contains, Val::Str(s)) => {
+            pattern.is_empty()
+                || s.as_bytes().windows(pattern.len()).any(|w| w == pattern.as_bytes())
+        }
+        (TextOp::StartsWith, Val::Str(s)) => s.as_bytes().starts_with(pattern.as_bytes()),
+        (TextOp::EndsWith, Val::Str(s)) => s.as_bytes().ends_with(pattern.as_bytes()),
         (TextOp::StartsWith, Val::Lower(s)) => starts_with(lower_chars(s), pattern),
         (TextOp::EndsWith, Val::Lower(s)) => {
             let mut rev = s.chars().rev().flat_map(|c| lower(c).rev());
