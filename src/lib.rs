@@ -10,7 +10,9 @@
 //! * [`privacy`] — exact coins, the LDP mechanisms, the device secret and ledger.
 //! * [`report`] — the report wire format; [`estimate`] — tallies, estimates and intervals;
 //!   [`simulate`] — simulated populations for `dpseg simulate` and the statistical tests.
-//! * [`time`], [`limits`], [`diag`] — timestamps, input bounds and error presentation.
+//! * [`compact`] — the compact binary form the browser's runtime module reads.
+//! * [`time`], [`limits`], [`diag`], [`sort`] — timestamps, input bounds, error presentation, and
+//!   the small heapsort the runtime's paths use.
 //!
 //! ```
 //! use dpseg::{campaign::Campaign, limits::Limits, profile::Profile, schema::Schema, time::parse_timestamp};
@@ -48,4 +50,5 @@ pub mod report;
 pub mod rules;
 pub mod schema;
 pub mod simulate;
+pub mod sort;
 pub mod time;

@@ -387,7 +387,7 @@ fn convert(
                     None => return Err(wrong(&ipath, AttrType::String, item)),
                 }
             }
-            words.sort();
+            crate::sort::heapsort_by(&mut words, |a, b| a < b);
             words.dedup();
             Ok(Value::Set(words.into_boxed_slice()))
         }

@@ -610,7 +610,7 @@ impl Mechanism {
             out[n] = pick;
             n += 1;
         }
-        out[..n].sort_unstable();
+        crate::sort::heapsort_by(&mut out[..n], |a, b| a < b);
     }
 
     /// Randomises `truth` (one value per item) into `out` (`per_report` slots).

@@ -44,7 +44,7 @@ impl Lite {
                         Some((e.get(0).as_string()?, Lite::from_js(&e.get(1))))
                     })
                     .collect();
-            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            dpseg::sort::heapsort_by(&mut entries, |a, b| a.0 < b.0);
             Lite::Object(entries)
         } else {
             Lite::Null
