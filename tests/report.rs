@@ -178,3 +178,11 @@ proptest! {
         prop_assert_eq!(r.to_json_text(), serde_json::to_string(&r).unwrap());
     }
 }
+
+proptest! {
+    /// The hand-written encoder writes what the base64 crate writes.
+    #[test]
+    fn base64url_is_the_crates(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+        prop_assert_eq!(dpseg::report::base64url(&bytes), URL_SAFE_NO_PAD.encode(&bytes));
+    }
+}
