@@ -116,7 +116,7 @@ rule = 'budget > 500'
     .unwrap();
     assert_eq!(compiled.evaluate(&p, common::NOW).segments, [true, true, true]);
     let mut scratch = compiled.new_membership();
-    assert_eq!(compiled.evaluate_segment(&p, common::NOW, 0, &mut scratch), Some(true));
+    assert_eq!(compiled.runnable().evaluate_segment(&p, common::NOW, 0, &mut scratch), Some(true));
     let p = Profile::from_json(
         &schema,
         r#"{"attributes": {"interests": ["hiking"], "budget": 60}}"#,
@@ -125,7 +125,7 @@ rule = 'budget > 500'
     )
     .unwrap();
     assert_eq!(compiled.evaluate(&p, common::NOW).segments, [false, true, false]);
-    assert_eq!(compiled.evaluate_segment(&p, common::NOW, 0, &mut scratch), Some(false));
+    assert_eq!(compiled.runnable().evaluate_segment(&p, common::NOW, 0, &mut scratch), Some(false));
 }
 
 #[test]
@@ -195,11 +195,17 @@ fn one_segment_alone_agrees_with_the_whole_pass() {
             let whole = c.evaluate(&p, common::NOW);
             let mut scratch = c.new_membership();
             for (i, &want) in whole.segments.iter().enumerate() {
-                assert_eq!(c.evaluate_segment(&p, common::NOW, i, &mut scratch), Some(want));
+                assert_eq!(
+                    c.runnable().evaluate_segment(&p, common::NOW, i, &mut scratch),
+                    Some(want)
+                );
                 checked += usize::from(want);
             }
             let past_end = whole.segments.len();
-            assert_eq!(c.evaluate_segment(&p, common::NOW, past_end, &mut scratch), None);
+            assert_eq!(
+                c.runnable().evaluate_segment(&p, common::NOW, past_end, &mut scratch),
+                None
+            );
         }
     }
     assert!(checked > 20, "too few memberships to compare: {checked}");

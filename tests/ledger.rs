@@ -138,7 +138,10 @@ fn a_report_that_evaluates_only_its_sampled_items_is_the_same_report() {
             // Every item's lazily computed truth is the whole pass's.
             let mut scratch = c.new_membership();
             for (i, &want) in mech.truth(&whole).iter().enumerate() {
-                assert_eq!(c.item_truth(&profile, common::NOW, i, &mut scratch), Some(want));
+                assert_eq!(
+                    c.runnable().item_truth(&profile, common::NOW, i, &mut scratch),
+                    Some(want)
+                );
             }
             // Same device, same noise: the same report, byte for byte, over several devices.
             for seed in 0..8u64 {
@@ -154,7 +157,8 @@ fn a_report_that_evaluates_only_its_sampled_items_is_the_same_report() {
                         c.runnable(),
                         mech,
                         |i| {
-                            c.item_truth(&profile, common::NOW, usize::from(i), &mut scratch)
+                            c.runnable()
+                                .item_truth(&profile, common::NOW, usize::from(i), &mut scratch)
                                 .unwrap()
                         },
                         common::NOW,

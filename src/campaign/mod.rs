@@ -453,28 +453,6 @@ impl CompiledCampaign {
         self.run.evaluate_into(profile, now, out);
     }
 
-    /// One segment; see [`Runnable::evaluate_segment`].
-    pub fn evaluate_segment(
-        &self,
-        profile: &Profile,
-        now: UnixSecs,
-        index: usize,
-        scratch: &mut Membership,
-    ) -> Option<bool> {
-        self.run.evaluate_segment(profile, now, index, scratch)
-    }
-
-    /// One report item; see [`Runnable::item_truth`].
-    pub fn item_truth(
-        &self,
-        profile: &Profile,
-        now: UnixSecs,
-        item: usize,
-        scratch: &mut Membership,
-    ) -> Option<u16> {
-        self.run.item_truth(profile, now, item, scratch)
-    }
-
     /// The membership as `{"segments": {id: bool}, "groups": {id: case id or null}}`.
     pub fn membership_json(&self, m: &Membership) -> serde_json::Value {
         let segments: serde_json::Map<_, _> = self
