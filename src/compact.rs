@@ -128,6 +128,18 @@ impl<'a> Reader<'a> {
         Ok((z >> 1) as i64 ^ -((z & 1) as i64))
     }
 
+    /// A flag, 0 or 1.
+    ///
+    /// # Errors
+    /// As [`Reader::uint`], or for any other value.
+    pub fn flag(&mut self) -> Result<bool, CompactError> {
+        match self.uint()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(self.error("0 or 1")),
+        }
+    }
+
     /// An integer that must fit `T` (a `u16` index, a `u8` tag).
     ///
     /// # Errors

@@ -833,16 +833,27 @@ mod compact {
         w.len(s.map_or(0, |s| index(&Sensitivity::ALL.map(|(_, s)| s), &s) + 1));
     }
 
-    /// Strings in strictly increasing order (names looked up by binary search, sorted
-    /// vocabularies), each at most `max` bytes, at most `count` of them.
+    /// A string of at most `max` bytes that sorts after `previous`: names and vocabularies are
+    /// looked up by binary search, so they must come strictly increasing.
+    fn after(
+        r: &mut Reader<'_>,
+        previous: Option<&str>,
+        max: usize,
+        expected: &'static str,
+    ) -> Result<String, CompactError> {
+        let s = r.str()?;
+        if s.len() > max || previous.is_some_and(|p| p >= s.as_str()) {
+            return Err(r.error(expected));
+        }
+        Ok(s)
+    }
+
+    /// At most `count` strings of at most `max` bytes each, strictly increasing.
     fn sorted(r: &mut Reader<'_>, count: usize, max: usize) -> Result<Vec<String>, CompactError> {
         let n = r.len(count)?;
         let mut out: Vec<String> = Vec::with_capacity(n);
         for _ in 0..n {
-            let s = r.str()?;
-            if s.len() > max || out.last().is_some_and(|last| *last >= s) {
-                return Err(r.error("names in increasing order"));
-            }
+            let s = after(r, out.last().map(String::as_str), max, "words in increasing order")?;
             out.push(s);
         }
         Ok(out)
@@ -916,10 +927,8 @@ mod compact {
             let n = r.len(limits.schema_attributes_max)?;
             let mut attributes: Vec<AttributeDef> = Vec::with_capacity(n);
             for _ in 0..n {
-                let name = r.str()?;
-                if name.len() > ident || attributes.last().is_some_and(|a| a.name >= name) {
-                    return Err(r.error("attribute names in increasing order"));
-                }
+                let previous = attributes.last().map(|a| a.name.as_str());
+                let name = after(&mut r, previous, ident, "attribute names in increasing order")?;
                 let ty = one_of(&mut r, &TYPES)?;
                 let source = if r.len(1)? == 1 { Source::Observed } else { Source::Declared };
                 let purposes = words(&mut r)?;
@@ -941,17 +950,14 @@ mod compact {
             let n = r.len(limits.schema_events_max)?;
             let mut events: Vec<EventDef> = Vec::with_capacity(n);
             for _ in 0..n {
-                let name = r.str()?;
-                if name.len() > ident || events.last().is_some_and(|e| e.name >= name) {
-                    return Err(r.error("event names in increasing order"));
-                }
+                let previous = events.last().map(|e| e.name.as_str());
+                let name = after(&mut r, previous, ident, "event names in increasing order")?;
                 let count = r.len(limits.event_props_max)?;
                 let mut props: Vec<PropDef> = Vec::with_capacity(count);
                 for _ in 0..count {
-                    let pname = r.str()?;
-                    if pname.len() > ident || props.last().is_some_and(|p| p.name >= pname) {
-                        return Err(r.error("property names in increasing order"));
-                    }
+                    let previous = props.last().map(|p| p.name.as_str());
+                    let pname =
+                        after(&mut r, previous, ident, "property names in increasing order")?;
                     let ty = one_of(&mut r, &TYPES)?;
                     if ty == AttrType::Set {
                         return Err(r.error("a property type"));

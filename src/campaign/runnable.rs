@@ -225,14 +225,7 @@ impl Runnable {
             }
             u32::try_from(n).map_err(|_| r.error("a node of the program"))
         };
-        let flag = |r: &mut Reader<'_>| -> Result<bool, CompactError> {
-            match r.uint()? {
-                0 => Ok(false),
-                1 => Ok(true),
-                _ => Err(r.error("0 or 1")),
-            }
-        };
-        let segments = r.list(|r| Ok((r.str()?, root(r)?, flag(r)?)))?;
+        let segments = r.list(|r| Ok((r.str()?, root(r)?, r.flag()?)))?;
         let order: Vec<u16> = r.list(Reader::small)?;
         let mut seen = vec![false; segments.len()];
         for &i in &order {
@@ -246,7 +239,7 @@ impl Runnable {
         }
         let groups = r.list(|r| {
             let id = r.str()?;
-            let refs = flag(r)?;
+            let refs = r.flag()?;
             let cases = r.list(|r| Ok((r.str()?, root(r)?)))?;
             Ok((id, cases, refs))
         })?;

@@ -425,13 +425,6 @@ mod compact {
             seen(c);
             Ok(c)
         };
-        let flag = |r: &mut Reader<'_>| -> Result<bool, CompactError> {
-            match r.uint()? {
-                0 => Ok(false),
-                1 => Ok(true),
-                _ => Err(r.error("0 or 1")),
-            }
-        };
         let filter = |r: &mut Reader<'_>| -> Result<Option<NodeId>, CompactError> {
             match r.uint()? {
                 0 => Ok(None),
@@ -454,26 +447,28 @@ mod compact {
             7 => Node::Compare { op: one_of(r, &CMP)?, l: child(r)?, r: child(r)? },
             8 => {
                 let v = child(r)?;
-                let negated = flag(r)?;
+                let negated = r.flag()?;
                 let set = match r.uint()? {
                     0 => ConstSet::Number(r.list(Reader::float)?.into()),
                     1 => ConstSet::String(read_words(r)?),
-                    2 => ConstSet::Bool(r.list(flag)?.into()),
+                    2 => ConstSet::Bool(r.list(Reader::flag)?.into()),
                     3 => ConstSet::Time(r.list(Reader::int)?.into()),
                     _ => return Err(r.error("a constant list type")),
                 };
                 Node::In { v, set, negated }
             }
             9 => Node::Has { set: child(r)?, item: child(r)? },
-            10 => Node::HasList { set: child(r)?, words: read_words(r)?, all: flag(r)? },
+            10 => Node::HasList { set: child(r)?, words: read_words(r)?, all: r.flag()? },
             11 => Node::Text { op: one_of(r, &TEXT)?, v: child(r)?, pattern: r.str()?.into() },
             12 => Node::Exists(child(r)?),
             13 => Node::Within { v: child(r)?, secs: r.int()? },
-            14 => Node::TimeCmp { v: child(r)?, t: r.int()?, after: flag(r)? },
+            14 => Node::TimeCmp { v: child(r)?, t: r.int()?, after: r.flag()? },
             15 => Node::Not(child(r)?),
             16 => Node::And(r.list(child)?.into()),
             17 => Node::Or(r.list(child)?.into()),
-            18 => Node::Count { ev: r.small()?, filter: filter(r)?, secs: r.int()?, any: flag(r)? },
+            18 => {
+                Node::Count { ev: r.small()?, filter: filter(r)?, secs: r.int()?, any: r.flag()? }
+            }
             19 => Node::Aggregate {
                 func: one_of(r, &AGG)?,
                 ev: r.small()?,
@@ -481,7 +476,7 @@ mod compact {
                 filter: filter(r)?,
                 secs: r.int()?,
             },
-            20 => Node::Occurrence { ev: r.small()?, filter: filter(r)?, last: flag(r)? },
+            20 => Node::Occurrence { ev: r.small()?, filter: filter(r)?, last: r.flag()? },
             21 => Node::Lower(child(r)?),
             22 => Node::DaysSince(child(r)?),
             23 => Node::Segment(r.small()?),
