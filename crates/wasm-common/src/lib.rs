@@ -1,7 +1,6 @@
-//! What the browser modules share (ARCHITECTURE "Two wasm modules"): the one error shape, times
-//! in milliseconds, and JSON values handed to JS as JS values.
+//! What the browser modules share (ARCHITECTURE "Two wasm modules"): the one error shape and
+//! times in milliseconds.
 
-use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
 /// The error every call throws: a JS `Error` whose `name` is `DpsegError`, with a stable
@@ -35,23 +34,5 @@ pub fn secs(now_ms: f64) -> Result<i64, JsValue> {
         Ok((now_ms / 1000.0).floor() as i64)
     } else {
         Err(error("bad-time", "the time is not a finite number of milliseconds", JsValue::NULL))
-    }
-}
-
-/// A JSON value as a JS value.
-pub fn to_js(v: &Value) -> JsValue {
-    match v {
-        Value::Null => JsValue::NULL,
-        Value::Bool(b) => JsValue::from_bool(*b),
-        Value::Number(n) => n.as_f64().map_or(JsValue::NULL, JsValue::from_f64),
-        Value::String(s) => JsValue::from_str(s),
-        Value::Array(a) => a.iter().map(to_js).collect::<js_sys::Array>().into(),
-        Value::Object(m) => {
-            let o = js_sys::Object::new();
-            for (k, v) in m {
-                let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), &to_js(v));
-            }
-            o.into()
-        }
     }
 }

@@ -17,9 +17,27 @@ use dpseg::limits::Limits;
 use dpseg::privacy::ledger::SitePolicy;
 use dpseg::privacy::mechanism::Mechanism;
 use dpseg::schema::Schema;
-use dpseg_wasm_common::{object, to_js};
+use dpseg_wasm_common::object;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
+
+/// A JSON value as a JS value.
+fn to_js(v: &Value) -> JsValue {
+    match v {
+        Value::Null => JsValue::NULL,
+        Value::Bool(b) => JsValue::from_bool(*b),
+        Value::Number(n) => n.as_f64().map_or(JsValue::NULL, JsValue::from_f64),
+        Value::String(s) => JsValue::from_str(s),
+        Value::Array(a) => a.iter().map(to_js).collect::<js_sys::Array>().into(),
+        Value::Object(m) => {
+            let o = js_sys::Object::new();
+            for (k, v) in m {
+                let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), &to_js(v));
+            }
+            o.into()
+        }
+    }
+}
 
 /// The one error shape (see `dpseg_wasm_common::error`), with JSON details.
 fn error(code: &str, message: &str, details: Value) -> JsValue {
