@@ -4,12 +4,11 @@
 # verify-only module (dpseg_verify*) and the full module with the tools (dpseg_core*), each
 # optimised by wasm-opt; TypeScript declarations, package.json and README. Prints the gzipped
 # sizes. Installs what it needs and skips what is there: the wasm32 target, the wasm-bindgen CLI
-# at the version Cargo.lock pins, Debian's binaryen (wasm-opt), the npm packages (esbuild).
+# at the version Cargo.lock pins, the npm packages (esbuild; binaryen's wasm-opt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf '==> %s\n' "$*" >&2; }
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 if ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
   say "installing the wasm32-unknown-unknown target"
@@ -21,14 +20,9 @@ if [ "$have" != "$want" ]; then
   say "installing wasm-bindgen-cli $want (a few minutes, once per machine)"
   cargo install wasm-bindgen-cli --version "$want"
 fi
-if [ ! -x node_modules/.bin/esbuild ]; then
-  say "installing the npm packages (esbuild bundles and minifies the SDK)"
+if [ ! -x node_modules/.bin/esbuild ] || [ ! -x node_modules/.bin/wasm-opt ]; then
+  say "installing the npm packages (esbuild bundles and minifies the SDK, binaryen optimises the wasm)"
   npm ci --no-audit --no-fund --loglevel=error
-fi
-if ! command -v wasm-opt >/dev/null; then
-  say "installing binaryen (wasm-opt) from Debian"
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq binaryen >/dev/null
 fi
 
 out=crates/wasm/pkg
@@ -42,14 +36,15 @@ fi
 say "building dpseg-rt and dpseg-wasm (profile wasm-release)"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# wasm-opt runs before wasm-bindgen: binaryen 108 rewrites the externref table that
-# wasm-bindgen's output declares, and the browser then refuses the module.
+# wasm-opt (binaryen from npm, pinned in package-lock.json) runs after wasm-bindgen, so it also
+# removes what the bindings left unused. Debian's binaryen 108 cannot: it rewrites the externref
+# table wasm-bindgen declares, and the browser then refuses the module.
 bindgen() { # crate-file out-name
-  wasm-opt -Oz --strip-producers \
+  wasm-bindgen --target web --out-dir "$tmp" --out-name "$2" "target/wasm32-unknown-unknown/wasm-release/$1.wasm"
+  node_modules/.bin/wasm-opt -Oz --strip-producers --strip-debug \
     --enable-bulk-memory --enable-sign-ext --enable-reference-types \
     --enable-nontrapping-float-to-int --enable-multivalue \
-    "target/wasm32-unknown-unknown/wasm-release/$1.wasm" -o "$tmp/$1.wasm"
-  wasm-bindgen --target web --out-dir "$tmp" --out-name "$2" "$tmp/$1.wasm"
+    "$tmp/$2_bg.wasm" -o "$tmp/$2_bg.wasm"
 }
 release=(--target wasm32-unknown-unknown --profile wasm-release --locked)
 cargo build -p dpseg-rt "${release[@]}"
