@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds the browser package into crates/wasm/pkg (ARCHITECTURE "Two wasm modules"): the
+# Builds the browser package into crates/wasm/pkg (ARCHITECTURE "Browser modules"): the
 # runtime every page loads (dpseg_rt_bg.wasm, its glue bundled into dpseg.js with the SDK), the
-# verify-only module (dpseg_verify*) and the full module with the tools (dpseg_core*), each
-# optimised by wasm-opt; TypeScript declarations, package.json and README. Prints the gzipped
+# report module (dpseg_report*), the verify-only module (dpseg_verify*) and the full module with
+# the tools (dpseg_core*), each optimised by wasm-opt; TypeScript declarations, package.json and README. Prints the gzipped
 # sizes. Installs what it needs and skips what is there: the wasm32 target, the wasm-bindgen CLI
 # at the version Cargo.lock pins, the npm packages (esbuild; binaryen's wasm-opt).
 set -euo pipefail
@@ -26,14 +26,16 @@ if [ ! -x node_modules/.bin/esbuild ] || [ ! -x node_modules/.bin/wasm-opt ]; th
 fi
 
 out=crates/wasm/pkg
-inputs=(src crates/wasm/src crates/wasm-rt/src crates/wasm-common/src crates/wasm/js
-        crates/wasm/Cargo.toml crates/wasm-rt/Cargo.toml crates/wasm-common/Cargo.toml Cargo.toml Cargo.lock .cargo)
+inputs=(src crates/wasm/src crates/wasm-rt/src crates/wasm-report/src crates/wasm-common/src crates/wasm/js
+        crates/wasm/Cargo.toml crates/wasm-rt/Cargo.toml crates/wasm-report/Cargo.toml crates/wasm-common/Cargo.toml
+        Cargo.toml Cargo.lock .cargo package-lock.json)
 if [ -f "$out/dpseg_core_bg.wasm" ] && [ -f "$out/dpseg_verify_bg.wasm" ] && [ -f "$out/dpseg_rt_bg.wasm" ] \
+   && [ -f "$out/dpseg_report_bg.wasm" ] \
    && [ -z "$(find "${inputs[@]}" -newer "$out/dpseg_rt_bg.wasm" -print -quit)" ]; then
   say "browser package is up to date ($out)"
   exit 0
 fi
-say "building dpseg-rt and dpseg-wasm (profile wasm-release)"
+say "building dpseg-rt, dpseg-report and dpseg-wasm (profile wasm-release)"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # wasm-opt (binaryen from npm, pinned in package-lock.json) runs after wasm-bindgen, so it also
@@ -49,6 +51,8 @@ bindgen() { # crate-file out-name
 release=(--target wasm32-unknown-unknown --profile wasm-release --locked)
 cargo build -p dpseg-rt "${release[@]}"
 bindgen dpseg_rt dpseg_rt
+cargo build -p dpseg-report "${release[@]}"
+bindgen dpseg_report dpseg_report
 # The verifier twice: verify-only (no features) and with the tools; each build replaces the
 # other's dpseg_wasm.wasm, so each is bound before the next.
 cargo build -p dpseg-wasm --no-default-features "${release[@]}"
@@ -57,21 +61,24 @@ cargo build -p dpseg-wasm "${release[@]}"
 bindgen dpseg_wasm dpseg_core
 mkdir -p "$out"
 rm -f "$out"/*
-cp "$tmp"/dpseg_rt_bg.wasm "$tmp"/dpseg_verify_bg.wasm "$tmp"/dpseg_verify.js \
+cp "$tmp"/dpseg_rt_bg.wasm "$tmp"/dpseg_report_bg.wasm "$tmp"/dpseg_report.js \
+   "$tmp"/dpseg_verify_bg.wasm "$tmp"/dpseg_verify.js \
    "$tmp"/dpseg_core_bg.wasm "$tmp"/dpseg_core.js "$out/"
 cp crates/wasm/js/dpseg.d.ts crates/wasm/js/package.json crates/wasm/js/README.md "$out/"
 # dpseg.js: the SDK and the runtime's glue in one minified module (with a source map); the
-# verifier's glue stays in separate files, imported only when needed.
+# other modules' glue stays in separate files, imported only when needed.
 cp crates/wasm/js/dpseg.js "$tmp/dpseg.js"
 node_modules/.bin/esbuild "$tmp/dpseg.js" --bundle --format=esm --minify --sourcemap \
-  --external:./dpseg_core.js --external:./dpseg_verify.js --legal-comments=none --log-level=warning --outfile="$out/dpseg.js"
+  --external:./dpseg_core.js --external:./dpseg_verify.js --external:./dpseg_report.js --legal-comments=none --log-level=warning --outfile="$out/dpseg.js"
 
 gz() { gzip -9c "$@" | wc -c; }
 page=$(gz "$out/dpseg_rt_bg.wasm")
 glue=$(gz "$out/dpseg.js")
+report=$(( $(gz "$out/dpseg_report_bg.wasm") + $(gz "$out/dpseg_report.js") ))
 verify=$(( $(gz "$out/dpseg_verify_bg.wasm") + $(gz "$out/dpseg_verify.js") ))
 tools=$(( $(gz "$out/dpseg_core_bg.wasm") + $(gz "$out/dpseg_core.js") ))
 printf 'dpseg package: every page loads %s B gzipped (runtime wasm %s B + JS %s B; budget 40960 B);\n' \
   "$((page + glue))" "$page" "$glue" >&2
-printf '  on demand: verifier %s B (once per new campaign version), tools %s B (explanations, lint, planner)\n' \
-  "$verify" "$tools" >&2
+printf '  on demand: reports %s B (when one is due), verifier %s B (once per new campaign version),\n' \
+  "$report" "$verify" >&2
+printf '  tools %s B (explanations, lint, planner)\n' "$tools" >&2

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Where the runtime module's gzipped size goes (ARCHITECTURE "Two wasm modules"): builds the
 # runtime as shipped, then once per part with that part's exports removed, and prints what each
-# removal saves (wasm after wasm-opt -Oz and wasm-bindgen, gzip -9). Works on a copy of the
+# removal saves (wasm after wasm-bindgen and wasm-opt -Oz, gzip -9). Works on a copy of the
 # repository's sources in a temporary directory with its own target directory, so the checkout
 # and its builds are untouched. One LTO build per line (about half a minute in all here).
-# Needs what ./scripts/build-wasm.sh installs (the wasm32 target, wasm-bindgen, wasm-opt).
+# Needs what ./scripts/build-wasm.sh installs (the wasm32 target, wasm-bindgen, the npm
+# packages with binaryen's wasm-opt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+wasm_opt=$PWD/node_modules/.bin/wasm-opt
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -20,11 +22,12 @@ size() { # -> gzipped bytes of the runtime built from $work
   (cd "$work" && CARGO_TARGET_DIR="$target" cargo build -q -p dpseg-rt \
     --target wasm32-unknown-unknown --profile wasm-release --locked) 2>"$work/build.log" \
     || { cat "$work/build.log" >&2; exit 1; }
-  wasm-opt -Oz --strip-producers --enable-bulk-memory --enable-sign-ext \
-    --enable-reference-types --enable-nontrapping-float-to-int --enable-multivalue \
-    "$target/wasm32-unknown-unknown/wasm-release/dpseg_rt.wasm" -o "$work/rt.wasm"
   rm -rf "$work/out"
-  wasm-bindgen --target web --out-dir "$work/out" --out-name rt "$work/rt.wasm"
+  wasm-bindgen --target web --out-dir "$work/out" --out-name rt \
+    "$target/wasm32-unknown-unknown/wasm-release/dpseg_rt.wasm"
+  "$wasm_opt" -Oz --strip-producers --strip-debug --enable-bulk-memory --enable-sign-ext \
+    --enable-reference-types --enable-nontrapping-float-to-int --enable-multivalue \
+    "$work/out/rt_bg.wasm" -o "$work/out/rt_bg.wasm"
   gzip -9c "$work/out/rt_bg.wasm" | wc -c
 }
 

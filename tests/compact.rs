@@ -43,6 +43,10 @@ fn a_runnable_read_back_is_the_same_campaign() {
         assert_eq!(back.config_id(), c.config_id());
         assert_eq!(back.mechanism(), c.mechanism());
         assert_eq!(back.segment_ids().len(), c.campaign().segments.len());
+        // What the report module reads: the head and the mechanism, and nothing after them.
+        let (head, mechanism) = Runnable::read_head(&bytes).unwrap();
+        assert_eq!(&head, c.runnable().head());
+        assert_eq!(mechanism.as_ref(), c.mechanism());
     }
 }
 
@@ -83,15 +87,24 @@ fn every_truncation_and_every_single_byte_change_is_handled() {
     let doc = common::heavy_profile(&schema, 100, 7);
     let profile = Profile::from_json_value(&schema, &doc, common::NOW, &limits).unwrap();
     let bytes = compiled[0].runnable().to_compact();
+    let whole = Runnable::read_head(&bytes).unwrap();
+    let mut heads = 0;
     for cut in 0..bytes.len() {
         assert!(Runnable::from_compact(&bytes[..cut], &limits).is_err(), "prefix {cut}");
+        // The head alone reads from any prefix that holds it, and only as itself.
+        if let Ok(head) = Runnable::read_head(&bytes[..cut]) {
+            assert_eq!(head, whole, "prefix {cut}");
+            heads += 1;
+        }
     }
+    assert!(heads > 0 && heads < bytes.len());
     // A changed byte either is refused or reads as some campaign that evaluates without panic.
     let mut accepted = 0;
     for i in 0..bytes.len() {
         for delta in [1u8, 0x80] {
             let mut b = bytes.clone();
             b[i] = b[i].wrapping_add(delta);
+            let _ = Runnable::read_head(&b);
             if let Ok(r) = Runnable::from_compact(&b, &limits) {
                 accepted += 1;
                 let _ = r.evaluate(&profile, common::NOW);

@@ -154,7 +154,7 @@ fn a_report_that_evaluates_only_its_sampled_items_is_the_same_report() {
                     a.report(c.runnable(), mech, &whole, common::NOW, &policy, &mut a_rng).unwrap();
                 let lazy = b
                     .report_with(
-                        c.runnable(),
+                        c.runnable().head(),
                         mech,
                         |i| {
                             c.runnable()

@@ -40,7 +40,7 @@ use crate::schema::Schema;
 use crate::time::{parse_timestamp, Duration, UnixSecs};
 
 pub use lint::{lint, Finding, LintConfig, Severity};
-pub use runnable::Runnable;
+pub use runnable::{Head, Runnable};
 
 /// A campaign as written.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -414,7 +414,7 @@ impl CompiledCampaign {
 
     /// The content hash every report carries (see the module docs for what is hashed).
     pub fn config_id(&self) -> &str {
-        &self.run.config_id
+        &self.run.head.config_id
     }
 
     /// What a device runs of this campaign.
@@ -759,9 +759,7 @@ pub(crate) fn analyze(
         .collect();
     let (groups, group_refs) = groups.into_iter().unzip();
     let run = Runnable {
-        id: c.id.clone(),
-        config_id,
-        epoch_secs: c.epoch.secs(),
+        head: Head { id: c.id.clone(), config_id, epoch_secs: c.epoch.secs() },
         program,
         roots: segment_infos.iter().map(|i| i.root).collect(),
         segment_refs: segment_infos.iter().map(refs).collect(),

@@ -17,14 +17,38 @@ use crate::time::UnixSecs;
 use super::Membership;
 
 /// Leading bytes of a compact runnable campaign.
-const TAG: &[u8; 4] = b"dpr1";
+const TAG: &[u8; 4] = b"dpr2";
+
+/// What every report of a campaign carries or depends on besides the answers: the campaign id,
+/// its `config_id` and the epoch length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub(super) id: String,
+    pub(super) config_id: String,
+    pub(super) epoch_secs: i64,
+}
+
+impl Head {
+    /// Campaign id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The content hash every report carries.
+    pub fn config_id(&self) -> &str {
+        &self.config_id
+    }
+
+    /// Epoch length in seconds.
+    pub fn epoch_secs(&self) -> i64 {
+        self.epoch_secs
+    }
+}
 
 /// A campaign ready to evaluate and report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Runnable {
-    pub(super) id: String,
-    pub(super) config_id: String,
-    pub(super) epoch_secs: i64,
+    pub(super) head: Head,
     pub(super) program: Program,
     pub(super) segment_ids: Vec<String>,
     /// Per segment, the root of its rule.
@@ -44,17 +68,25 @@ pub struct Runnable {
 impl Runnable {
     /// Campaign id.
     pub fn id(&self) -> &str {
-        &self.id
+        &self.head.id
     }
 
     /// The content hash every report carries.
     pub fn config_id(&self) -> &str {
-        &self.config_id
+        &self.head.config_id
     }
 
     /// Epoch length in seconds.
     pub fn epoch_secs(&self) -> i64 {
-        self.epoch_secs
+        self.head.epoch_secs
+    }
+
+    /// Id, `config_id` and epoch length: what [`DeviceState::report_with`] needs besides the
+    /// mechanism.
+    ///
+    /// [`DeviceState::report_with`]: crate::privacy::ledger::DeviceState::report_with
+    pub fn head(&self) -> &Head {
+        &self.head
     }
 
     /// The report mechanism (`None` when there is nothing to report).
@@ -159,13 +191,21 @@ impl Runnable {
         Some(hit.and_then(|i| u16::try_from(i).ok()).unwrap_or(none))
     }
 
-    /// The compact form (see [`crate::compact`]).
+    /// The compact form (see [`crate::compact`]). The head and the mechanism come first, so
+    /// that [`Runnable::read_head`] can read what a report needs without the rules.
     pub fn to_compact(&self) -> Vec<u8> {
         let mut w = Writer::default();
         w.raw(TAG);
-        w.str(&self.id);
-        w.str(&self.config_id);
-        w.int(self.epoch_secs);
+        w.str(&self.head.id);
+        w.str(&self.head.config_id);
+        w.int(self.head.epoch_secs);
+        match &self.mechanism {
+            None => w.uint(0),
+            Some(m) => {
+                w.uint(1);
+                m.write_compact(&mut w);
+            }
+        }
         self.program.write_compact(&mut w);
         w.len(self.segment_ids.len());
         for ((id, &root), &refs) in self.segment_ids.iter().zip(&self.roots).zip(&self.segment_refs)
@@ -186,14 +226,19 @@ impl Runnable {
                 w.uint(u64::from(*root));
             }
         }
-        match &self.mechanism {
-            None => w.uint(0),
-            Some(m) => {
-                w.uint(1);
-                m.write_compact(&mut w);
-            }
-        }
         w.bytes
+    }
+
+    /// Reads the head and the mechanism at the start of the compact form and ignores the
+    /// rest: what making a report needs (the browser's report module, which evaluates
+    /// nothing). The mechanism is checked as in [`Runnable::from_compact`], except against the
+    /// campaign's segments and groups, which this does not read: the caller checks the answers
+    /// it passes against the mechanism's items.
+    ///
+    /// # Errors
+    /// On anything malformed, with the byte offset.
+    pub fn read_head(bytes: &[u8]) -> Result<(Head, Option<Mechanism>), CompactError> {
+        read_head(&mut Reader::new(bytes))
     }
 
     /// Reads the compact form. The bytes come from this build's verifier through the page's
@@ -204,15 +249,7 @@ impl Runnable {
     /// On anything malformed, with the byte offset.
     pub fn from_compact(bytes: &[u8], limits: &Limits) -> Result<Runnable, CompactError> {
         let mut r = Reader::new(bytes);
-        if r.raw(TAG.len())? != TAG {
-            return Err(CompactError { at: 0, expected: "a runnable campaign (\"dpr1\")" });
-        }
-        let id = r.str()?;
-        let config_id = r.str()?;
-        let epoch_secs = r.int()?;
-        if epoch_secs <= 0 {
-            return Err(r.error("a positive epoch length"));
-        }
+        let (head, mechanism) = read_head(&mut r)?;
         let rules = limits.segments_max + limits.groups_max * limits.group_cases_max;
         // A rule's tree is at most `rule_depth_max` deep; `where` filters add a level each.
         let depth = 2 * limits.rule_depth_max + 2;
@@ -243,11 +280,6 @@ impl Runnable {
             let cases = r.list(|r| Ok((r.str()?, root(r)?)))?;
             Ok((id, cases, refs))
         })?;
-        let mechanism = match r.uint()? {
-            0 => None,
-            1 => Some(Mechanism::read_compact(&mut r)?),
-            _ => return Err(r.error("0 or 1")),
-        };
         if let Some(m) = &mechanism {
             let items = segments.len() + groups.len();
             let shape_ok = usize::from(m.segments()) == segments.len()
@@ -269,9 +301,7 @@ impl Runnable {
         let (groups, group_refs) =
             groups.into_iter().map(|(id, cases, refs)| ((id, cases), refs)).unzip();
         Ok(Runnable {
-            id,
-            config_id,
-            epoch_secs,
+            head,
             program,
             segment_ids,
             roots,
@@ -282,4 +312,18 @@ impl Runnable {
             mechanism,
         })
     }
+}
+
+fn read_head(r: &mut Reader<'_>) -> Result<(Head, Option<Mechanism>), CompactError> {
+    if r.raw(TAG.len())? != TAG {
+        return Err(CompactError { at: 0, expected: "a runnable campaign (\"dpr2\")" });
+    }
+    let id = r.str()?;
+    let config_id = r.str()?;
+    let epoch_secs = r.int()?;
+    if epoch_secs <= 0 {
+        return Err(r.error("a positive epoch length"));
+    }
+    let mechanism = if r.flag()? { Some(Mechanism::read_compact(r)?) } else { None };
+    Ok((Head { id, config_id, epoch_secs }, mechanism))
 }

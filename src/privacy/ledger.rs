@@ -14,7 +14,7 @@ use base64::Engine;
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 
-use crate::campaign::{Membership, Runnable};
+use crate::campaign::{Head, Membership, Runnable};
 use crate::compact::{CompactError, Reader, Writer};
 use crate::privacy::coin::{DeviceRandomness, Prf};
 use crate::privacy::mechanism::{Mechanism, Slot};
@@ -236,7 +236,7 @@ impl DeviceState {
     ) -> Result<Report, LedgerError> {
         let truth = mechanism.truth(membership);
         self.report_with(
-            campaign,
+            campaign.head(),
             mechanism,
             |i| truth.get(usize::from(i)).copied().unwrap_or(0),
             now,
@@ -253,7 +253,7 @@ impl DeviceState {
     /// As [`DeviceState::check`]; the ledger is then unchanged and no report exists.
     pub fn report_with(
         &mut self,
-        campaign: &Runnable,
+        campaign: &Head,
         mechanism: &Mechanism,
         truth: impl FnMut(u16) -> u16,
         now: UnixSecs,

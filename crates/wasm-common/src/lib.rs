@@ -1,6 +1,8 @@
-//! What the browser modules share (ARCHITECTURE "Two wasm modules"): the one error shape and
-//! times in milliseconds.
+//! What the browser modules share (ARCHITECTURE "Browser modules"): the one error shape, times
+//! in milliseconds and the system's random source.
 
+use dpseg::privacy::ledger::SitePolicy;
+use rand_core::{CryptoRng, RngCore};
 use wasm_bindgen::prelude::*;
 
 /// The error every call throws: a JS `Error` whose `name` is `DpsegError`, with a stable
@@ -36,3 +38,95 @@ pub fn secs(now_ms: f64) -> Result<i64, JsValue> {
         Err(error("bad-time", "the time is not a finite number of milliseconds", JsValue::NULL))
     }
 }
+
+/// The site's caps: the highest ε of one report and the highest total over the rolling window.
+///
+/// # Errors
+/// `bad-policy` for caps that are not positive numbers.
+pub fn site_policy(
+    epsilon_report_max: f64,
+    epsilon_window_max: f64,
+) -> Result<SitePolicy, JsValue> {
+    let ok = |e: f64| e.is_finite() && e > 0.0;
+    if !ok(epsilon_report_max) || !ok(epsilon_window_max) {
+        return Err(error(
+            "bad-policy",
+            "epsilonReportMax and epsilonWindowMax must be positive numbers",
+            object(&[
+                ("epsilonReportMax", epsilon_report_max.into()),
+                ("epsilonWindowMax", epsilon_window_max.into()),
+            ]),
+        ));
+    }
+    Ok(SitePolicy { epsilon_report_max, epsilon_window_max, ..SitePolicy::default() })
+}
+
+/// The browser's CSPRNG (`crypto.getRandomValues` through getrandom), natively the OS's.
+/// Bytes are drawn 256 at a time: each draw crosses into JS, and a report needs many coins.
+pub struct SystemRng {
+    buf: [u8; 256],
+    /// Bytes of `buf` already handed out; invariant: `pos <= buf.len()`.
+    pos: usize,
+}
+
+impl SystemRng {
+    /// A generator whose first draw succeeded; refuses to go on without a CSPRNG.
+    ///
+    /// # Errors
+    /// `no-randomness` when the platform has no secure random source.
+    pub fn new() -> Result<SystemRng, JsValue> {
+        let mut buf = [0u8; 256];
+        getrandom::fill(&mut buf).map_err(|_| {
+            error(
+                "no-randomness",
+                "no secure random source (crypto.getRandomValues)",
+                JsValue::NULL,
+            )
+        })?;
+        Ok(SystemRng { buf, pos: 0 })
+    }
+}
+
+impl RngCore for SystemRng {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        self.fill_bytes(&mut b);
+        u32::from_le_bytes(b)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        self.fill_bytes(&mut b);
+        u64::from_le_bytes(b)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        if self.try_fill_bytes(dest).is_err() {
+            // The source worked when this generator was made (`SystemRng::new`); a source that
+            // stops working cannot be papered over with predictable bytes, so the noise would
+            // be lost. Abort instead (the wasm traps and the JS glue reports `internal`).
+            std::process::abort();
+        }
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        for byte in dest.iter_mut() {
+            if self.pos == self.buf.len() {
+                getrandom::fill(&mut self.buf).map_err(|e| {
+                    rand_core::Error::from(
+                        std::num::NonZeroU32::new(e.raw_os_error().map_or(1, i32::unsigned_abs))
+                            .unwrap_or(std::num::NonZeroU32::MIN),
+                    )
+                })?;
+                self.pos = 0;
+            }
+            *byte = self.buf[self.pos];
+            // Each byte is used once: overwrite it so a copy of the state cannot replay it.
+            self.buf[self.pos] = 0;
+            self.pos += 1;
+        }
+        Ok(())
+    }
+}
+
+impl CryptoRng for SystemRng {}

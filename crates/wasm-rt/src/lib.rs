@@ -1,8 +1,9 @@
-//! The runtime module: what every page of a site loads (ARCHITECTURE "Two wasm modules").
+//! The runtime module: what every page of a site loads (ARCHITECTURE "Browser modules").
 //!
 //! It keeps the profile, the device state and the campaigns a page runs inside wasm memory;
-//! validates every change against the data map; evaluates segments; and makes the private
-//! reports. It reads campaigns only in the compact form the verifier module produces after
+//! validates every change against the data map; evaluates segments; and gives the report
+//! module (`crates/wasm-report`, loaded only when a report is due) the true answers to
+//! privatise. It reads campaigns only in the compact form the verifier module produces after
 //! recompiling the campaign, recomputing its `config_id` and linting it (see
 //! `dpseg::campaign::Runnable`), and the data map in the compact form the verifier produced
 //! after validating it, so it carries no rule parser, compiler, linter, data map validation or
@@ -13,11 +14,10 @@
 
 use dpseg::campaign::{Membership, Runnable};
 use dpseg::limits::Limits;
-use dpseg::privacy::ledger::{DeviceState, LedgerError, SitePolicy};
+use dpseg::privacy::ledger::{DeviceState, SitePolicy};
 use dpseg::profile::{Profile, ProfileError};
 use dpseg::schema::Schema;
-use dpseg_wasm_common::{error, object, secs};
-use rand_core::{CryptoRng, RngCore};
+use dpseg_wasm_common::{error, object, secs, site_policy, SystemRng};
 use wasm_bindgen::prelude::*;
 
 mod lite;
@@ -34,32 +34,8 @@ fn profile_error(e: &ProfileError) -> JsValue {
     error(e.code(), &e.to_string(), object(&[("path", JsValue::from_str(&e.path))]))
 }
 
-/// The ledger's refusal with its figures in `details`; the message leaves them out, so that
-/// this module needs no float formatting.
-fn ledger_error(e: &LedgerError) -> JsValue {
-    let (message, details) = match e {
-        LedgerError::AlreadyReported { campaign, epoch } => {
-            #[allow(clippy::cast_precision_loss, reason = "epoch numbers are far below 2^53")]
-            let epoch = *epoch as f64;
-            let details =
-                object(&[("campaign", JsValue::from_str(campaign)), ("epoch", epoch.into())]);
-            ("the campaign already reported in this epoch", details)
-        }
-        LedgerError::OverReportCap { epsilon, max } => (
-            "a report of this campaign costs more ε than the site's cap per report",
-            object(&[("epsilon", (*epsilon).into()), ("max", (*max).into())]),
-        ),
-        LedgerError::OverWindowCap { spent, epsilon, max } => (
-            "another report would pass the site's ε cap over the rolling window",
-            object(&[
-                ("spent", (*spent).into()),
-                ("epsilon", (*epsilon).into()),
-                ("max", (*max).into()),
-            ]),
-        ),
-        _ => ("the ledger refused the report", JsValue::NULL),
-    };
-    error(e.code(), message, details)
+fn campaign_empty() -> JsValue {
+    error("campaign-empty", "campaign has no segments or groups", JsValue::NULL)
 }
 
 fn unknown_campaign(handle: u32) -> JsValue {
@@ -102,18 +78,7 @@ impl Runtime {
         let limits = Limits::default();
         let schema = Schema::from_compact(schema, &limits)
             .map_err(|e| error("schema-compact", &e.to_string(), JsValue::NULL))?;
-        let ok = |e: f64| e.is_finite() && e > 0.0;
-        if !ok(epsilon_report_max) || !ok(epsilon_window_max) {
-            return Err(error(
-                "bad-policy",
-                "epsilonReportMax and epsilonWindowMax must be positive numbers",
-                object(&[
-                    ("epsilonReportMax", epsilon_report_max.into()),
-                    ("epsilonWindowMax", epsilon_window_max.into()),
-                ]),
-            ));
-        }
-        let policy = SitePolicy { epsilon_report_max, epsilon_window_max, ..SitePolicy::default() };
+        let policy = site_policy(epsilon_report_max, epsilon_window_max)?;
         let profile = Profile::new(&schema);
         let device = DeviceState::new(&mut SystemRng::new()?);
         Ok(Runtime { schema, limits, policy, profile, device, campaigns: Vec::new() })
@@ -224,11 +189,7 @@ impl Runtime {
         let run = Runnable::from_compact(bytes, &self.limits)
             .map_err(|e| error("runnable-syntax", &e.to_string(), JsValue::NULL))?;
         let Some(eps) = run.mechanism().map(|m| m.eps_report()) else {
-            return Err(error(
-                "campaign-empty",
-                "campaign has no segments or groups",
-                JsValue::NULL,
-            ));
+            return Err(campaign_empty());
         };
         for (code, max) in [
             ("over-report-cap", self.policy.epsilon_report_max),
@@ -309,30 +270,25 @@ impl Runtime {
         Ok(now.div_euclid(l.run.epoch_secs()) as f64)
     }
 
-    /// Makes this epoch's report for campaign `handle` and records its cost in the ledger.
-    /// Returns the report as the exact JSON text to send.
+    /// The true value of report item `item` of campaign `handle` at `now_ms`, as the report
+    /// module asks for it: 0 or 1 for a segment (items first), then for a group the index of
+    /// the first case that holds (the number of cases for none). Evaluates that item and what
+    /// it references only.
     ///
     /// # Errors
-    /// `already-reported`, `over-report-cap`, `over-window-cap`: nothing is made or spent.
-    pub fn report(&mut self, handle: u32, now_ms: f64) -> Result<String, JsValue> {
+    /// `unknown-campaign`, `unknown-item`, `bad-time`.
+    #[wasm_bindgen(js_name = itemTruth)]
+    pub fn item_truth(&mut self, handle: u32, item: u32, now_ms: f64) -> Result<u16, JsValue> {
         let now = secs(now_ms)?;
-        let mut rng = SystemRng::new()?;
+        let profile = &self.profile;
         let l = self.campaigns.get_mut(handle as usize).ok_or_else(|| unknown_campaign(handle))?;
-        let Some(mechanism) = l.run.mechanism() else {
-            return Err(error(
-                "campaign-empty",
-                "campaign has no segments or groups",
-                JsValue::NULL,
-            ));
-        };
-        // Only the sampled items are evaluated: a few of a large campaign's segments.
-        let (run, profile, scratch) = (&l.run, &self.profile, &mut l.membership);
-        let truth = |i: u16| run.item_truth(profile, now, usize::from(i), scratch).unwrap_or(0);
-        let r = self
-            .device
-            .report_with(run, mechanism, truth, now, &self.policy, &mut rng)
-            .map_err(|e| ledger_error(&e))?;
-        Ok(r.to_json_text())
+        l.run.item_truth(profile, now, item as usize, &mut l.membership).ok_or_else(|| {
+            error(
+                "unknown-item",
+                "no report item with this index",
+                object(&[("item", item.into())]),
+            )
+        })
     }
 
     /// Forgets everything: empty profile, new device secret, empty ledger. Loaded campaigns
@@ -352,73 +308,3 @@ impl Runtime {
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
-
-/// The browser's CSPRNG (`crypto.getRandomValues` through getrandom), natively the OS's.
-/// Bytes are drawn 256 at a time: each draw crosses into JS, and a report needs many coins.
-struct SystemRng {
-    buf: [u8; 256],
-    /// Bytes of `buf` already handed out; invariant: `pos <= buf.len()`.
-    pos: usize,
-}
-
-impl SystemRng {
-    /// A generator whose first draw succeeded; refuses to go on without a CSPRNG.
-    ///
-    /// # Errors
-    /// `no-randomness` when the platform has no secure random source.
-    fn new() -> Result<SystemRng, JsValue> {
-        let mut buf = [0u8; 256];
-        getrandom::fill(&mut buf).map_err(|_| {
-            error(
-                "no-randomness",
-                "no secure random source (crypto.getRandomValues)",
-                JsValue::NULL,
-            )
-        })?;
-        Ok(SystemRng { buf, pos: 0 })
-    }
-}
-
-impl RngCore for SystemRng {
-    fn next_u32(&mut self) -> u32 {
-        let mut b = [0u8; 4];
-        self.fill_bytes(&mut b);
-        u32::from_le_bytes(b)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        let mut b = [0u8; 8];
-        self.fill_bytes(&mut b);
-        u64::from_le_bytes(b)
-    }
-
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        if self.try_fill_bytes(dest).is_err() {
-            // The source worked when this generator was made (`SystemRng::new`); a source that
-            // stops working cannot be papered over with predictable bytes, so the noise would
-            // be lost. Abort instead (the wasm traps and the JS glue reports `internal`).
-            std::process::abort();
-        }
-    }
-
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        for byte in dest.iter_mut() {
-            if self.pos == self.buf.len() {
-                getrandom::fill(&mut self.buf).map_err(|e| {
-                    rand_core::Error::from(
-                        std::num::NonZeroU32::new(e.raw_os_error().map_or(1, i32::unsigned_abs))
-                            .unwrap_or(std::num::NonZeroU32::MIN),
-                    )
-                })?;
-                self.pos = 0;
-            }
-            *byte = self.buf[self.pos];
-            // Each byte is used once: overwrite it so a copy of the state cannot replay it.
-            self.buf[self.pos] = 0;
-            self.pos += 1;
-        }
-        Ok(())
-    }
-}
-
-impl CryptoRng for SystemRng {}

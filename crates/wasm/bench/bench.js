@@ -1,7 +1,8 @@
 // Benchmark of the browser package from JS: the benchmark campaign (133 segments, a 9-case
 // group) on a profile with 50 attributes and 500 events, evaluated inside wasm, against
 // json-logic-js and json-logic-engine (compiled) evaluating the same rules written as JsonLogic
-// on the same profile, in the same run. Also one segment alone, and making one report.
+// on the same profile, in the same run. Also one segment alone, and making one report (the
+// runtime's answers through the report module).
 //
 //   node crates/wasm/bench/bench.js        (after scripts/build-wasm.sh; `npm ci` for the peers)
 //
@@ -10,7 +11,8 @@
 import jsonLogic from 'json-logic-js';
 import { LogicEngine } from 'json-logic-engine';
 import { join } from 'node:path';
-import { loadPackage, startCollector, outdoor } from '../tests/harness.js';
+import { readFileSync } from 'node:fs';
+import { loadPackage, startCollector, outdoor, pkg } from '../tests/harness.js';
 import { toJsonLogic, toJsonLogicData } from './jsonlogic.js';
 
 const NOW_MS = Date.parse('2026-11-24T00:00:00Z');
@@ -145,18 +147,24 @@ try {
   const one = single(0);
   const oneWindow = single(windowIndex);
 
-  // Making one report (evaluating the sampled items, privatizing, encoding, updating the
-  // ledger): a device reports once per campaign and epoch, so before each timed call the device
-  // state is put back to the same empty ledger (an untimed import of its compact bytes).
-  const handle = engine.handles.get('benchmark').handle;
+  // Making one report as the SDK does when one is due: the report module (which read the
+  // campaign's head and mechanism once, as the SDK's does) asks the runtime for the true value
+  // of the items this device samples only, privatizes, encodes and records the spend in the
+  // device state it is given. A device reports once per campaign and epoch, so each timed call
+  // starts from the same empty ledger.
+  const reporting = await import(join(pkg, 'dpseg_report.js'));
+  await reporting.default({ module_or_path: readFileSync(join(pkg, 'dpseg_report_bg.wasm')) });
+  const reporter = new reporting.Reporter(2, 8);
+  const { handle, runnable } = engine.handles.get('benchmark');
+  const campaign = reporter.load(Buffer.from(runnable, 'base64'));
+  const truth = (item) => engine.rt.itemTruth(handle, item, NOW_MS);
   const fresh = engine.rt.device();
   const samples = [];
   let bytes = 0;
   // The first 8,000 are warm-up (V8 tiers wasm functions up as they get hot).
   for (let i = 0; i < 11000; i++) {
-    engine.rt.importDevice(fresh);
     const t0 = process.hrtime.bigint();
-    bytes = engine.rt.report(handle, NOW_MS).length;
+    bytes = reporter.report(campaign, fresh, truth, NOW_MS).body.length;
     if (i >= 8000) samples.push(Number(process.hrtime.bigint() - t0));
   }
   const report = samples.sort((a, b) => a - b)[samples.length >> 1];

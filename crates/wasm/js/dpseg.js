@@ -1,13 +1,14 @@
 // dpseg browser SDK: on-device segmentation with locally differentially private reports.
 //
-// Two wasm modules (ARCHITECTURE "Two wasm modules"). The runtime (dpseg_rt) is what every page
+// Browser modules (ARCHITECTURE "Browser modules"). The runtime (dpseg_rt) is what every page
 // loads: the data map, profile, campaigns, device secret and ledger live inside it, and it
-// evaluates and makes the private reports. The verifier is the whole engine, imported only when
-// it is needed, in one of two builds: dpseg_verify to verify a campaign version this device has
-// not verified (recompile, recompute config_id, lint under the site's caps), dpseg_core (with
-// the tools) to explain a segment in words and for lint, plan and tools. This file adds what
-// only the page can do: storage, consent, scheduling and transport. Public API and types:
-// dpseg.d.ts. Guide: README.md.
+// evaluates segments. The others are imported only when needed: dpseg_report when a report is
+// due (at most once per campaign and epoch) makes the private report from the runtime's answers
+// and device state; the verifier is the whole engine, in one of two builds: dpseg_verify to
+// verify a campaign version this device has not verified (recompile, recompute config_id, lint
+// under the site's caps), dpseg_core (with the tools) to explain a segment in words and for
+// lint, plan and tools. This file adds what only the page can do: storage, consent, scheduling
+// and transport. Public API and types: dpseg.d.ts. Guide: README.md.
 //
 // Promises kept here, each tested in crates/wasm/tests/:
 // - no consent for a campaign's purpose, GPC on, or an exhausted ledger: no request at all;
@@ -68,8 +69,9 @@ const optStr = (v) => (typeof v === 'string' ? v : undefined);
 let loading = null;
 let verifyLoading = null;
 let toolsLoading = null;
+let reportLoading = null;
 /** Where the modules imported on demand get their wasm (see `load`). */
-const sources = { verifier: undefined, tools: undefined };
+const sources = { verifier: undefined, tools: undefined, report: undefined };
 
 /** The stateless tools need the verifier loaded first (`await loadTools()`). */
 function loaded() {
@@ -79,13 +81,12 @@ function loaded() {
 /**
  * Loads the runtime module once. `source` is what wasm-bindgen's init accepts (a URL, a
  * Response, bytes or a compiled module); by default `dpseg_rt_bg.wasm` next to this module is
- * fetched. `more.verifier` and `more.tools` are the same for the modules imported later and
- * only when needed (by default `dpseg_verify_bg.wasm` and `dpseg_core_bg.wasm` next to this
- * module).
+ * fetched. `more.report`, `more.verifier` and `more.tools` are the same for the modules
+ * imported later and only when needed (by default `dpseg_report_bg.wasm`,
+ * `dpseg_verify_bg.wasm` and `dpseg_core_bg.wasm` next to this module).
  */
 export function load(source, more = {}) {
-  if (more.verifier !== undefined) sources.verifier = more.verifier;
-  if (more.tools !== undefined) sources.tools = more.tools;
+  for (const k of ['report', 'verifier', 'tools']) if (more[k] !== undefined) sources[k] = more[k];
   if (!loading) {
     loading = initRuntime(source === undefined ? undefined : { module_or_path: source }).then(
       () => undefined,
@@ -119,21 +120,35 @@ export function loadTools(source) {
   return toolsLoading;
 }
 
+/** Imports a module (`imp`) and initialises it with `sources[source]`; `what` names it in errors. */
+function importModule(imp, source, what) {
+  return imp()
+    .then(async (m) => {
+      await m.default(sources[source] === undefined ? undefined : { module_or_path: sources[source] });
+      return m;
+    })
+    .catch((e) => {
+      throw new DpsegError('wasm-load', `could not load the dpseg ${what} module: ${e && e.message}`);
+    });
+}
+
 /** The module that verifies campaigns: the full one if loaded, else the verify-only build. */
 function loadVerifier() {
   if (core) return Promise.resolve(core);
-  if (!verifyLoading) {
-    verifyLoading = import('./dpseg_verify.js')
-      .then(async (m) => {
-        await m.default(sources.verifier === undefined ? undefined : { module_or_path: sources.verifier });
-        return m;
-      })
-      .catch((e) => {
-        verifyLoading = null;
-        throw new DpsegError('wasm-load', `could not load the dpseg verifier module: ${e && e.message}`);
-      });
-  }
+  verifyLoading ??= importModule(() => import('./dpseg_verify.js'), 'verifier', 'verifier').catch((e) => {
+    verifyLoading = null;
+    throw e;
+  });
   return verifyLoading;
+}
+
+/** The module that makes reports. */
+function loadReporter() {
+  reportLoading ??= importModule(() => import('./dpseg_report.js'), 'report', 'report').catch((e) => {
+    reportLoading = null;
+    throw e;
+  });
+  return reportLoading;
 }
 
 /** The engine's version. */
@@ -692,15 +707,44 @@ export class Engine {
     if (this.closed) return;
     this.sync();
     const now = this.now();
-    for (const { handle, info } of this.handles.values()) {
-      if (!this.allowed(info.purpose)) continue;
-      const s = this.due(info, now);
-      if (s.done || now < s.at) continue;
+    const isDue = (c) => {
+      if (!this.allowed(c.info.purpose)) return false;
+      const s = this.due(c.info, now);
+      return !s.done && now >= s.at;
+    };
+    if ([...this.handles.values()].some(isDue)) {
       try {
-        const body = guard(() => this.rt.report(handle, now));
+        await this.report(await loadReporter(), isDue, now);
+      } catch (e) {
+        // The report module did not load: the reports stay due, for the next tick.
+        this.lastError = `${e.code}: ${e.message}`;
+      }
+    }
+    await this.flush();
+    this.arm();
+  }
+
+  /** Makes the reports `isDue` picks with the report module; no await, so no tab or tick interleaves. */
+  report(module, isDue, now) {
+    this.reporter ??= { r: guard(() => new module.Reporter(this.epsilonReportMax, this.epsilonWindowMax)), loaded: new Map() };
+    const { r, loaded } = this.reporter;
+    this.sync(); // what other tabs did while the module loaded
+    for (const c of this.handles.values()) {
+      if (!isDue(c)) continue;
+      const { info } = c;
+      const s = this.due(info, now);
+      try {
+        // The reporter reads a campaign once per version (its head and mechanism).
+        let l = loaded.get(info.id);
+        if (l?.runnable !== c.runnable) {
+          l = { runnable: c.runnable, handle: guard(() => r.load(fromBase64(c.runnable))) };
+          loaded.set(info.id, l);
+        }
+        const made = guard(() => r.report(l.handle, this.rt.device(), (i) => this.rt.itemTruth(c.handle, i, now), now));
+        guard(() => this.rt.importDevice(made.device));
         // The spend is stored before the report: losing a report is safe, re-spending is not.
         this.saveDevice();
-        this.outbox.push({ campaign: info.id, purpose: info.purpose, epoch: s.epoch, report: body, attempts: 0, next: now });
+        this.outbox.push({ campaign: info.id, purpose: info.purpose, epoch: s.epoch, report: made.body, attempts: 0, next: now });
         this.store.setJson('outbox', this.outbox);
       } catch (e) {
         // already-reported (say, after a reload) or a cap reached: nothing to send this epoch.
@@ -709,8 +753,6 @@ export class Engine {
       s.done = true;
       this.store.setJson('schedule', this.scheduleState);
     }
-    await this.flush();
-    this.arm();
   }
 
   /**

@@ -23,7 +23,11 @@ export function specFiles() {
 export async function loadPackage() {
   const dpseg = await import(join(pkg, 'dpseg.js'));
   const wasm = (name) => readFileSync(join(pkg, name));
-  await dpseg.load(wasm('dpseg_rt_bg.wasm'), { verifier: wasm('dpseg_verify_bg.wasm'), tools: wasm('dpseg_core_bg.wasm') });
+  await dpseg.load(wasm('dpseg_rt_bg.wasm'), {
+    report: wasm('dpseg_report_bg.wasm'),
+    verifier: wasm('dpseg_verify_bg.wasm'),
+    tools: wasm('dpseg_core_bg.wasm'),
+  });
   await dpseg.loadTools(); // the spec suite, lint and the planner are tools
   return dpseg;
 }

@@ -5,19 +5,22 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadPackage, specFiles, startCollector, estimates, outdoor } from './harness.js';
+import { loadPackage, specFiles, startCollector, estimates, outdoor, pkg } from './harness.js';
 import { runSpec } from './spec-runner.js';
 
 let dpseg;
 let collector;
 let schema;
 let spring; // the campaign document as the collector serves it
+let reporting; // the report module, which the SDK imports when a report is due
 
 before(async () => {
   dpseg = await loadPackage();
   collector = await startCollector();
   schema = await (await fetch(`${collector.url}/v1/schema`)).json();
   spring = await (await fetch(`${collector.url}/v1/campaigns/spring-2027`)).json();
+  reporting = await import(join(pkg, 'dpseg_report.js'));
+  await reporting.default({ module_or_path: readFileSync(join(pkg, 'dpseg_report_bg.wasm')) });
 });
 
 after(async () => {
@@ -220,6 +223,27 @@ test('reports reach the real collector once, and every report has the same lengt
   assert.equal(afterCount - before, 4);
 });
 
+test('the report module keeps no visitor data and refuses answers outside an item\'s values', async () => {
+  const now = Date.parse('2026-11-24T12:00:00Z');
+  const engine = await openWith({ now: () => now });
+  await engine.addCampaign(spring);
+  const { handle, runnable } = engine.handles.get('spring-2027');
+  const reporter = new reporting.Reporter(2, 8);
+  const campaign = reporter.load(Uint8Array.from(atob(runnable), (c) => c.charCodeAt(0)));
+  const device = engine.rt.device();
+  const truth = (i) => engine.rt.itemTruth(handle, i, now);
+  for (const bad of [() => 2, () => -1, () => 0.5, () => 'x', () => { throw new Error('no'); }]) {
+    assert.throws(() => reporter.report(campaign, device, bad, now), { code: 'bad-truth' });
+  }
+  // Refused reports spent nothing: the device still reports this epoch, once.
+  const made = reporter.report(campaign, device, truth, now);
+  assert.equal(JSON.parse(made.body).config_id, spring.config_id);
+  assert.throws(() => reporter.report(campaign, made.device, truth, now), { code: 'already-reported' });
+  // The ledger is in the device state the caller passes, not in the module.
+  assert.doesNotThrow(() => reporter.report(campaign, device, truth, now));
+  assert.throws(() => reporter.report(campaign + 1, device, truth, now), { code: 'unknown-campaign' });
+});
+
 test('an unreachable collector: the outbox retries with backoff, then drops what is too old to count', async () => {
   const c = clock(endOfDay(0));
   const attempts = [];
@@ -344,6 +368,8 @@ test('garbage across the boundary: only DpsegErrors with a real code, and the en
     bytes[Math.floor(rand() * bytes.length)] ^= 1 << Math.floor(rand() * 8);
     return bytes;
   };
+  const reporter = new reporting.Reporter(2, 8);
+  const truths = [() => 0, () => 1, () => -1, () => NaN, () => junk(), (i) => engine.rt.itemTruth(0, i, Date.now())];
   const mutated = () => {
     const d = structuredClone(spring);
     const k = pick([...Object.keys(d), 'extra']);
@@ -359,6 +385,9 @@ test('garbage across the boundary: only DpsegErrors with a real code, and the en
     () => engine.rt.importProfile(junk(), pick([0, NaN, -1e300, Date.now()])),
     () => engine.rt.importDevice(damaged(device)),
     () => engine.rt.loadRunnable(damaged(runnable)),
+    () => engine.rt.itemTruth(pick([0, 7]), pick([0, 1, 500, -1]), pick([NaN, Date.now()])),
+    () => reporter.load(damaged(runnable)),
+    () => reporter.report(pick([0, 1, 7]), damaged(device), pick(truths), pick([NaN, Date.now()])),
     () => engine.rt.evaluate(pick([0, 7, 2 ** 32 - 1]), pick([NaN, Infinity, Date.now()])),
     () => dpseg.lint(junk(), junk()),
     () => dpseg.plan(mutated(), { devices: junk(), rate: junk() }),

@@ -1,0 +1,167 @@
+//! The report module (ARCHITECTURE "Browser modules"): makes a campaign's private report. The
+//! SDK imports it only when a report is due, at most once per campaign per epoch, so the
+//! hashing, the mechanisms and the report encoding stay out of what every page loads.
+//!
+//! It holds the campaigns' heads and mechanisms (read from the compact form the runtime runs)
+//! and the site's caps, and no visitor data: each report takes the device state (secret and
+//! ledger) in its compact form and the runtime's answers, and gives back the report and the new
+//! device state. The ledger check, the memoised noise and the encoding
+//! are the core's `DeviceState::report_with`, as everywhere else.
+//!
+//! Every failure is thrown as the one `DpsegError` shape; nothing panics (the workspace denies
+//! `unwrap`, `expect` and `panic`, and the wasm profile aborts rather than unwinds).
+
+use dpseg::campaign::{Head, Runnable};
+use dpseg::privacy::ledger::{DeviceState, LedgerError, SitePolicy};
+use dpseg::privacy::mechanism::Mechanism;
+use dpseg_wasm_common::{error, object, secs, site_policy, SystemRng};
+use wasm_bindgen::prelude::*;
+
+/// As in the runtime (see its lib.rs).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
+/// The ledger's refusal with its figures in `details`; the message leaves them out, so that
+/// this module needs no float formatting.
+fn ledger_error(e: &LedgerError) -> JsValue {
+    let (message, details) = match e {
+        LedgerError::AlreadyReported { campaign, epoch } => {
+            #[allow(clippy::cast_precision_loss, reason = "epoch numbers are far below 2^53")]
+            let epoch = *epoch as f64;
+            let details =
+                object(&[("campaign", JsValue::from_str(campaign)), ("epoch", epoch.into())]);
+            ("the campaign already reported in this epoch", details)
+        }
+        LedgerError::OverReportCap { epsilon, max } => (
+            "a report of this campaign costs more ε than the site's cap per report",
+            object(&[("epsilon", (*epsilon).into()), ("max", (*max).into())]),
+        ),
+        LedgerError::OverWindowCap { spent, epsilon, max } => (
+            "another report would pass the site's ε cap over the rolling window",
+            object(&[
+                ("spent", (*spent).into()),
+                ("epsilon", (*epsilon).into()),
+                ("max", (*max).into()),
+            ]),
+        ),
+        _ => ("the ledger refused the report", JsValue::NULL),
+    };
+    error(e.code(), message, details)
+}
+
+/// The campaigns this page may report, with the site's caps. Holds no visitor data: the device
+/// state comes in and goes out with every report.
+#[wasm_bindgen]
+pub struct Reporter {
+    policy: SitePolicy,
+    campaigns: Vec<(Head, Mechanism)>,
+}
+
+#[wasm_bindgen]
+impl Reporter {
+    /// A reporter under the site's caps, as the runtime was opened with.
+    ///
+    /// # Errors
+    /// `bad-policy`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(epsilon_report_max: f64, epsilon_window_max: f64) -> Result<Reporter, JsValue> {
+        let policy = site_policy(epsilon_report_max, epsilon_window_max)?;
+        Ok(Reporter { policy, campaigns: Vec::new() })
+    }
+
+    /// Reads a campaign in the compact form the verifier produced (the runtime's
+    /// `loadRunnable` input); only its head and mechanism. Returns its handle; loading a
+    /// campaign with the same id replaces it.
+    ///
+    /// # Errors
+    /// `runnable-syntax`, `campaign-empty`.
+    pub fn load(&mut self, runnable: &[u8]) -> Result<u32, JsValue> {
+        let (head, mechanism) = Runnable::read_head(runnable)
+            .map_err(|e| error("runnable-syntax", &e.to_string(), JsValue::NULL))?;
+        let Some(mechanism) = mechanism else {
+            return Err(error(
+                "campaign-empty",
+                "campaign has no segments or groups",
+                JsValue::NULL,
+            ));
+        };
+        let slot = match self.campaigns.iter().position(|(h, _)| h.id() == head.id()) {
+            Some(i) => {
+                self.campaigns[i] = (head, mechanism);
+                i
+            }
+            None => {
+                self.campaigns.push((head, mechanism));
+                self.campaigns.len() - 1
+            }
+        };
+        Ok(u32::try_from(slot).unwrap_or(u32::MAX))
+    }
+
+    /// Makes this epoch's report of campaign `handle` and records its cost in the ledger.
+    ///
+    /// - `device`: the device state in its compact form (the runtime's `device()`);
+    /// - `truth`: a function from a report item's index to its true value (the runtime's
+    ///   `itemTruth`), asked only for the items this device samples, so a report of a large
+    ///   campaign evaluates a few of its segments.
+    ///
+    /// Returns `{body, device}`: the report as the exact JSON text to send, and the device
+    /// state with the spend recorded, which the caller stores before sending (losing a report
+    /// is safe, spending twice is not).
+    ///
+    /// # Errors
+    /// `unknown-campaign`, `device-syntax`, `bad-time`, `bad-truth` (`truth` threw or gave a
+    /// value that is not one of the item's); `already-reported`, `over-report-cap`,
+    /// `over-window-cap` from the ledger. Nothing is made or spent then.
+    pub fn report(
+        &self,
+        handle: u32,
+        device: &[u8],
+        truth: &js_sys::Function,
+        now_ms: f64,
+    ) -> Result<JsValue, JsValue> {
+        let now = secs(now_ms)?;
+        let (head, mechanism) = self.campaigns.get(handle as usize).ok_or_else(|| {
+            error(
+                "unknown-campaign",
+                "no campaign with this handle",
+                object(&[("handle", handle.into())]),
+            )
+        })?;
+        let mut device = DeviceState::from_compact(device)
+            .map_err(|e| error("device-syntax", &e.to_string(), JsValue::NULL))?;
+        let items = mechanism.items();
+        let mut bad = None;
+        let answer = |i: u16| {
+            let domain = items.get(usize::from(i)).map_or(0, |it| it.domain);
+            let v = truth.call1(&JsValue::NULL, &i.into()).ok().and_then(|v| v.as_f64());
+            match v {
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "a whole number in the item's domain, checked"
+                )]
+                Some(v) if v.fract() == 0.0 && v >= 0.0 && v < f64::from(domain) => v as u16,
+                _ => {
+                    bad.get_or_insert(i);
+                    0
+                }
+            }
+        };
+        let mut rng = SystemRng::new()?;
+        let report = device
+            .report_with(head, mechanism, answer, now, &self.policy, &mut rng)
+            .map_err(|e| ledger_error(&e))?;
+        // The report and the spend are dropped: nothing was sent or stored.
+        if let Some(item) = bad {
+            return Err(error(
+                "bad-truth",
+                "truth gave no value of the item's domain",
+                object(&[("item", item.into())]),
+            ));
+        }
+        let bytes = js_sys::Uint8Array::from(device.to_compact().as_slice());
+        Ok(object(&[("body", JsValue::from_str(&report.to_json_text())), ("device", bytes.into())]))
+    }
+}
