@@ -58,7 +58,7 @@ part() { # label, fn names...
   printf '%-62s %8s B\n' "$label" "$((whole - rest))"
 }
 part "profile changes (set, track, profile, importProfile)" set track profile import_profile
-part "reports (report)" report
+part "answers for the report module (itemTruth)" item_truth
 part "reading a compact campaign (loadRunnable)" load_runnable
 part "device state and ledger (device, importDevice, ledger)" device import_device ledger
 cp "$work/lib.rs.orig" "$lib"

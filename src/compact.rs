@@ -25,9 +25,21 @@ pub struct CompactError {
     pub expected: &'static str,
 }
 
+impl CompactError {
+    /// The message, as `Display` writes it; built without `core::fmt` (see [`crate::text`]).
+    pub fn message(&self) -> String {
+        crate::text::cat(&[
+            "compact data: byte ",
+            &crate::text::uint(self.at),
+            ": expected ",
+            self.expected,
+        ])
+    }
+}
+
 impl fmt::Display for CompactError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "compact data: byte {}: expected {}", self.at, self.expected)
+        f.write_str(&self.message())
     }
 }
 

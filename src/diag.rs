@@ -115,7 +115,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// ", did you mean 'x'?" or "".
 pub(crate) fn suggestion_suffix(s: Option<&str>) -> String {
-    s.map(|s| format!("; did you mean '{s}'?")).unwrap_or_default()
+    s.map(|s| crate::text::cat(&["; did you mean '", s, "'?"])).unwrap_or_default()
 }
 
 /// True when `s` is an identifier of the rule language: `[A-Za-z_][A-Za-z0-9_]*`.

@@ -51,4 +51,5 @@ pub mod rules;
 pub mod schema;
 pub mod simulate;
 pub mod sort;
+pub mod text;
 pub mod time;

@@ -15,6 +15,7 @@ use serde_json::{Map, Value as Json};
 use crate::diag::{did_you_mean, suggestion_suffix};
 use crate::limits::Limits;
 use crate::schema::{AttrId, AttrType, EventDef, EventId, Schema};
+use crate::text::{cat, int, uint};
 use crate::time::{format_timestamp, parse_timestamp, TimeError, UnixSecs};
 
 /// A value of an attribute or event property.
@@ -216,24 +217,24 @@ impl ProfileError {
     }
 }
 
-impl fmt::Display for ProfileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "profile: {}: ", self.path)?;
-        match &self.kind {
-            ProfileErrorKind::Syntax(m) => f.write_str(m),
+impl ProfileError {
+    /// The message, as `Display` writes it; built without `core::fmt` (see [`crate::text`]).
+    pub fn message(&self) -> String {
+        let detail = match &self.kind {
+            ProfileErrorKind::Syntax(m) => m.clone(),
             ProfileErrorKind::TooLarge { bytes, max } => {
-                write!(f, "document is {bytes} bytes; the limit is {max}")
+                cat(&["document is ", &uint(*bytes), " bytes; the limit is ", &uint(*max)])
             }
             ProfileErrorKind::UnknownAttribute { name, suggestion } => {
-                write!(f, "unknown attribute '{name}'{suggestion}")
+                cat(&["unknown attribute '", name, "'", suggestion])
             }
             ProfileErrorKind::UnknownEvent { name, suggestion } => {
-                write!(f, "unknown event '{name}'{suggestion}")
+                cat(&["unknown event '", name, "'", suggestion])
             }
             ProfileErrorKind::UnknownProp { event, name, suggestion } => {
-                write!(f, "event '{event}' has no property '{name}'{suggestion}")
+                cat(&["event '", event, "' has no property '", name, "'", suggestion])
             }
-            ProfileErrorKind::UnknownField(k) => write!(f, "unknown field '{k}'"),
+            ProfileErrorKind::UnknownField(k) => cat(&["unknown field '", k, "'"]),
             ProfileErrorKind::WrongType { expected, found } => {
                 let hint = match expected {
                     AttrType::Number => "a number",
@@ -242,15 +243,24 @@ impl fmt::Display for ProfileError {
                     AttrType::Set => "an array of strings",
                     AttrType::Time => "a timestamp string such as \"2026-11-20T10:00:00Z\"",
                 };
-                write!(f, "expected {hint} ({expected}), found {found}")
+                cat(&["expected ", hint, " (", expected.name(), "), found ", found])
             }
             ProfileErrorKind::NotInVocabulary { word } => {
-                write!(f, "'{word}' is not one of the attribute's allowed values")
+                cat(&["'", word, "' is not one of the attribute's allowed values"])
             }
-            ProfileErrorKind::BadTime(e) => write!(f, "{e}"),
-            ProfileErrorKind::TooMany { what, max } => write!(f, "more than {max} {what}"),
-            ProfileErrorKind::StringTooLong { max } => write!(f, "string longer than {max} bytes"),
-        }
+            ProfileErrorKind::BadTime(e) => e.message(),
+            ProfileErrorKind::TooMany { what, max } => cat(&["more than ", &uint(*max), " ", what]),
+            ProfileErrorKind::StringTooLong { max } => {
+                cat(&["string longer than ", &uint(*max), " bytes"])
+            }
+        };
+        cat(&["profile: ", &self.path, ": ", &detail])
+    }
+}
+
+impl fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
     }
 }
 
@@ -288,12 +298,12 @@ pub fn describe(v: &impl JsonLike) -> String {
         if n.fract() == 0.0 && n.abs() < EXACT {
             #[allow(clippy::cast_possible_truncation, reason = "whole and within ±2^53")]
             let i = n as i64;
-            format!("the number {i}")
+            cat(&["the number ", &int(i)])
         } else {
             "a number".into()
         }
     } else if let Some(s) = v.as_str() {
-        format!("the string \"{}\"", s.chars().take(32).collect::<String>())
+        cat(&["the string \"", &s.chars().take(32).collect::<String>(), "\""])
     } else if v.as_array().is_some() {
         "an array".into()
     } else {
@@ -381,7 +391,7 @@ fn convert(
             }
             let mut words = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
-                let ipath = format!("{path}[{i}]");
+                let ipath = cat(&[path, "[", &uint(i), "]"]);
                 match item.as_str() {
                     Some(s) => words.push(string(s, &ipath)?),
                     None => return Err(wrong(&ipath, AttrType::String, item)),
@@ -395,7 +405,7 @@ fn convert(
 }
 
 fn attr_path(name: &str) -> String {
-    format!("$.attributes.{name}")
+    cat(&["$.attributes.", name])
 }
 
 impl Profile {
@@ -443,10 +453,10 @@ impl Profile {
         let obj = doc.as_object().ok_or_else(|| {
             ProfileError::new(
                 "$",
-                ProfileErrorKind::Syntax(format!(
-                    "expected an object with \"attributes\" and \"events\", found {}",
-                    describe(doc)
-                )),
+                ProfileErrorKind::Syntax(cat(&[
+                    "expected an object with \"attributes\" and \"events\", found ",
+                    &describe(doc),
+                ])),
             )
         })?;
         let mut profile = Profile::new(schema);
@@ -456,10 +466,10 @@ impl Profile {
                     let attrs = value.as_object().ok_or_else(|| {
                         ProfileError::new(
                             "$.attributes",
-                            ProfileErrorKind::Syntax(format!(
-                                "expected an object, found {}",
-                                describe(value)
-                            )),
+                            ProfileErrorKind::Syntax(cat(&[
+                                "expected an object, found ",
+                                &describe(value),
+                            ])),
                         )
                     })?;
                     for (name, v) in attrs {
@@ -470,10 +480,10 @@ impl Profile {
                     let events = value.as_array().ok_or_else(|| {
                         ProfileError::new(
                             "$.events",
-                            ProfileErrorKind::Syntax(format!(
-                                "expected an array, found {}",
-                                describe(value)
-                            )),
+                            ProfileErrorKind::Syntax(cat(&[
+                                "expected an array, found ",
+                                &describe(value),
+                            ])),
                         )
                     })?;
                     if events.len() > limits.profile_events_max {
@@ -487,13 +497,13 @@ impl Profile {
                     }
                     for (i, e) in events.iter().enumerate() {
                         let (id, at, props) =
-                            parse_event(schema, &format!("$.events[{i}]"), e, limits)?;
+                            parse_event(schema, &cat(&["$.events[", &uint(i), "]"]), e, limits)?;
                         profile.events[usize::from(id)].insert(at, props);
                     }
                 }
                 other => {
                     return Err(ProfileError::new(
-                        format!("$.{other}"),
+                        cat(&["$.", other]),
                         ProfileErrorKind::UnknownField(other.into()),
                     ))
                 }
@@ -633,15 +643,15 @@ fn parse_event<J: JsonLike>(
     let obj = e.as_object().ok_or_else(|| {
         ProfileError::new(
             path,
-            ProfileErrorKind::Syntax(format!(
-                "expected an event object {{\"name\", \"at\", \"props\"}}, found {}",
-                describe(e)
-            )),
+            ProfileErrorKind::Syntax(cat(&[
+                "expected an event object {\"name\", \"at\", \"props\"}, found ",
+                &describe(e),
+            ])),
         )
     })?;
     if let Some((k, _)) = obj.iter().find(|(k, _)| !matches!(*k, "name" | "at" | "props")) {
         return Err(ProfileError::new(
-            format!("{path}.{k}"),
+            cat(&[path, ".", k]),
             ProfileErrorKind::UnknownField((*k).to_owned()),
         ));
     }
@@ -649,24 +659,24 @@ fn parse_event<J: JsonLike>(
         Some((_, Some(s))) => s,
         other => {
             return Err(ProfileError::new(
-                format!("{path}.name"),
-                ProfileErrorKind::Syntax(format!(
-                    "expected the event's name as a string, found {}",
-                    other.map_or("nothing".into(), |(v, _)| describe(v))
-                )),
+                cat(&[path, ".name"]),
+                ProfileErrorKind::Syntax(cat(&[
+                    "expected the event's name as a string, found ",
+                    &other.map_or("nothing".into(), |(v, _)| describe(v)),
+                ])),
             ))
         }
     };
     let (id, def) = schema.event(name).ok_or_else(|| {
         ProfileError::new(
-            format!("{path}.name"),
+            cat(&[path, ".name"]),
             ProfileErrorKind::UnknownEvent {
                 name: name.into(),
                 suggestion: schema.suggest_event(name),
             },
         )
     })?;
-    let at_path = format!("{path}.at");
+    let at_path = cat(&[path, ".at"]);
     let at = match field(&obj, "at").map(|v| (v, v.as_str())) {
         Some((_, Some(s))) => parse_timestamp(s)
             .map_err(|e| ProfileError::new(&at_path, ProfileErrorKind::BadTime(e)))?,
@@ -694,12 +704,12 @@ fn parse_props<J: JsonLike>(
     let Some(props) = props else { return Ok(out) };
     let obj = props.as_object().ok_or_else(|| {
         ProfileError::new(
-            format!("{path}.props"),
-            ProfileErrorKind::Syntax(format!("expected an object, found {}", describe(props))),
+            cat(&[path, ".props"]),
+            ProfileErrorKind::Syntax(cat(&["expected an object, found ", &describe(props)])),
         )
     })?;
     for (k, v) in obj {
-        let ppath = format!("{path}.props.{k}");
+        let ppath = cat(&[path, ".props.", k]);
         let (pid, pdef) = def.prop(k).ok_or_else(|| {
             ProfileError::new(
                 &ppath,

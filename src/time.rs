@@ -12,6 +12,8 @@
 
 use std::fmt;
 
+use crate::text::{cat, int, padded};
+
 /// Seconds since 1970-01-01T00:00:00Z.
 pub type UnixSecs = i64;
 
@@ -29,23 +31,34 @@ pub enum TimeError {
     DurationRange(String),
 }
 
+impl TimeError {
+    /// The message, as `Display` writes it; built without `core::fmt` (see [`crate::text`]).
+    pub fn message(&self) -> String {
+        match self {
+            TimeError::TimestampSyntax(s) => {
+                cat(&["'", s, "' is not a timestamp; expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"])
+            }
+            TimeError::TimestampRange(s) => {
+                cat(&["'", s, "' names a date or time that does not exist"])
+            }
+            TimeError::DurationSyntax(s) => cat(&[
+                "'",
+                s,
+                "' is not a duration; expected a whole number followed by m, h, d or w (e.g. 30d)",
+            ]),
+            TimeError::DurationRange(s) => cat(&[
+                "duration '",
+                s,
+                "' is out of range; it must be at least 1 and at most ",
+                &int(i64::from(DURATION_AMOUNT_MAX)),
+            ]),
+        }
+    }
+}
+
 impl fmt::Display for TimeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TimeError::TimestampSyntax(s) => write!(
-                f,
-                "'{s}' is not a timestamp; expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"
-            ),
-            TimeError::TimestampRange(s) => write!(f, "'{s}' names a date or time that does not exist"),
-            TimeError::DurationSyntax(s) => write!(
-                f,
-                "'{s}' is not a duration; expected a whole number followed by m, h, d or w (e.g. 30d)"
-            ),
-            TimeError::DurationRange(s) => write!(
-                f,
-                "duration '{s}' is out of range; it must be at least 1 and at most {DURATION_AMOUNT_MAX}"
-            ),
-        }
+        f.write_str(&self.message())
     }
 }
 
@@ -119,7 +132,9 @@ impl Duration {
     /// When `amount` is 0 or above [`DURATION_AMOUNT_MAX`].
     pub fn new(amount: u32, unit: DurationUnit) -> Result<Self, TimeError> {
         if amount == 0 || amount > DURATION_AMOUNT_MAX {
-            return Err(TimeError::DurationRange(format!("{amount}{}", unit.letter())));
+            let mut text = int(i64::from(amount));
+            text.push(unit.letter());
+            return Err(TimeError::DurationRange(text));
         }
         Ok(Duration { amount, unit })
     }
@@ -291,7 +306,21 @@ pub fn format_timestamp(secs: UnixSecs) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3_600, rem % 3_600 / 60, rem % 60)
+    let two = |n: i64| padded(n, 2);
+    cat(&[
+        &padded(y, 4),
+        "-",
+        &two(m),
+        "-",
+        &two(d),
+        "T",
+        &two(rem / 3_600),
+        ":",
+        &two(rem % 3_600 / 60),
+        ":",
+        &two(rem % 60),
+        "Z",
+    ])
 }
 
 /// Formats Unix seconds as the rule language's time literal: `@YYYY-MM-DD` at midnight,

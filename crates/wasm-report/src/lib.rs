@@ -78,7 +78,7 @@ impl Reporter {
     /// `runnable-syntax`, `campaign-empty`.
     pub fn load(&mut self, runnable: &[u8]) -> Result<u32, JsValue> {
         let (head, mechanism) = Runnable::read_head(runnable)
-            .map_err(|e| error("runnable-syntax", &e.to_string(), JsValue::NULL))?;
+            .map_err(|e| error("runnable-syntax", &e.message(), JsValue::NULL))?;
         let Some(mechanism) = mechanism else {
             return Err(error(
                 "campaign-empty",
@@ -130,7 +130,7 @@ impl Reporter {
             )
         })?;
         let mut device = DeviceState::from_compact(device)
-            .map_err(|e| error("device-syntax", &e.to_string(), JsValue::NULL))?;
+            .map_err(|e| error("device-syntax", &e.message(), JsValue::NULL))?;
         let items = mechanism.items();
         let mut bad = None;
         let answer = |i: u16| {

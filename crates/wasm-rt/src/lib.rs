@@ -31,7 +31,7 @@ static ALLOC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocat
 use lite::{profile_to_js, Lite};
 
 fn profile_error(e: &ProfileError) -> JsValue {
-    error(e.code(), &e.to_string(), object(&[("path", JsValue::from_str(&e.path))]))
+    error(e.code(), &e.message(), object(&[("path", JsValue::from_str(&e.path))]))
 }
 
 fn campaign_empty() -> JsValue {
@@ -77,7 +77,7 @@ impl Runtime {
     ) -> Result<Runtime, JsValue> {
         let limits = Limits::default();
         let schema = Schema::from_compact(schema, &limits)
-            .map_err(|e| error("schema-compact", &e.to_string(), JsValue::NULL))?;
+            .map_err(|e| error("schema-compact", &e.message(), JsValue::NULL))?;
         let policy = site_policy(epsilon_report_max, epsilon_window_max)?;
         let profile = Profile::new(&schema);
         let device = DeviceState::new(&mut SystemRng::new()?);
@@ -145,7 +145,7 @@ impl Runtime {
     #[wasm_bindgen(js_name = importDevice)]
     pub fn import_device(&mut self, bytes: &[u8]) -> Result<(), JsValue> {
         self.device = DeviceState::from_compact(bytes)
-            .map_err(|e| error("device-syntax", &e.to_string(), JsValue::NULL))?;
+            .map_err(|e| error("device-syntax", &e.message(), JsValue::NULL))?;
         Ok(())
     }
 
@@ -187,7 +187,7 @@ impl Runtime {
     #[wasm_bindgen(js_name = loadRunnable)]
     pub fn load_runnable(&mut self, bytes: &[u8]) -> Result<u32, JsValue> {
         let run = Runnable::from_compact(bytes, &self.limits)
-            .map_err(|e| error("runnable-syntax", &e.to_string(), JsValue::NULL))?;
+            .map_err(|e| error("runnable-syntax", &e.message(), JsValue::NULL))?;
         let Some(eps) = run.mechanism().map(|m| m.eps_report()) else {
             return Err(campaign_empty());
         };
