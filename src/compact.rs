@@ -14,7 +14,10 @@
 //! [`DeviceState`]: crate::privacy::ledger::DeviceState
 //! [`Schema`]: crate::schema::Schema
 
-use std::fmt;
+#[allow(unused_imports, reason = "the prelude std would bring")]
+use crate::prelude::*;
+
+use core::fmt;
 
 /// Why compact bytes were refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +46,7 @@ impl fmt::Display for CompactError {
     }
 }
 
-impl std::error::Error for CompactError {}
+impl core::error::Error for CompactError {}
 
 /// Appends compact values to a byte vector.
 #[derive(Debug, Default)]
@@ -188,7 +191,7 @@ impl<'a> Reader<'a> {
     pub fn str(&mut self) -> Result<String, CompactError> {
         let n = self.len(self.bytes.len() - self.pos)?;
         let b = self.raw(n)?;
-        std::str::from_utf8(b).map(str::to_owned).map_err(|_| self.error("UTF-8 text"))
+        core::str::from_utf8(b).map(str::to_owned).map_err(|_| self.error("UTF-8 text"))
     }
 
     /// `n` raw bytes.

@@ -1,6 +1,9 @@
 //! Shared pieces of user-facing error reporting: positions, caret snippets and "did you mean".
 
-use std::fmt;
+#[allow(unused_imports, reason = "the prelude std would bring")]
+use crate::prelude::*;
+
+use core::fmt;
 
 /// A byte range in a rule's text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -108,7 +111,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
             let sub = prev[j] + usize::from(ca != cb);
             cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
         }
-        std::mem::swap(&mut prev, &mut cur);
+        core::mem::swap(&mut prev, &mut cur);
     }
     prev[b.len()]
 }

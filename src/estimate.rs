@@ -14,6 +14,9 @@
 //! * the 95% interval solves `(λ̂ − λ)² ≤ z²V(λ)/n` for `λ` (the Wilson score interval of this
 //!   variance), maps it through the affine estimator and clamps it to `[0, N]`.
 
+#[allow(unused_imports, reason = "the prelude std would bring")]
+use crate::prelude::*;
+
 use crate::privacy::mechanism::{ItemMechanism, Mechanism, Slot};
 
 /// The 97.5% quantile of the standard normal distribution.
@@ -36,13 +39,13 @@ pub struct Tally {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShapeMismatch;
 
-impl std::fmt::Display for ShapeMismatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for ShapeMismatch {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("tallies of different campaigns or configurations cannot be merged")
     }
 }
 
-impl std::error::Error for ShapeMismatch {}
+impl core::error::Error for ShapeMismatch {}
 
 impl Tally {
     /// An empty tally for `mechanism`.
@@ -213,13 +216,13 @@ pub fn estimate(p: f64, q: f64, y: u64, n: u64, total: u64) -> Estimate {
     let pi = (nf / big_n).min(1.0);
     let to_count = |l: f64| big_n * (l - q) / (p - q);
     let est = to_count(lam);
-    let std = big_n * (rate_variance(lam, p, q, pi) / nf).sqrt() / (p - q);
+    let std = big_n * crate::float::sqrt(rate_variance(lam, p, q, pi) / nf) / (p - q);
     // Wilson score interval for V(λ) = −(1−π)λ² + (1 − π(p+q))λ + πpq.
     let k = Z95 * Z95 / nf;
     let a = 1.0 + k * (1.0 - pi);
     let b = -(2.0 * lam + k * (1.0 - pi * (p + q)));
     let c = lam * lam - k * pi * p * q;
-    let disc = (b * b - 4.0 * a * c).max(0.0).sqrt();
+    let disc = crate::float::sqrt((b * b - 4.0 * a * c).max(0.0));
     let (lo, hi) = ((-b - disc) / (2.0 * a), (-b + disc) / (2.0 * a));
     Estimate {
         estimate: est,
@@ -261,7 +264,8 @@ pub fn expected(
     let pi = f64::from(mechanism.per_report()) / mechanism.items().len() as f64;
     let n = big_n * pi;
     let lam = item.q + rate * (item.p - item.q);
-    let std = big_n * (rate_variance(lam, item.p, item.q, pi) / n).sqrt() / (item.p - item.q);
+    let std =
+        big_n * crate::float::sqrt(rate_variance(lam, item.p, item.q, pi) / n) / (item.p - item.q);
     (std, Z95 * std)
 }
 
@@ -275,7 +279,8 @@ mod tests {
         let e = estimate(1.0, 0.0, 20, 100, 1_000_000_000);
         let (lam, n, z) = (0.2f64, 100f64, Z95);
         let centre = (lam + z * z / (2.0 * n)) / (1.0 + z * z / n);
-        let half = z / (1.0 + z * z / n) * (lam * (1.0 - lam) / n + z * z / (4.0 * n * n)).sqrt();
+        let half = z / (1.0 + z * z / n)
+            * crate::float::sqrt(lam * (1.0 - lam) / n + z * z / (4.0 * n * n));
         let scale = 1e9;
         assert!((e.ci_low / scale - (centre - half)).abs() < 1e-6, "{e:?}");
         assert!((e.ci_high / scale - (centre + half)).abs() < 1e-6, "{e:?}");

@@ -36,14 +36,22 @@
 //! let now = parse_timestamp("2026-11-24T00:00:00Z")?;
 //! let profile = Profile::from_json(&schema, r#"{"attributes": {"budget": 150}}"#, now, &limits)?;
 //! assert_eq!(compiled.evaluate(&profile, now).segments, vec![true]);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok::<(), Box<dyn core::error::Error>>(())
 //! ```
+
+#![no_std]
+
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+extern crate std;
 
 pub mod campaign;
 pub mod compact;
 pub mod diag;
 pub mod estimate;
+pub mod float;
 pub mod limits;
+mod prelude;
 pub mod privacy;
 pub mod profile;
 pub mod report;

@@ -8,7 +8,10 @@
 //! per type in time order with one column per property, so a window `[now - d, now]` is two
 //! binary searches and a filter reads one column.
 
-use std::fmt;
+#[allow(unused_imports, reason = "the prelude std would bring")]
+use crate::prelude::*;
+
+use core::fmt;
 
 use serde_json::{Map, Value as Json};
 
@@ -49,7 +52,7 @@ impl Value {
 /// A number as JSON: whole numbers within ±2^53 as integers (`150`, not `150.0`).
 pub fn number_json(n: f64) -> Json {
     const EXACT: f64 = 9_007_199_254_740_992.0;
-    if n.fract() == 0.0 && n.abs() < EXACT {
+    if crate::float::fract(n) == 0.0 && n.abs() < EXACT {
         // The cast is exact: n is whole and within the range where f64 holds every integer.
         #[allow(clippy::cast_possible_truncation, reason = "checked whole and in range above")]
         return Json::from(n as i64);
@@ -264,7 +267,7 @@ impl fmt::Display for ProfileError {
     }
 }
 
-impl std::error::Error for ProfileError {}
+impl core::error::Error for ProfileError {}
 
 /// A JSON value as the profile reads it: `serde_json::Value` here, and in the browser's runtime
 /// module its own small tree of JS values, so that the runtime validates with this very code
@@ -295,7 +298,7 @@ pub fn describe(v: &impl JsonLike) -> String {
         // Integers only: printing an arbitrary float would pull the float formatter into the
         // browser's runtime module for one error message.
         const EXACT: f64 = 9_007_199_254_740_992.0;
-        if n.fract() == 0.0 && n.abs() < EXACT {
+        if crate::float::fract(n) == 0.0 && n.abs() < EXACT {
             #[allow(clippy::cast_possible_truncation, reason = "whole and within ±2^53")]
             let i = n as i64;
             cat(&["the number ", &int(i)])

@@ -11,7 +11,10 @@
 //! packed as in [`Slot`]), items in increasing order. Its length depends only on the campaign.
 //! Decoding is strict: every field is checked and each failure has its own error.
 
-use std::fmt;
+#[allow(unused_imports, reason = "the prelude std would bring")]
+use crate::prelude::*;
+
+use core::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -142,7 +145,7 @@ impl fmt::Display for ReportError {
     }
 }
 
-impl std::error::Error for ReportError {}
+impl core::error::Error for ReportError {}
 
 /// `bytes` in base64url without padding (RFC 4648 §5), as the `base64` crate's `URL_SAFE_NO_PAD`
 /// writes it; by hand, because the crate's general engine is 3 KB of the browser's runtime

@@ -7,8 +7,11 @@
 //! Attributes and events are kept sorted by name; their position is their integer id, which the
 //! rule compiler uses instead of names.
 
-use std::collections::BTreeMap;
-use std::fmt;
+#[allow(unused_imports, reason = "the prelude std would bring")]
+use crate::prelude::*;
+
+use alloc::collections::BTreeMap;
+use core::fmt;
 
 use serde::Deserialize;
 
@@ -250,7 +253,7 @@ impl fmt::Display for SchemaError {
     }
 }
 
-impl std::error::Error for SchemaError {}
+impl core::error::Error for SchemaError {}
 
 impl SchemaError {
     /// A stable machine-readable code.
@@ -303,7 +306,10 @@ struct RawEvent {
 /// module reads the data map on every page, and serde's value deserializer would be most of
 /// its size.
 mod json_form {
-    use std::collections::BTreeMap;
+
+    #[allow(unused_imports, reason = "the prelude std would bring")]
+    use crate::prelude::*;
+    use alloc::collections::BTreeMap;
 
     use serde_json::{Map, Value};
 
@@ -812,6 +818,8 @@ mod compact {
     use super::{AttrType, AttributeDef, EventDef, PropDef, Schema, Sensitivity, Source};
     use crate::compact::{CompactError, Reader, Writer};
     use crate::limits::Limits;
+    #[allow(unused_imports, reason = "the prelude std would bring")]
+    use crate::prelude::*;
     use crate::time::{Duration, DurationUnit};
 
     const TAG: &[u8; 4] = b"dps1";

@@ -3,6 +3,9 @@
 //! formatting machinery; the native build's `Display` impls use the same functions, so both
 //! say exactly the same words.
 
+#[allow(unused_imports, reason = "the prelude std would bring")]
+use crate::prelude::*;
+
 /// The parts, concatenated.
 pub fn cat(parts: &[&str]) -> String {
     let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());

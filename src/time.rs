@@ -10,7 +10,10 @@
 //! The calendar arithmetic is Howard Hinnant's `days_from_civil` algorithm
 //! (<https://howardhinnant.github.io/date_algorithms.html>), proleptic Gregorian.
 
-use std::fmt;
+#[allow(unused_imports, reason = "the prelude std would bring")]
+use crate::prelude::*;
+
+use core::fmt;
 
 use crate::text::{cat, int, padded};
 
@@ -62,7 +65,7 @@ impl fmt::Display for TimeError {
     }
 }
 
-impl std::error::Error for TimeError {}
+impl core::error::Error for TimeError {}
 
 /// The largest number a duration literal may carry (`1000000w` is about 19,000 years).
 pub const DURATION_AMOUNT_MAX: u32 = 1_000_000;
@@ -185,7 +188,7 @@ impl serde::Serialize for Duration {
 
 impl<'de> serde::Deserialize<'de> for Duration {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let text = <alloc::borrow::Cow<'de, str>>::deserialize(d)?;
         Duration::parse(&text).map_err(serde::de::Error::custom)
     }
 }

@@ -6,8 +6,11 @@
 //! (`epsilon-over-cap`). Warnings: group cases after an always-true case (`unreachable-case`);
 //! review entries that approve nothing used (`unused-review`).
 
-use std::collections::BTreeSet;
-use std::fmt;
+#[allow(unused_imports, reason = "the prelude std would bring")]
+use crate::prelude::*;
+
+use alloc::collections::BTreeSet;
+use core::fmt;
 
 use serde::Serialize;
 
@@ -211,7 +214,7 @@ pub fn lint(
         let mut owners = Vec::new();
         for (i, item) in mech.items().iter().enumerate() {
             let values = if i < segs { 1 } else { usize::from(item.domain) - 1 };
-            owners.extend(std::iter::repeat_n(i, values));
+            owners.extend(core::iter::repeat_n(i, values));
         }
         for (name, i) in names.zip(owners) {
             let (_, half) = crate::estimate::expected(&mech.items()[i], mech, config.devices, rate);

@@ -17,10 +17,13 @@
 //! `[review]` block do not change what devices compute, so they are not hashed; reformatting a
 //! rule does not change the id, while any change of the realised mechanism does.
 
+#[allow(unused_imports, reason = "the prelude std would bring")]
+use crate::prelude::*;
+
 pub mod lint;
 mod runnable;
 
-use std::fmt;
+use core::fmt;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -174,7 +177,7 @@ impl fmt::Display for CampaignError {
     }
 }
 
-impl std::error::Error for CampaignError {}
+impl core::error::Error for CampaignError {}
 
 /// True when `id` is a valid campaign, segment, group or case id.
 pub fn is_valid_id(id: &str, limits: &Limits) -> bool {
@@ -598,7 +601,7 @@ pub(crate) fn analyze(
             format!("campaign has {} groups; the limit is {}", c.groups.len(), limits.groups_max),
         ));
     }
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen = alloc::collections::BTreeSet::new();
     let items =
         c.segments.iter().map(|s| s.id.as_str()).chain(c.groups.iter().map(|g| g.id.as_str()));
     for id in items {
@@ -638,7 +641,7 @@ pub(crate) fn analyze(
                 ),
             ));
         }
-        let mut seen = std::collections::BTreeSet::new();
+        let mut seen = alloc::collections::BTreeSet::new();
         for case in &g.cases {
             let full = format!("{}/{}", g.id, case.id);
             if !is_valid_id(&case.id, limits) {

@@ -6,6 +6,9 @@
 //! receives one in the [compact form](crate::compact) from the verifier module and evaluates and
 //! reports with exactly the code the verifier would.
 
+#[allow(unused_imports, reason = "the prelude std would bring")]
+use crate::prelude::*;
+
 use crate::compact::{CompactError, Reader, Writer};
 use crate::limits::Limits;
 use crate::privacy::mechanism::Mechanism;

@@ -9,6 +9,9 @@
 //! only) and, in `tests/privacy_exact.rs`, an enumerator that walks every outcome with its exact
 //! probability to prove the privacy bound of the real code.
 
+#[allow(unused_imports, reason = "the prelude std would bring")]
+use crate::prelude::*;
+
 use hmac::{Hmac, Mac};
 use rand_core::{CryptoRng, RngCore};
 use sha2::Sha256;
@@ -35,7 +38,7 @@ impl Coin {
     /// `[0, 1)`.
     pub fn at_most(p: f64) -> Coin {
         let p = if p.is_nan() { 0.0 } else { p * (1.0 - MARGIN) };
-        let x = (p.clamp(0.0, 1.0) * TWO64).floor();
+        let x = crate::float::floor(p.clamp(0.0, 1.0) * TWO64);
         // x < 2^64 after the margin, and `as` saturates; the cast is exact for integers in range.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "clamped above")]
         Coin(x as u64)
@@ -45,7 +48,7 @@ impl Coin {
     /// `[0, 1)`.
     pub fn at_least(p: f64) -> Coin {
         let p = if p.is_nan() { 0.0 } else { p * (1.0 + MARGIN) };
-        let x = (p.clamp(0.0, 1.0) * TWO64).ceil();
+        let x = crate::float::ceil(p.clamp(0.0, 1.0) * TWO64);
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "clamped above")]
         Coin(x as u64)
     }
@@ -128,8 +131,8 @@ pub struct Prf {
     mac: Hmac<Sha256>,
 }
 
-impl std::fmt::Debug for Prf {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for Prf {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("Prf(<secret>)")
     }
 }

@@ -7,7 +7,10 @@
 //! report, and the ε spent in the rolling window plus this report stays within the window cap;
 //! otherwise nothing is produced, so nothing can be sent.
 
-use std::fmt;
+#[allow(unused_imports, reason = "the prelude std would bring")]
+use crate::prelude::*;
+
+use core::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -162,7 +165,7 @@ impl fmt::Display for LedgerError {
     }
 }
 
-impl std::error::Error for LedgerError {}
+impl core::error::Error for LedgerError {}
 
 /// Everything the device keeps for private reporting.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

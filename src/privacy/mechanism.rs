@@ -24,7 +24,10 @@
 //! The estimator always uses the composite channel's support probabilities `p` (the value is
 //! the true one) and `q` (it is not), computed from the realised coins.
 
-use std::fmt;
+#[allow(unused_imports, reason = "the prelude std would bring")]
+use crate::prelude::*;
+
+use core::fmt;
 
 use crate::campaign::{Campaign, Membership};
 use crate::privacy::coin::{Coin, MemoKey, Randomness};
@@ -132,7 +135,7 @@ impl fmt::Display for MechanismError {
     }
 }
 
-impl std::error::Error for MechanismError {}
+impl core::error::Error for MechanismError {}
 
 /// The largest ε (per report or lifetime) the mechanisms accept.
 pub const EPSILON_SUPPORTED_MAX: f64 = 20.0;
@@ -151,12 +154,12 @@ fn shade(eps: f64) -> f64 {
 /// Rounds one item's realised ε up to 1e-9, after a margin for floating-point error in its
 /// computation (coins are rounded with a wider margin, so this never passes the target ε).
 pub fn round_up_eps(e: f64) -> f64 {
-    ((e + 1e-13) * 1e9).ceil() / 1e9
+    crate::float::ceil((e + 1e-13) * 1e9) / 1e9
 }
 
 /// Rounds a report's total ε up to 1e-6 (the figure a campaign states).
 pub fn round_up_total(e: f64) -> f64 {
-    ((e + 1e-13) * 1e6).ceil() / 1e6
+    crate::float::ceil((e + 1e-13) * 1e6) / 1e6
 }
 
 fn binomial(n: u64, k: u64) -> f64 {
@@ -171,11 +174,11 @@ pub fn noise_variance(p: f64, q: f64) -> f64 {
 /// A GRR value memo at `eps_lifetime` over `m` values: (coin, realised keep p1, other q1, ε).
 fn grr_memo(m: u16, eps_lifetime: f64) -> (Coin, f64, f64, f64) {
     let k = f64::from(m - 1);
-    let e = eps_lifetime.exp();
+    let e = crate::float::exp(eps_lifetime);
     let coin = Coin::at_most(e / (e + k));
     let p1 = coin.prob();
     let q1 = (1.0 - p1) / k;
-    (coin, p1, q1, round_up_eps((p1 / q1).ln()))
+    (coin, p1, q1, round_up_eps(crate::float::ln(p1 / q1)))
 }
 
 impl ItemMechanism {
@@ -184,7 +187,7 @@ impl ItemMechanism {
         let (eps, eps_lifetime) = (shade(eps), shade(eps_lifetime));
         let (memo, p1, q1, eps_memo) = grr_memo(m, eps_lifetime);
         let k = f64::from(m - 1);
-        let e = eps.exp();
+        let e = crate::float::exp(eps);
         let target = e / (e + k);
         // Composite keep = p1·p2 + q1·(1 - p2); it grows with p2, so rounding p2 down is safe.
         let inst = Coin::at_most((target - q1) / (p1 - q1));
@@ -200,7 +203,7 @@ impl ItemMechanism {
             g: 0,
             p,
             q,
-            eps_report: round_up_eps((p / q).ln()),
+            eps_report: round_up_eps(crate::float::ln(p / q)),
             eps_memo,
         }
     }
@@ -209,9 +212,9 @@ impl ItemMechanism {
     pub fn oue(m: u16, eps: f64, eps_lifetime: f64) -> ItemMechanism {
         let (eps, eps_lifetime) = (shade(eps), shade(eps_lifetime));
         // A higher chance of setting a non-true bit lowers ε, so both layers round up.
-        let memo = Coin::at_least(1.0 / (eps_lifetime.exp() + 1.0));
+        let memo = Coin::at_least(1.0 / (crate::float::exp(eps_lifetime) + 1.0));
         let q1 = memo.prob();
-        let target = 1.0 / (eps.exp() + 1.0);
+        let target = 1.0 / (crate::float::exp(eps) + 1.0);
         let inst = Coin::at_least(((target - q1) / (1.0 - 2.0 * q1)).max(0.0));
         let phi = inst.prob();
         let q = q1 * (1.0 - phi) + (1.0 - q1) * phi;
@@ -225,8 +228,8 @@ impl ItemMechanism {
             g: 0,
             p,
             q,
-            eps_report: round_up_eps(((1.0 - q) / q).ln()),
-            eps_memo: round_up_eps(((1.0 - q1) / q1).ln()),
+            eps_report: round_up_eps(crate::float::ln((1.0 - q) / q)),
+            eps_memo: round_up_eps(crate::float::ln((1.0 - q1) / q1)),
         }
     }
 
@@ -242,7 +245,7 @@ impl ItemMechanism {
         // Composite ratio R(t) = (a t + b) / (c t + d) with t = A/B, the subset weights of the
         // inner SS; solve R(t) = e^eps for t, then for the inclusion probability.
         let (a, b, c, d) = (p1 + q1 * (w - 1.0), q1 * (mf - w), q1 * w, p1 + q1 * (mf - 1.0 - w));
-        let e = eps.exp();
+        let e = crate::float::exp(eps);
         let t = ((e * d - b) / (a - e * c)).max(0.0);
         let inst = Coin::at_most(t * c1 / (c0 + t * c1));
         let p_in = inst.prob();
@@ -260,7 +263,7 @@ impl ItemMechanism {
             g: 0,
             p,
             q,
-            eps_report: round_up_eps(ratio.ln()),
+            eps_report: round_up_eps(crate::float::ln(ratio)),
             eps_memo,
         }
     }
@@ -269,19 +272,19 @@ impl ItemMechanism {
     pub fn olh(m: u16, eps: f64, eps_lifetime: f64) -> ItemMechanism {
         let (eps, eps_lifetime) = (shade(eps), shade(eps_lifetime));
         let (memo, p1, q1, eps_memo) = grr_memo(m, eps_lifetime);
-        let e = eps.exp();
+        let e = crate::float::exp(eps);
         #[allow(
             clippy::cast_possible_truncation,
             clippy::cast_sign_loss,
             reason = "callers keep e^eps below 254"
         )]
-        let g = (e.round() as u16 + 1).clamp(2, 255);
+        let g = (crate::float::round(e) as u16 + 1).clamp(2, 255);
         let gf = f64::from(g);
         let inst = Coin::at_most(e / (e + gf - 1.0));
         let po = inst.prob();
         let p = p1 * po + (1.0 - p1) / gf;
         let q = q1 * po + (1.0 - q1) / gf;
-        let eps_report = round_up_eps((po * (gf - 1.0) / (1.0 - po)).ln());
+        let eps_report = round_up_eps(crate::float::ln(po * (gf - 1.0) / (1.0 - po)));
         ItemMechanism {
             oracle: Oracle::Olh,
             domain: m,
@@ -306,7 +309,7 @@ impl ItemMechanism {
         for omega in 1..m {
             candidates.push(ItemMechanism::ss(m, omega, eps, eps_lifetime));
         }
-        if eps.exp() < 250.0 {
+        if crate::float::exp(eps) < 250.0 {
             candidates.push(ItemMechanism::olh(m, eps, eps_lifetime));
         }
         for c in candidates {
@@ -470,7 +473,7 @@ impl Mechanism {
     /// # Errors
     /// When the campaign has no items or its ε is outside the supported range.
     pub fn plan(campaign: &Campaign) -> Result<Mechanism, MechanismError> {
-        let domains: Vec<u16> = std::iter::repeat_n(2u16, campaign.segments.len())
+        let domains: Vec<u16> = core::iter::repeat_n(2u16, campaign.segments.len())
             .chain(
                 campaign
                     .groups
@@ -507,7 +510,7 @@ impl Mechanism {
         for s in 1..=d.min(64) {
             let sf = s as f64;
             // Items with the same number of values get the same oracle: plan each size once.
-            let mut by_domain = std::collections::BTreeMap::new();
+            let mut by_domain = alloc::collections::BTreeMap::new();
             let items: Vec<ItemMechanism> = domains
                 .iter()
                 .map(|&m| {
@@ -641,6 +644,8 @@ mod compact {
 
     use super::{ItemMechanism, Mechanism, Oracle};
     use crate::compact::{CompactError, Reader, Writer};
+    #[allow(unused_imports, reason = "the prelude std would bring")]
+    use crate::prelude::*;
     use crate::privacy::coin::Coin;
 
     const ORACLES: [Oracle; 4] = [Oracle::Grr, Oracle::Oue, Oracle::Olh, Oracle::Ss];

@@ -5,6 +5,9 @@
 //! (externally tagged, snake_case: `{"and": [...]}`, `{"compare": {"op": ">=", "left": ...}}`).
 //! Spans record where a node was written; they take no part in equality or in the JSON form.
 
+#[allow(unused_imports, reason = "the prelude std would bring")]
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 
 use crate::diag::Span;
@@ -90,7 +93,7 @@ impl Serialize for Timestamp {
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let text = <alloc::borrow::Cow<'de, str>>::deserialize(d)?;
         parse_timestamp(&text).map(Timestamp).map_err(serde::de::Error::custom)
     }
 }
@@ -146,8 +149,8 @@ impl CmpOp {
     }
 
     /// Applies the operator to an ordering.
-    pub fn holds(self, ord: std::cmp::Ordering) -> bool {
-        use std::cmp::Ordering::*;
+    pub fn holds(self, ord: core::cmp::Ordering) -> bool {
+        use core::cmp::Ordering::*;
         match self {
             CmpOp::Eq => ord == Equal,
             CmpOp::Ne => ord != Equal,

@@ -6,7 +6,10 @@
 //! their properties inside windows) and the campaign's segment list; constants compared with an
 //! attribute that has a closed vocabulary must belong to it.
 
-use std::fmt;
+#[allow(unused_imports, reason = "the prelude std would bring")]
+use crate::prelude::*;
+
+use core::fmt;
 
 use crate::diag::{did_you_mean, is_ident, suggestion_suffix, Span};
 use crate::limits::Limits;

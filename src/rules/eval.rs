@@ -9,8 +9,11 @@
 //!
 //! Evaluation allocates nothing: values borrow from the profile and the program.
 
-use std::cmp::Ordering;
-use std::ops::Range;
+#[allow(unused_imports, reason = "the prelude std would bring")]
+use crate::prelude::*;
+
+use core::cmp::Ordering;
+use core::ops::Range;
 
 use crate::profile::{EventLog, Profile, Value};
 use crate::rules::ast::{AggFn, TextOp};

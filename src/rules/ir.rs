@@ -4,6 +4,9 @@
 //! search. One [`Program`] holds every rule of a campaign; each node remembers which rule and
 //! which span of its text it came from, so explanations can quote the source.
 
+#[allow(unused_imports, reason = "the prelude std would bring")]
+use crate::prelude::*;
+
 use crate::diag::Span;
 use crate::rules::ast::{AggFn, CmpOp, TextOp};
 use crate::schema::{AttrId, EventId, PropId};
@@ -205,6 +208,8 @@ mod compact {
 
     use super::{ConstSet, Node, NodeId, Program};
     use crate::compact::{CompactError, Reader, Writer};
+    #[allow(unused_imports, reason = "the prelude std would bring")]
+    use crate::prelude::*;
     use crate::rules::ast::{AggFn, CmpOp, TextOp};
 
     const CMP: [CmpOp; 6] = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge];
@@ -262,7 +267,7 @@ mod compact {
                     0 => None,
                     e => Some(u16::try_from(e - 1).map_err(|_| r.error("an event type"))?),
                 };
-                let deepest = std::cell::Cell::new(0usize);
+                let deepest = core::cell::Cell::new(0usize);
                 let node = read_node(r, u32::try_from(id).unwrap_or(u32::MAX), &|c| {
                     let d = depths.get(c as usize).copied().unwrap_or(0);
                     deepest.set(deepest.get().max(d));

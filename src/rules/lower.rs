@@ -5,8 +5,11 @@
 //! `char::to_lowercase`, so a toolchain with newer Unicode tables fails it; regenerate the runs
 //! then with `cargo test -p dpseg --lib lower -- --ignored --nocapture` (it prints them).
 
-use std::iter::{once, Chain, Once};
-use std::option::IntoIter;
+#[allow(unused_imports, reason = "the prelude std would bring")]
+use crate::prelude::*;
+
+use core::iter::{once, Chain, Once};
+use core::option::IntoIter;
 
 /// The one character whose lowercase is two characters: İ (U+0130) → i̇.
 const DOTTED_CAPITAL_I: char = '\u{130}';
@@ -272,10 +275,10 @@ mod tests {
             }
             runs.push((c, 1, 1, delta));
         }
-        println!("const RUNS: [(u32, u16, u8, i32); {}] = [", runs.len());
+        std::println!("const RUNS: [(u32, u16, u8, i32); {}] = [", runs.len());
         for r in runs {
-            println!("    (0x{:X}, {}, {}, {}),", r.0, r.1, r.2, r.3);
+            std::println!("    (0x{:X}, {}, {}, {}),", r.0, r.1, r.2, r.3);
         }
-        println!("];");
+        std::println!("];");
     }
 }

@@ -4,6 +4,9 @@
 //! Pipeline: [`lex`] → [`parse`] (text) or serde (JSON) → [`ast::Expr`] → [`compile`] (type check
 //! and lower, names resolved to integer ids) → [`ir::Program`] → [`eval`] / [`explain`].
 
+#[allow(unused_imports, reason = "the prelude std would bring")]
+use crate::prelude::*;
+
 pub mod ast;
 pub mod compile;
 pub mod eval;
@@ -15,7 +18,7 @@ pub mod parse;
 pub mod print;
 pub mod words;
 
-use std::fmt;
+use core::fmt;
 
 use crate::diag::{caret_snippet, line_col, LineCol, Span};
 use crate::time::TimeError;
@@ -60,7 +63,7 @@ impl fmt::Display for RuleError {
     }
 }
 
-impl std::error::Error for RuleError {}
+impl core::error::Error for RuleError {}
 
 /// Everything that can be wrong with a rule. Codes (from [`RuleErrorKind::code`]) are stable.
 #[derive(Debug, Clone, PartialEq)]
@@ -317,7 +320,7 @@ impl Rule {
         let env = eval::Env { profile, now, segments: &[] };
         explain::explain(
             &self.program,
-            std::slice::from_ref(&self.source),
+            core::slice::from_ref(&self.source),
             &[],
             schema,
             &env,

@@ -7,6 +7,9 @@
 //!
 //! Recursion is bounded by `rule_depth_max`, so no input can overflow the stack.
 
+#[allow(unused_imports, reason = "the prelude std would bring")]
+use crate::prelude::*;
+
 use crate::diag::{did_you_mean, suggestion_suffix, Span};
 use crate::limits::Limits;
 use crate::rules::ast::{AggFn, CmpOp, Expr, ExprKind, Literal, Name, TextOp, Timestamp};

@@ -4,7 +4,10 @@
 //! JSON form accepts, `parse(t.to_string()) == t` (the round-trip property tested in
 //! `tests/roundtrip.rs`).
 
-use std::fmt::{self, Write};
+#[allow(unused_imports, reason = "the prelude std would bring")]
+use crate::prelude::*;
+
+use core::fmt::{self, Write};
 
 use crate::rules::ast::{Expr, ExprKind, Literal};
 use crate::time::format_time_literal;

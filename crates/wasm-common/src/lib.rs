@@ -1,6 +1,8 @@
 //! What the browser modules share (ARCHITECTURE "Browser modules"): the one error shape, times
 //! in milliseconds and the system's random source.
 
+#![cfg_attr(target_arch = "wasm32", no_std)]
+
 use dpseg::privacy::ledger::SitePolicy;
 use rand_core::{CryptoRng, RngCore};
 use wasm_bindgen::prelude::*;
@@ -33,7 +35,7 @@ pub fn object(entries: &[(&str, JsValue)]) -> JsValue {
 pub fn secs(now_ms: f64) -> Result<i64, JsValue> {
     if now_ms.is_finite() && now_ms.abs() < 8.64e15 {
         #[allow(clippy::cast_possible_truncation, reason = "range checked above")]
-        Ok((now_ms / 1000.0).floor() as i64)
+        Ok(dpseg::float::floor(now_ms / 1000.0) as i64)
     } else {
         Err(error("bad-time", "the time is not a finite number of milliseconds", JsValue::NULL))
     }
@@ -105,6 +107,9 @@ impl RngCore for SystemRng {
             // The source worked when this generator was made (`SystemRng::new`); a source that
             // stops working cannot be papered over with predictable bytes, so the noise would
             // be lost. Abort instead (the wasm traps and the JS glue reports `internal`).
+            #[cfg(target_arch = "wasm32")]
+            core::arch::wasm32::unreachable();
+            #[cfg(not(target_arch = "wasm32"))]
             std::process::abort();
         }
     }
@@ -114,8 +119,8 @@ impl RngCore for SystemRng {
             if self.pos == self.buf.len() {
                 getrandom::fill(&mut self.buf).map_err(|e| {
                     rand_core::Error::from(
-                        std::num::NonZeroU32::new(e.raw_os_error().map_or(1, i32::unsigned_abs))
-                            .unwrap_or(std::num::NonZeroU32::MIN),
+                        core::num::NonZeroU32::new(e.raw_os_error().map_or(1, i32::unsigned_abs))
+                            .unwrap_or(core::num::NonZeroU32::MIN),
                     )
                 })?;
                 self.pos = 0;

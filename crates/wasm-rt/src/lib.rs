@@ -12,6 +12,13 @@
 //! Every failure is thrown as the one `DpsegError` shape; nothing panics (the workspace denies
 //! `unwrap`, `expect` and `panic`, and the wasm profile aborts rather than unwinds).
 
+#![cfg_attr(target_arch = "wasm32", no_std)]
+
+extern crate alloc;
+
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
 use dpseg::campaign::{Membership, Runnable};
 use dpseg::limits::Limits;
 use dpseg::privacy::ledger::{DeviceState, SitePolicy};
@@ -21,6 +28,15 @@ use dpseg_wasm_common::{error, object, secs, site_policy, SystemRng};
 use wasm_bindgen::prelude::*;
 
 mod lite;
+
+/// Without std (the module is `no_std` on wasm32, so that it carries none of std's panic and
+/// formatting machinery) a panic, which the workspace's lints leave to bugs alone, traps: the
+/// JS glue turns the trap into an exception, which the SDK reports as `internal`.
+#[cfg(target_arch = "wasm32")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
 
 /// Talc instead of the standard dlmalloc: about 3 KB less gzipped wasm on every page, and as
 /// fast for the runtime's small, short-lived allocations.

@@ -2,6 +2,8 @@
 //! JS values: the runtime's own small tree instead of `serde_json::Value`, whose map would be a
 //! good part of this module's size.
 
+use alloc::string::String;
+use alloc::vec::Vec;
 use dpseg::profile::{JsonLike, Profile, Value};
 use dpseg::schema::Schema;
 use dpseg::time::format_timestamp;
