@@ -99,139 +99,182 @@ impl Writer {
 }
 
 /// Reads compact values, refusing anything malformed.
+///
+/// The first failure is remembered and every read after it gives a default value (0, an empty
+/// string, an empty list) without consuming input, so that decoders read straight through
+/// without an early return at every step, and [`Reader::finish`] reports that first failure.
+/// A decoder must not act on what it read before `finish` accepts it; the defaults only keep
+/// it going, and lengths stay bounded by the input.
 #[derive(Debug)]
 pub struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    failed: Option<CompactError>,
 }
 
 impl<'a> Reader<'a> {
     /// A reader at the start of `bytes`.
     pub fn new(bytes: &'a [u8]) -> Reader<'a> {
-        Reader { bytes, pos: 0 }
+        Reader { bytes, pos: 0, failed: None }
     }
 
-    /// An error at the current offset.
-    pub fn error(&self, expected: &'static str) -> CompactError {
-        CompactError { at: self.pos, expected }
+    /// Records a failure at the current offset, unless one was recorded before.
+    pub fn fail(&mut self, expected: &'static str) {
+        if self.failed.is_none() {
+            self.failed = Some(CompactError { at: self.pos, expected });
+        }
     }
 
-    /// An unsigned integer.
-    ///
-    /// # Errors
-    /// At the end of input or on more than 64 bits.
-    pub fn uint(&mut self) -> Result<u64, CompactError> {
+    /// Whether nothing failed so far.
+    pub fn ok(&self) -> bool {
+        self.failed.is_none()
+    }
+
+    /// The leading tag of a compact form; `what` names the form when the tag is another.
+    pub fn tag(&mut self, tag: &[u8], what: &'static str) {
+        let at = self.pos;
+        if self.raw(tag.len()) != tag && self.ok() {
+            self.failed = Some(CompactError { at, expected: what });
+        }
+    }
+
+    /// The length of a list: at most what the remaining bytes could hold.
+    pub fn count(&mut self) -> usize {
+        self.len(self.bytes.len() - self.pos)
+    }
+
+    /// An unsigned integer (at most 64 bits).
+    pub fn uint(&mut self) -> u64 {
         let mut v = 0u64;
+        let mut pos = self.pos;
         for shift in (0..64).step_by(7) {
-            let b = *self.bytes.get(self.pos).ok_or_else(|| self.error("an integer"))?;
-            self.pos += 1;
+            let Some(&b) = self.bytes.get(pos).filter(|_| self.ok()) else { break };
+            pos += 1;
             v |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
-                return Ok(v);
+                self.pos = pos;
+                return v;
             }
         }
-        Err(self.error("an integer of at most 64 bits"))
+        self.fail("an integer");
+        0
     }
 
     /// A signed integer.
-    ///
-    /// # Errors
-    /// As [`Reader::uint`].
-    pub fn int(&mut self) -> Result<i64, CompactError> {
-        let z = self.uint()?;
+    pub fn int(&mut self) -> i64 {
+        let z = self.uint();
         #[allow(clippy::cast_possible_wrap, reason = "zigzag decoding")]
-        Ok((z >> 1) as i64 ^ -((z & 1) as i64))
+        let v = (z >> 1) as i64 ^ -((z & 1) as i64);
+        v
     }
 
     /// A flag, 0 or 1.
-    ///
-    /// # Errors
-    /// As [`Reader::uint`], or for any other value.
-    pub fn flag(&mut self) -> Result<bool, CompactError> {
-        match self.uint()? {
-            0 => Ok(false),
-            1 => Ok(true),
-            _ => Err(self.error("0 or 1")),
+    pub fn flag(&mut self) -> bool {
+        match self.uint() {
+            0 => false,
+            1 => true,
+            _ => {
+                self.fail("0 or 1");
+                false
+            }
         }
     }
 
     /// An integer that must fit `T` (a `u16` index, a `u8` tag).
-    ///
-    /// # Errors
-    /// As [`Reader::uint`], or when the value does not fit.
-    pub fn small<T: TryFrom<u64>>(&mut self) -> Result<T, CompactError> {
-        let v = self.uint()?;
-        T::try_from(v).map_err(|_| self.error("a smaller integer"))
+    pub fn small<T: TryFrom<u64> + Default>(&mut self) -> T {
+        let v = self.uint();
+        self.small_of(v)
     }
 
-    /// A length or index, at most `max`.
-    ///
-    /// # Errors
-    /// As [`Reader::uint`], or when the value exceeds `max`.
-    pub fn len(&mut self, max: usize) -> Result<usize, CompactError> {
-        let v = self.uint()?;
-        usize::try_from(v).ok().filter(|&n| n <= max).ok_or_else(|| self.error("a length in range"))
+    /// `v`, which must fit `T`: for values read as part of a larger one.
+    pub fn small_of<T: TryFrom<u64> + Default>(&mut self, v: u64) -> T {
+        T::try_from(v).unwrap_or_else(|_| {
+            self.fail("a smaller integer");
+            T::default()
+        })
+    }
+
+    /// One of `all` (not empty), by its index.
+    pub fn one_of<T: Copy>(&mut self, all: &[T]) -> T {
+        let i = self.len(all.len() - 1);
+        all[i]
+    }
+
+    /// A length or index, at most `max`; 0 once anything failed.
+    pub fn len(&mut self, max: usize) -> usize {
+        let v = self.uint();
+        match usize::try_from(v) {
+            Ok(n) if n <= max => n,
+            _ => {
+                self.fail("a length in range");
+                0
+            }
+        }
     }
 
     /// A float.
-    ///
-    /// # Errors
-    /// At the end of input.
-    pub fn float(&mut self) -> Result<f64, CompactError> {
-        let b = self.raw(8)?;
+    pub fn float(&mut self) -> f64 {
         let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(f64::from_le_bytes(a))
+        let b = self.raw(8);
+        if b.len() == 8 {
+            a.copy_from_slice(b);
+        }
+        f64::from_le_bytes(a)
     }
 
     /// A string.
-    ///
-    /// # Errors
-    /// At the end of input or on invalid UTF-8.
-    pub fn str(&mut self) -> Result<String, CompactError> {
-        let n = self.len(self.bytes.len() - self.pos)?;
-        let b = self.raw(n)?;
-        core::str::from_utf8(b).map(str::to_owned).map_err(|_| self.error("UTF-8 text"))
+    pub fn str(&mut self) -> String {
+        let n = self.count();
+        let b = self.raw(n);
+        match core::str::from_utf8(b) {
+            Ok(s) => s.to_owned(),
+            Err(_) => {
+                self.fail("UTF-8 text");
+                String::new()
+            }
+        }
     }
 
-    /// `n` raw bytes.
-    ///
-    /// # Errors
-    /// At the end of input.
-    pub fn raw(&mut self, n: usize) -> Result<&'a [u8], CompactError> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
-        let end = end.ok_or_else(|| self.error("more bytes"))?;
+    /// `n` raw bytes (none once anything failed).
+    pub fn raw(&mut self, n: usize) -> &'a [u8] {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len() && self.ok());
+        let Some(end) = end else {
+            self.fail("more bytes");
+            return &[];
+        };
         let b = &self.bytes[self.pos..end];
         self.pos = end;
-        Ok(b)
+        b
     }
 
     /// A list: its length (at most what the remaining bytes could hold), then `item` per entry.
-    ///
-    /// # Errors
-    /// As the items.
-    pub fn list<T>(
-        &mut self,
-        mut item: impl FnMut(&mut Reader<'a>) -> Result<T, CompactError>,
-    ) -> Result<Vec<T>, CompactError> {
-        let n = self.len(self.bytes.len() - self.pos)?;
+    pub fn list<T>(&mut self, mut item: impl FnMut(&mut Reader<'a>) -> T) -> Vec<T> {
+        let n = self.count();
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
-            out.push(item(self)?);
+            out.push(item(self));
         }
-        Ok(out)
+        out
     }
 
-    /// Checks that every byte was read.
+    /// The first failure, if any, else `Ok` when every byte was read.
     ///
     /// # Errors
-    /// When bytes are left over.
-    pub fn finish(self) -> Result<(), CompactError> {
-        if self.pos == self.bytes.len() {
-            Ok(())
-        } else {
-            Err(self.error("the end of the data"))
+    /// The first failure, or bytes left over.
+    pub fn finish(mut self) -> Result<(), CompactError> {
+        if self.pos != self.bytes.len() {
+            self.fail("the end of the data");
         }
+        self.failed.map_or(Ok(()), Err)
+    }
+
+    /// As [`Reader::finish`] without the check for left-over bytes: for a decoder that reads
+    /// only the start of its input.
+    ///
+    /// # Errors
+    /// The first failure.
+    pub fn done(self) -> Result<(), CompactError> {
+        self.failed.map_or(Ok(()), Err)
     }
 }
 
@@ -252,11 +295,11 @@ mod tests {
         w.str("héllo");
         let mut r = Reader::new(&w.bytes);
         for &i in &ints {
-            assert_eq!(r.int().unwrap(), i);
+            assert_eq!(r.int(), i);
         }
-        assert_eq!(r.uint().unwrap(), u64::MAX);
-        assert_eq!(r.float().unwrap().to_bits(), (-0.1f64).to_bits());
-        assert_eq!(r.str().unwrap(), "héllo");
+        assert_eq!(r.uint(), u64::MAX);
+        assert_eq!(r.float().to_bits(), (-0.1f64).to_bits());
+        assert_eq!(r.str(), "héllo");
         r.finish().unwrap();
     }
 
@@ -264,16 +307,79 @@ mod tests {
     fn truncated_and_oversized_input_is_refused_with_its_offset() {
         let mut w = Writer::default();
         w.str("abc");
-        let cut = &w.bytes[..2];
-        let e = Reader::new(cut).str().unwrap_err();
+        let failure = |read: fn(&mut Reader<'_>), bytes: &[u8]| {
+            let mut r = Reader::new(bytes);
+            read(&mut r);
+            r.finish().unwrap_err()
+        };
+        let e = failure(
+            |r| {
+                let _ = r.str();
+            },
+            &w.bytes[..2],
+        );
         assert_eq!(e, CompactError { at: 1, expected: "a length in range" });
-        assert_eq!(Reader::new(&[1, 2, 3]).raw(4).unwrap_err().expected, "more bytes");
-        assert!(Reader::new(&[0xff; 11]).uint().is_err());
-        assert!(Reader::new(&[0x80, 0x02]).small::<u8>().is_err());
-        let mut r = Reader::new(&[5, 0]);
-        assert_eq!(r.list(Reader::uint).unwrap_err().expected, "a length in range");
-        let mut r = Reader::new(&[1, 2]);
-        r.uint().unwrap();
-        assert_eq!(r.finish().unwrap_err().at, 1);
+        assert_eq!(
+            failure(
+                |r| {
+                    let _ = r.raw(4);
+                },
+                &[1, 2, 3]
+            )
+            .expected,
+            "more bytes"
+        );
+        assert_eq!(
+            failure(
+                |r| {
+                    let _ = r.uint();
+                },
+                &[0xff; 11]
+            )
+            .at,
+            0
+        );
+        assert_eq!(
+            failure(
+                |r| {
+                    let _ = r.small::<u8>();
+                },
+                &[0x80, 0x02]
+            )
+            .expected,
+            "a smaller integer"
+        );
+        assert_eq!(
+            failure(
+                |r| {
+                    let _ = r.list(Reader::uint);
+                },
+                &[5, 0]
+            )
+            .expected,
+            "a length in range"
+        );
+        assert_eq!(
+            failure(
+                |r| {
+                    let _ = r.uint();
+                },
+                &[1, 2]
+            )
+            .at,
+            1
+        );
+    }
+
+    #[test]
+    fn the_first_failure_is_kept_and_later_reads_give_defaults() {
+        let mut r = Reader::new(&[0x80]);
+        assert_eq!(r.uint(), 0);
+        // Nothing more is consumed or reported after the first failure.
+        assert_eq!(r.str(), "");
+        assert_eq!(r.len(10), 0);
+        assert!(r.raw(0).is_empty());
+        r.fail("something else");
+        assert_eq!(r.finish().unwrap_err(), CompactError { at: 0, expected: "an integer" });
     }
 }

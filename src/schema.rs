@@ -848,34 +848,29 @@ mod compact {
         previous: Option<&str>,
         max: usize,
         expected: &'static str,
-    ) -> Result<String, CompactError> {
-        let s = r.str()?;
+    ) -> String {
+        let s = r.str();
         if s.len() > max || previous.is_some_and(|p| p >= s.as_str()) {
-            return Err(r.error(expected));
+            r.fail(expected);
         }
-        Ok(s)
+        s
     }
 
     /// At most `count` strings of at most `max` bytes each, strictly increasing.
-    fn sorted(r: &mut Reader<'_>, count: usize, max: usize) -> Result<Vec<String>, CompactError> {
-        let n = r.len(count)?;
+    fn sorted(r: &mut Reader<'_>, count: usize, max: usize) -> Vec<String> {
+        let n = r.len(count);
         let mut out: Vec<String> = Vec::with_capacity(n);
         for _ in 0..n {
-            let s = after(r, out.last().map(String::as_str), max, "words in increasing order")?;
+            let s = after(r, out.last().map(String::as_str), max, "words in increasing order");
             out.push(s);
         }
-        Ok(out)
+        out
     }
 
-    fn one_of<T: Copy>(r: &mut Reader<'_>, all: &[T]) -> Result<T, CompactError> {
-        let i = r.len(all.len())?;
-        all.get(i).copied().ok_or_else(|| r.error("a known kind"))
-    }
-
-    fn read_sensitive(r: &mut Reader<'_>) -> Result<Option<Sensitivity>, CompactError> {
-        match r.len(Sensitivity::ALL.len())? {
-            0 => Ok(None),
-            i => Ok(Sensitivity::ALL.get(i - 1).map(|(_, s)| *s)),
+    fn read_sensitive(r: &mut Reader<'_>) -> Option<Sensitivity> {
+        match r.len(Sensitivity::ALL.len()) {
+            0 => None,
+            i => Sensitivity::ALL.get(i - 1).map(|(_, s)| *s),
         }
     }
 
@@ -927,23 +922,21 @@ mod compact {
         /// On malformed bytes, with the offset.
         pub fn from_compact(bytes: &[u8], limits: &Limits) -> Result<Schema, CompactError> {
             let mut r = Reader::new(bytes);
-            if r.raw(TAG.len())? != TAG {
-                return Err(CompactError { at: 0, expected: "a data map (\"dps1\")" });
-            }
+            r.tag(TAG, "a data map (\"dps1\")");
             let ident = limits.ident_bytes_max;
             let words = |r: &mut Reader<'_>| r.list(Reader::str);
-            let n = r.len(limits.schema_attributes_max)?;
+            let n = r.len(limits.schema_attributes_max);
             let mut attributes: Vec<AttributeDef> = Vec::with_capacity(n);
             for _ in 0..n {
                 let previous = attributes.last().map(|a| a.name.as_str());
-                let name = after(&mut r, previous, ident, "attribute names in increasing order")?;
-                let ty = one_of(&mut r, &TYPES)?;
-                let source = if r.len(1)? == 1 { Source::Observed } else { Source::Declared };
-                let purposes = words(&mut r)?;
-                let sensitive = read_sensitive(&mut r)?;
-                let values = match r.len(1)? {
+                let name = after(&mut r, previous, ident, "attribute names in increasing order");
+                let ty = r.one_of(&TYPES);
+                let source = if r.len(1) == 1 { Source::Observed } else { Source::Declared };
+                let purposes = words(&mut r);
+                let sensitive = read_sensitive(&mut r);
+                let values = match r.len(1) {
                     0 => None,
-                    _ => Some(sorted(&mut r, limits.vocabulary_max, limits.string_bytes_max)?),
+                    _ => Some(sorted(&mut r, limits.vocabulary_max, limits.string_bytes_max)),
                 };
                 attributes.push(AttributeDef {
                     name,
@@ -955,31 +948,31 @@ mod compact {
                     description: None,
                 });
             }
-            let n = r.len(limits.schema_events_max)?;
+            let n = r.len(limits.schema_events_max);
             let mut events: Vec<EventDef> = Vec::with_capacity(n);
             for _ in 0..n {
                 let previous = events.last().map(|e| e.name.as_str());
-                let name = after(&mut r, previous, ident, "event names in increasing order")?;
-                let count = r.len(limits.event_props_max)?;
+                let name = after(&mut r, previous, ident, "event names in increasing order");
+                let count = r.len(limits.event_props_max);
                 let mut props: Vec<PropDef> = Vec::with_capacity(count);
                 for _ in 0..count {
                     let previous = props.last().map(|p| p.name.as_str());
                     let pname =
-                        after(&mut r, previous, ident, "property names in increasing order")?;
-                    let ty = one_of(&mut r, &TYPES)?;
+                        after(&mut r, previous, ident, "property names in increasing order");
+                    let ty = r.one_of(&TYPES);
                     if ty == AttrType::Set {
-                        return Err(r.error("a property type"));
+                        r.fail("a property type");
                     }
                     props.push(PropDef { name: pname, ty });
                 }
-                let purposes = words(&mut r)?;
-                let sensitive = read_sensitive(&mut r)?;
-                let retention = match r.uint()? {
+                let purposes = words(&mut r);
+                let sensitive = read_sensitive(&mut r);
+                let retention = match r.uint() {
                     0 => None,
                     amount => {
-                        let amount = u32::try_from(amount).map_err(|_| r.error("a duration"))?;
-                        let unit = one_of(&mut r, &UNITS)?;
-                        Some(Duration::new(amount, unit).map_err(|_| r.error("a duration"))?)
+                        let amount = r.small_of(amount);
+                        let unit = r.one_of(&UNITS);
+                        Duration::new(amount, unit).map_err(|_| r.fail("a duration")).ok()
                     }
                 };
                 events.push(EventDef {

@@ -241,7 +241,10 @@ impl Runnable {
     /// # Errors
     /// On anything malformed, with the byte offset.
     pub fn read_head(bytes: &[u8]) -> Result<(Head, Option<Mechanism>), CompactError> {
-        read_head(&mut Reader::new(bytes))
+        let mut r = Reader::new(bytes);
+        let head = read_head(&mut r);
+        r.done()?;
+        Ok(head)
     }
 
     /// Reads the compact form. The bytes come from this build's verifier through the page's
@@ -252,57 +255,60 @@ impl Runnable {
     /// On anything malformed, with the byte offset.
     pub fn from_compact(bytes: &[u8], limits: &Limits) -> Result<Runnable, CompactError> {
         let mut r = Reader::new(bytes);
-        let (head, mechanism) = read_head(&mut r)?;
+        let (head, mechanism) = read_head(&mut r);
         let rules = limits.segments_max + limits.groups_max * limits.group_cases_max;
         // A rule's tree is at most `rule_depth_max` deep; `where` filters add a level each.
         let depth = 2 * limits.rule_depth_max + 2;
-        let program = Program::read_compact(&mut r, limits.rule_nodes_max * rules, depth)?;
-        let nodes = u64::try_from(program.len()).unwrap_or(u64::MAX);
-        let root = |r: &mut Reader<'_>| -> Result<NodeId, CompactError> {
-            let n = r.uint()?;
-            if n >= nodes {
-                return Err(r.error("a node of the program"));
+        let program = Program::read_compact(&mut r, limits.rule_nodes_max * rules, depth);
+        let nodes = program.len();
+        let root = |r: &mut Reader<'_>| -> NodeId {
+            let n = r.len(nodes);
+            if n == nodes {
+                r.fail("a node of the program");
             }
-            u32::try_from(n).map_err(|_| r.error("a node of the program"))
+            u32::try_from(n).unwrap_or(0)
         };
-        let segments = r.list(|r| Ok((r.str()?, root(r)?, r.flag()?)))?;
-        let order: Vec<u16> = r.list(Reader::small)?;
-        let mut seen = vec![false; segments.len()];
+        let n = r.count();
+        let (mut segment_ids, mut roots, mut segment_refs) =
+            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        for _ in 0..n {
+            segment_ids.push(r.str());
+            roots.push(root(&mut r));
+            segment_refs.push(r.flag());
+        }
+        let order: Vec<u16> = r.list(Reader::small);
+        let mut seen = vec![false; n];
         for &i in &order {
             match seen.get_mut(usize::from(i)) {
                 Some(s) if !*s => *s = true,
-                _ => return Err(r.error("an order of the segments")),
+                _ => r.fail("an order of the segments"),
             }
         }
-        if seen.iter().any(|s| !s) {
-            return Err(r.error("an order of every segment"));
+        if seen.contains(&false) {
+            r.fail("an order of every segment");
         }
-        let groups = r.list(|r| {
-            let id = r.str()?;
-            let refs = r.flag()?;
-            let cases = r.list(|r| Ok((r.str()?, root(r)?)))?;
-            Ok((id, cases, refs))
-        })?;
+        let n = r.count();
+        let (mut groups, mut group_refs) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for _ in 0..n {
+            let id = r.str();
+            group_refs.push(r.flag());
+            groups.push((id, r.list(|r| (r.str(), root(r)))));
+        }
         if let Some(m) = &mechanism {
-            let items = segments.len() + groups.len();
-            let shape_ok = usize::from(m.segments()) == segments.len()
-                && m.items().len() == items
+            let segments = segment_ids.len();
+            let shape_ok = usize::from(m.segments()) == segments
+                && m.items().len() == segments + groups.len()
                 && m.items()
                     .iter()
-                    .skip(segments.len())
+                    .skip(segments)
                     .zip(&groups)
-                    .all(|(it, (_, cases, _))| usize::from(it.domain) == cases.len() + 1)
-                && m.items().iter().take(segments.len()).all(|it| it.domain == 2);
+                    .all(|(it, (_, cases))| usize::from(it.domain) == cases.len() + 1)
+                && m.items().iter().take(segments).all(|it| it.domain == 2);
             if !shape_ok {
-                return Err(r.error("a mechanism with one item per segment and group"));
+                r.fail("a mechanism with one item per segment and group");
             }
         }
         r.finish()?;
-        let (segment_ids, rest): (Vec<_>, Vec<_>) =
-            segments.into_iter().map(|(id, root, refs)| (id, (root, refs))).unzip();
-        let (roots, segment_refs) = rest.into_iter().unzip();
-        let (groups, group_refs) =
-            groups.into_iter().map(|(id, cases, refs)| ((id, cases), refs)).unzip();
         Ok(Runnable {
             head,
             program,
@@ -317,16 +323,14 @@ impl Runnable {
     }
 }
 
-fn read_head(r: &mut Reader<'_>) -> Result<(Head, Option<Mechanism>), CompactError> {
-    if r.raw(TAG.len())? != TAG {
-        return Err(CompactError { at: 0, expected: "a runnable campaign (\"dpr2\")" });
-    }
-    let id = r.str()?;
-    let config_id = r.str()?;
-    let epoch_secs = r.int()?;
+fn read_head(r: &mut Reader<'_>) -> (Head, Option<Mechanism>) {
+    r.tag(TAG, "a runnable campaign (\"dpr2\")");
+    let id = r.str();
+    let config_id = r.str();
+    let epoch_secs = r.int();
     if epoch_secs <= 0 {
-        return Err(r.error("a positive epoch length"));
+        r.fail("a positive epoch length");
     }
-    let mechanism = if r.flag()? { Some(Mechanism::read_compact(r)?) } else { None };
-    Ok((Head { id, config_id, epoch_secs }, mechanism))
+    let mechanism = if r.flag() { Some(Mechanism::read_compact(r)) } else { None };
+    (Head { id, config_id, epoch_secs }, mechanism)
 }

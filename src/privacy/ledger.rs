@@ -299,20 +299,20 @@ impl DeviceState {
     /// On malformed bytes or an ε that is not a finite non-negative number.
     pub fn from_compact(bytes: &[u8]) -> Result<DeviceState, CompactError> {
         let mut r = Reader::new(bytes);
-        if r.raw(DEVICE_TAG.len())? != DEVICE_TAG {
-            return Err(CompactError { at: 0, expected: "device state (\"dpd1\")" });
-        }
+        r.tag(DEVICE_TAG, "device state (\"dpd1\")");
         let mut secret = [0u8; 32];
-        secret.copy_from_slice(r.raw(32)?);
+        let b = r.raw(32);
+        if b.len() == 32 {
+            secret.copy_from_slice(b);
+        }
         let spent = r.list(|r| {
             let spend =
-                Spend { campaign: r.str()?, epoch: r.uint()?, epsilon: r.float()?, at: r.int()? };
-            if spend.epsilon.is_finite() && spend.epsilon >= 0.0 {
-                Ok(spend)
-            } else {
-                Err(r.error("a finite ε of at least 0"))
+                Spend { campaign: r.str(), epoch: r.uint(), epsilon: r.float(), at: r.int() };
+            if !(spend.epsilon.is_finite() && spend.epsilon >= 0.0) {
+                r.fail("a finite ε of at least 0");
             }
-        })?;
+            spend
+        });
         r.finish()?;
         Ok(DeviceState { secret: Secret(secret), spent })
     }

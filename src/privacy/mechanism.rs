@@ -643,7 +643,7 @@ mod compact {
     //! bit for bit, so a device runs exactly what the verifier planned.
 
     use super::{ItemMechanism, Mechanism, Oracle};
-    use crate::compact::{CompactError, Reader, Writer};
+    use crate::compact::{Reader, Writer};
     #[allow(unused_imports, reason = "the prelude std would bring")]
     use crate::prelude::*;
     use crate::privacy::coin::Coin;
@@ -672,57 +672,42 @@ mod compact {
             w.uint(u64::from(self.answer_bytes));
         }
 
-        /// Reads the compact form, checking the invariants the report path relies on.
-        ///
-        /// # Errors
-        /// On malformed bytes or parameters no plan produces.
-        pub fn read_compact(r: &mut Reader<'_>) -> Result<Mechanism, CompactError> {
+        /// Reads the compact form, checking the invariants the report path relies on. Failures
+        /// (malformed bytes, parameters no plan produces) are recorded in `r` (see [`Reader`]);
+        /// the mechanism is meaningless unless `r` finishes without one.
+        pub fn read_compact(r: &mut Reader<'_>) -> Mechanism {
             let items = r.list(|r| {
-                let oracle = ORACLES
-                    .get(r.len(ORACLES.len())?)
-                    .copied()
-                    .ok_or_else(|| r.error("an oracle"))?;
-                let domain: u16 = r.small()?;
-                let memo = Coin::from_numerator(r.uint()?);
-                let inst = Coin::from_numerator(r.uint()?);
-                let omega: u16 = r.small()?;
-                let g: u16 = r.small()?;
-                let [p, q, eps_report, eps_memo] = [r.float()?, r.float()?, r.float()?, r.float()?];
+                let oracle = ORACLES[r.len(ORACLES.len() - 1)];
+                let domain: u16 = r.small();
+                let memo = Coin::from_numerator(r.uint());
+                let inst = Coin::from_numerator(r.uint());
+                let omega: u16 = r.small();
+                let g: u16 = r.small();
+                let [p, q, eps_report, eps_memo] = [r.float(), r.float(), r.float(), r.float()];
                 let fits = match oracle {
                     Oracle::Grr | Oracle::Oue => domain >= 2,
                     Oracle::Ss => domain >= 2 && omega >= 1 && omega < domain,
                     Oracle::Olh => domain >= 2 && g >= 2,
                 };
                 if !fits || domain > 128 {
-                    return Err(r.error("mechanism parameters a plan produces"));
+                    r.fail("mechanism parameters a plan produces");
                 }
-                Ok(ItemMechanism {
-                    oracle,
-                    domain,
-                    memo,
-                    inst,
-                    omega,
-                    g,
-                    p,
-                    q,
-                    eps_report,
-                    eps_memo,
-                })
-            })?;
-            let segments: u16 = r.small()?;
-            let per_report: u16 = r.small()?;
-            let eps_report = r.float()?;
-            let eps_lifetime = r.float()?;
-            let answer_bytes: u16 = r.small()?;
+                ItemMechanism { oracle, domain, memo, inst, omega, g, p, q, eps_report, eps_memo }
+            });
+            let segments: u16 = r.small();
+            let per_report: u16 = r.small();
+            let eps_report = r.float();
+            let eps_lifetime = r.float();
+            let answer_bytes: u16 = r.small();
             if usize::from(segments) > items.len()
                 || per_report == 0
                 || usize::from(per_report) > items.len()
                 || answer_bytes == 0
                 || answer_bytes > 16
             {
-                return Err(r.error("a mechanism a plan produces"));
+                r.fail("a mechanism a plan produces");
             }
-            Ok(Mechanism { items, segments, per_report, eps_report, eps_lifetime, answer_bytes })
+            Mechanism { items, segments, per_report, eps_report, eps_lifetime, answer_bytes }
         }
     }
 }

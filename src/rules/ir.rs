@@ -207,7 +207,7 @@ mod compact {
     //! serve explanations, which the runtime does not give.
 
     use super::{ConstSet, Node, NodeId, Program};
-    use crate::compact::{CompactError, Reader, Writer};
+    use crate::compact::{Reader, Writer};
     #[allow(unused_imports, reason = "the prelude std would bring")]
     use crate::prelude::*;
     use crate::rules::ast::{AggFn, CmpOp, TextOp};
@@ -220,18 +220,13 @@ mod compact {
         all.iter().position(|x| x == v).unwrap_or(0)
     }
 
-    fn one_of<T: Copy>(r: &mut Reader<'_>, all: &[T]) -> Result<T, CompactError> {
-        let i = r.len(all.len())?;
-        all.get(i).copied().ok_or_else(|| r.error("an operator"))
-    }
-
     fn words(w: &mut Writer, xs: &[Box<str>]) {
         w.len(xs.len());
         xs.iter().for_each(|s| w.str(s));
     }
 
-    fn read_words(r: &mut Reader<'_>) -> Result<Box<[Box<str>]>, CompactError> {
-        Ok(r.list(|r| r.str().map(String::into_boxed_str))?.into_boxed_slice())
+    fn read_words(r: &mut Reader<'_>) -> Box<[Box<str>]> {
+        r.list(|r| r.str().into_boxed_str()).into_boxed_slice()
     }
 
     fn opt(w: &mut Writer, v: Option<NodeId>) {
@@ -249,38 +244,32 @@ mod compact {
         }
 
         /// Reads the compact form. Every child must precede its parent, as the compiler
-        /// guarantees, so evaluation of a decoded program terminates.
-        ///
-        /// # Errors
-        /// On malformed bytes or a forward reference.
-        pub fn read_compact(
-            r: &mut Reader<'_>,
-            max_nodes: usize,
-            max_depth: usize,
-        ) -> Result<Program, CompactError> {
-            let n = r.len(max_nodes)?;
+        /// guarantees, so evaluation of a decoded program terminates. Failures (malformed
+        /// bytes, a forward reference) are recorded in `r` (see [`Reader`]).
+        pub fn read_compact(r: &mut Reader<'_>, max_nodes: usize, max_depth: usize) -> Program {
+            let n = r.len(max_nodes);
             let mut p = Program::default();
             // Depth of each node's subtree: evaluation recurses that deep.
             let mut depths: Vec<usize> = Vec::with_capacity(n);
             for id in 0..n {
-                let ctx = match r.uint()? {
+                let ctx = match r.uint() {
                     0 => None,
-                    e => Some(u16::try_from(e - 1).map_err(|_| r.error("an event type"))?),
+                    e => Some(r.small_of(e - 1)),
                 };
                 let deepest = core::cell::Cell::new(0usize);
                 let node = read_node(r, u32::try_from(id).unwrap_or(u32::MAX), &|c| {
                     let d = depths.get(c as usize).copied().unwrap_or(0);
                     deepest.set(deepest.get().max(d));
-                })?;
+                });
                 let depth = deepest.get() + 1;
                 if depth > max_depth {
-                    return Err(r.error("a shallower program"));
+                    r.fail("a shallower program");
                 }
                 depths.push(depth);
                 p.nodes.push(node);
                 p.event_ctx.push(ctx);
             }
-            Ok(p)
+            p
         }
     }
 
@@ -417,75 +406,86 @@ mod compact {
     }
 
     /// Reads one node; `seen` is told every child.
-    fn read_node(
-        r: &mut Reader<'_>,
-        id: NodeId,
-        seen: &dyn Fn(NodeId),
-    ) -> Result<Node, CompactError> {
+    fn read_node(r: &mut Reader<'_>, id: NodeId, seen: &dyn Fn(NodeId)) -> Node {
         // A child: an earlier node.
-        let child = |r: &mut Reader<'_>| -> Result<NodeId, CompactError> {
-            let c = r.uint()?;
-            let c = u32::try_from(c).ok().filter(|&c| c < id);
-            let c = c.ok_or_else(|| r.error("an earlier node"))?;
-            seen(c);
-            Ok(c)
-        };
-        let filter = |r: &mut Reader<'_>| -> Result<Option<NodeId>, CompactError> {
-            match r.uint()? {
-                0 => Ok(None),
-                c => {
-                    let c = u32::try_from(c - 1).ok().filter(|&c| c < id);
-                    let c = c.ok_or_else(|| r.error("an earlier node"))?;
+        let child = |r: &mut Reader<'_>| -> NodeId {
+            let c = r.uint();
+            match u32::try_from(c).ok().filter(|&c| c < id) {
+                Some(c) => {
                     seen(c);
-                    Ok(Some(c))
+                    c
+                }
+                None => {
+                    r.fail("an earlier node");
+                    0
                 }
             }
         };
-        Ok(match r.uint()? {
-            0 => Node::Number(r.float()?),
-            1 => Node::String(r.str()?.into()),
+        // An optional child: 0 for none, else the child's id + 1.
+        let filter = |r: &mut Reader<'_>| -> Option<NodeId> {
+            match r.uint() {
+                0 => None,
+                c => match u32::try_from(c - 1).ok().filter(|&c| c < id) {
+                    Some(c) => {
+                        seen(c);
+                        Some(c)
+                    }
+                    None => {
+                        r.fail("an earlier node");
+                        None
+                    }
+                },
+            }
+        };
+        match r.uint() {
+            0 => Node::Number(r.float()),
+            1 => Node::String(r.str().into()),
             2 => Node::Bool(false),
             3 => Node::Bool(true),
-            4 => Node::Time(r.int()?),
-            5 => Node::Attr(r.small()?),
-            6 => Node::Prop(r.small()?),
-            7 => Node::Compare { op: one_of(r, &CMP)?, l: child(r)?, r: child(r)? },
+            4 => Node::Time(r.int()),
+            5 => Node::Attr(r.small()),
+            6 => Node::Prop(r.small()),
+            7 => Node::Compare { op: r.one_of(&CMP), l: child(r), r: child(r) },
             8 => {
-                let v = child(r)?;
-                let negated = r.flag()?;
-                let set = match r.uint()? {
-                    0 => ConstSet::Number(r.list(Reader::float)?.into()),
-                    1 => ConstSet::String(read_words(r)?),
-                    2 => ConstSet::Bool(r.list(Reader::flag)?.into()),
-                    3 => ConstSet::Time(r.list(Reader::int)?.into()),
-                    _ => return Err(r.error("a constant list type")),
+                let v = child(r);
+                let negated = r.flag();
+                let set = match r.uint() {
+                    0 => ConstSet::Number(r.list(Reader::float).into()),
+                    1 => ConstSet::String(read_words(r)),
+                    2 => ConstSet::Bool(r.list(Reader::flag).into()),
+                    3 => ConstSet::Time(r.list(Reader::int).into()),
+                    _ => {
+                        r.fail("a constant list type");
+                        ConstSet::Bool(Box::default())
+                    }
                 };
                 Node::In { v, set, negated }
             }
-            9 => Node::Has { set: child(r)?, item: child(r)? },
-            10 => Node::HasList { set: child(r)?, words: read_words(r)?, all: r.flag()? },
-            11 => Node::Text { op: one_of(r, &TEXT)?, v: child(r)?, pattern: r.str()?.into() },
-            12 => Node::Exists(child(r)?),
-            13 => Node::Within { v: child(r)?, secs: r.int()? },
-            14 => Node::TimeCmp { v: child(r)?, t: r.int()?, after: r.flag()? },
-            15 => Node::Not(child(r)?),
-            16 => Node::And(r.list(child)?.into()),
-            17 => Node::Or(r.list(child)?.into()),
-            18 => {
-                Node::Count { ev: r.small()?, filter: filter(r)?, secs: r.int()?, any: r.flag()? }
-            }
+            9 => Node::Has { set: child(r), item: child(r) },
+            10 => Node::HasList { set: child(r), words: read_words(r), all: r.flag() },
+            11 => Node::Text { op: r.one_of(&TEXT), v: child(r), pattern: r.str().into() },
+            12 => Node::Exists(child(r)),
+            13 => Node::Within { v: child(r), secs: r.int() },
+            14 => Node::TimeCmp { v: child(r), t: r.int(), after: r.flag() },
+            15 => Node::Not(child(r)),
+            16 => Node::And(r.list(child).into()),
+            17 => Node::Or(r.list(child).into()),
+            18 => Node::Count { ev: r.small(), filter: filter(r), secs: r.int(), any: r.flag() },
             19 => Node::Aggregate {
-                func: one_of(r, &AGG)?,
-                ev: r.small()?,
-                prop: r.small()?,
-                filter: filter(r)?,
-                secs: r.int()?,
+                func: r.one_of(&AGG),
+                ev: r.small(),
+                prop: r.small(),
+                filter: filter(r),
+                secs: r.int(),
             },
-            20 => Node::Occurrence { ev: r.small()?, filter: filter(r)?, last: r.flag()? },
-            21 => Node::Lower(child(r)?),
-            22 => Node::DaysSince(child(r)?),
-            23 => Node::Segment(r.small()?),
-            _ => return Err(r.error("a node tag")),
-        })
+            20 => Node::Occurrence { ev: r.small(), filter: filter(r), last: r.flag() },
+            21 => Node::Lower(child(r)),
+            22 => Node::DaysSince(child(r)),
+            23 => Node::Segment(r.small()),
+            _ => {
+                r.fail("a node tag");
+                Node::Bool(false)
+            }
+        }
     }
 }
