@@ -121,15 +121,6 @@ impl Runtime {
         self.profile.track(&self.schema, &event, now, &self.limits).map_err(|e| profile_error(&e))
     }
 
-    /// Deletes events past their retention; returns how many.
-    ///
-    /// # Errors
-    /// `bad-time`.
-    #[wasm_bindgen(js_name = applyRetention)]
-    pub fn apply_retention(&mut self, now_ms: f64) -> Result<usize, JsValue> {
-        Ok(self.profile.apply_retention(&self.schema, secs(now_ms)?))
-    }
-
     /// The profile as its document `{attributes, events}` (a JS object).
     pub fn profile(&self) -> JsValue {
         profile_to_js(&self.profile, &self.schema)
@@ -235,10 +226,6 @@ impl Runtime {
         Ok(u32::try_from(slot).unwrap_or(u32::MAX))
     }
 
-    fn loaded(&mut self, handle: u32) -> Result<&mut Loaded, JsValue> {
-        self.campaigns.get_mut(handle as usize).ok_or_else(|| unknown_campaign(handle))
-    }
-
     /// Evaluates every segment and group of campaign `handle` at `now_ms`: one entry per
     /// segment (1 in, 0 out) followed by one per group (case index + 1, 0 for none).
     ///
@@ -273,17 +260,6 @@ impl Runtime {
                 object(&[("index", index.into())]),
             )
         })
-    }
-
-    /// The epoch number of campaign `handle` at `now_ms`.
-    ///
-    /// # Errors
-    /// `unknown-campaign`, `bad-time`.
-    pub fn epoch(&mut self, handle: u32, now_ms: f64) -> Result<f64, JsValue> {
-        let now = secs(now_ms)?;
-        let l = self.loaded(handle)?;
-        #[allow(clippy::cast_precision_loss, reason = "epoch numbers are far below 2^53")]
-        Ok(now.div_euclid(l.run.epoch_secs()) as f64)
     }
 
     /// The true value of report item `item` of campaign `handle` at `now_ms`, as the report
