@@ -3,9 +3,9 @@
 //! hashing, the mechanisms and the report encoding stay out of what every page loads.
 //!
 //! It holds the campaigns' heads and mechanisms (read from the compact form the runtime runs)
-//! and the site's caps, and no visitor data: each report takes the device state (secret and
-//! ledger) in its compact form and the runtime's answers, and gives back the report and the new
-//! device state. The ledger check, the memoised noise and the encoding
+//! and the site's caps, and no visitor data: the device state (secret and ledger) lives in the
+//! page's storage in its compact form, which this module makes (`newDevice`), reads (`budget`)
+//! and updates (`report`, which also takes the runtime's answers). The ledger check, the memoised noise and the encoding
 //! are the core's `DeviceState::report_with`, as everywhere else.
 //!
 //! Every failure is thrown as the one `DpsegError` shape; nothing panics (the workspace denies
@@ -48,6 +48,21 @@ fn ledger_error(e: &LedgerError) -> JsValue {
         _ => ("the ledger refused the report", JsValue::NULL),
     };
     error(e.code(), message, details)
+}
+
+/// A new device state in its compact form: a fresh secret from the system's CSPRNG and an
+/// empty ledger. The page stores it (on the device only) and passes it to every report.
+///
+/// # Errors
+/// `no-randomness`.
+#[wasm_bindgen(js_name = newDevice)]
+pub fn new_device() -> Result<Vec<u8>, JsValue> {
+    Ok(DeviceState::new(&mut SystemRng::new()?).to_compact())
+}
+
+fn device_state(bytes: &[u8]) -> Result<DeviceState, JsValue> {
+    DeviceState::from_compact(bytes)
+        .map_err(|e| error("device-syntax", &e.message(), JsValue::NULL))
 }
 
 /// The campaigns this page may report, with the site's caps. Holds no visitor data: the device
@@ -99,6 +114,32 @@ impl Reporter {
         Ok(u32::try_from(slot).unwrap_or(u32::MAX))
     }
 
+    /// What the device state's ledger says at `now_ms`: `{spent, ledger}`, the ε spent over the
+    /// rolling window and every entry `{campaign, epoch, epsilon, at}` (`at` in Unix seconds).
+    ///
+    /// # Errors
+    /// `device-syntax`, `bad-time`.
+    pub fn budget(&self, device: &[u8], now_ms: f64) -> Result<JsValue, JsValue> {
+        let now = secs(now_ms)?;
+        let device = device_state(device)?;
+        let ledger: js_sys::Array = device
+            .spent()
+            .iter()
+            .map(|s| {
+                #[allow(clippy::cast_precision_loss, reason = "epochs and times are below 2^53")]
+                let (epoch, at) = (s.epoch as f64, s.at as f64);
+                object(&[
+                    ("campaign", JsValue::from_str(&s.campaign)),
+                    ("epoch", epoch.into()),
+                    ("epsilon", s.epsilon.into()),
+                    ("at", at.into()),
+                ])
+            })
+            .collect();
+        let spent = device.spent_in_window(now, &self.policy);
+        Ok(object(&[("spent", spent.into()), ("ledger", ledger.into())]))
+    }
+
     /// Makes this epoch's report of campaign `handle` and records its cost in the ledger.
     ///
     /// - `device`: the device state in its compact form (the runtime's `device()`);
@@ -129,8 +170,7 @@ impl Reporter {
                 object(&[("handle", handle.into())]),
             )
         })?;
-        let mut device = DeviceState::from_compact(device)
-            .map_err(|e| error("device-syntax", &e.message(), JsValue::NULL))?;
+        let mut device = device_state(device)?;
         let items = mechanism.items();
         let mut bad = None;
         let answer = |i: u16| {

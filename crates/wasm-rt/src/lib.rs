@@ -1,9 +1,9 @@
 //! The runtime module: what every page of a site loads (ARCHITECTURE "Browser modules").
 //!
-//! It keeps the profile, the device state and the campaigns a page runs inside wasm memory;
-//! validates every change against the data map; evaluates segments; and gives the report
-//! module (`crates/wasm-report`, loaded only when a report is due) the true answers to
-//! privatise. It reads campaigns only in the compact form the verifier module produces after
+//! It keeps the profile and the campaigns a page runs inside wasm memory; validates every
+//! change against the data map; evaluates segments; and gives the report module
+//! (`crates/wasm-report`, loaded only when a report is due), which holds the device secret and
+//! ledger, the true answers to privatise. It reads campaigns only in the compact form the verifier module produces after
 //! recompiling the campaign, recomputing its `config_id` and linting it (see
 //! `dpseg::campaign::Runnable`), and the data map in the compact form the verifier produced
 //! after validating it, so it carries no rule parser, compiler, linter, data map validation or
@@ -21,10 +21,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use dpseg::campaign::{Membership, Runnable};
 use dpseg::limits::Limits;
-use dpseg::privacy::ledger::{DeviceState, SitePolicy};
+use dpseg::privacy::ledger::SitePolicy;
 use dpseg::profile::{Profile, ProfileError};
 use dpseg::schema::Schema;
-use dpseg_wasm_common::{error, object, secs, site_policy, SystemRng};
+use dpseg_wasm_common::{error, object, secs, site_policy};
 use wasm_bindgen::prelude::*;
 
 mod lite;
@@ -65,14 +65,13 @@ struct Loaded {
     membership: Membership,
 }
 
-/// The on-device runtime: data map, profile, campaigns and device state.
+/// The on-device runtime: data map, profile and campaigns.
 #[wasm_bindgen]
 pub struct Runtime {
     schema: Schema,
     limits: Limits,
     policy: SitePolicy,
     profile: Profile,
-    device: DeviceState,
     campaigns: Vec<Loaded>,
 }
 
@@ -96,8 +95,7 @@ impl Runtime {
             .map_err(|e| error("schema-compact", &e.message(), JsValue::NULL))?;
         let policy = site_policy(epsilon_report_max, epsilon_window_max)?;
         let profile = Profile::new(&schema);
-        let device = DeviceState::new(&mut SystemRng::new()?);
-        Ok(Runtime { schema, limits, policy, profile, device, campaigns: Vec::new() })
+        Ok(Runtime { schema, limits, policy, profile, campaigns: Vec::new() })
     }
 
     /// Sets attribute `name` (`null` or `undefined` unsets it).
@@ -137,50 +135,6 @@ impl Runtime {
             Profile::from_json_value(&self.schema, &Lite::from_js(&doc), now, &self.limits)
                 .map_err(|e| profile_error(&e))?;
         Ok(())
-    }
-
-    /// The device state (secret and ledger) in its compact form, for storage on the device
-    /// only.
-    pub fn device(&self) -> Vec<u8> {
-        self.device.to_compact()
-    }
-
-    /// Restores the device state from [`Runtime::device`]'s output.
-    ///
-    /// # Errors
-    /// `device-syntax` when the bytes are not a device state; nothing changes then.
-    #[wasm_bindgen(js_name = importDevice)]
-    pub fn import_device(&mut self, bytes: &[u8]) -> Result<(), JsValue> {
-        self.device = DeviceState::from_compact(bytes)
-            .map_err(|e| error("device-syntax", &e.message(), JsValue::NULL))?;
-        Ok(())
-    }
-
-    /// The ledger: `[{campaign, epoch, epsilon, at}]`, `at` in Unix seconds.
-    pub fn ledger(&self) -> js_sys::Array {
-        self.device
-            .spent()
-            .iter()
-            .map(|s| {
-                #[allow(clippy::cast_precision_loss, reason = "epochs and times are below 2^53")]
-                let (epoch, at) = (s.epoch as f64, s.at as f64);
-                object(&[
-                    ("campaign", JsValue::from_str(&s.campaign)),
-                    ("epoch", epoch.into()),
-                    ("epsilon", s.epsilon.into()),
-                    ("at", at.into()),
-                ])
-            })
-            .collect()
-    }
-
-    /// ε spent over the rolling window ending at `now_ms`.
-    ///
-    /// # Errors
-    /// `bad-time`.
-    #[wasm_bindgen(js_name = spentInWindow)]
-    pub fn spent_in_window(&self, now_ms: f64) -> Result<f64, JsValue> {
-        Ok(self.device.spent_in_window(secs(now_ms)?, &self.policy))
     }
 
     /// Loads a campaign in the compact form the verifier produced. The verifier refused it
@@ -283,15 +237,10 @@ impl Runtime {
         })
     }
 
-    /// Forgets everything: empty profile, new device secret, empty ledger. Loaded campaigns
-    /// stay (they hold nothing about the visitor).
-    ///
-    /// # Errors
-    /// `no-randomness`.
-    pub fn forget(&mut self) -> Result<(), JsValue> {
+    /// Forgets the profile. Loaded campaigns stay (they hold nothing about the visitor); the
+    /// device state (secret and ledger) is the report module's and the page's storage's.
+    pub fn forget(&mut self) {
         self.profile = Profile::new(&self.schema);
-        self.device.reset(&mut SystemRng::new()?);
-        Ok(())
     }
 }
 

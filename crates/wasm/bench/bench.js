@@ -158,7 +158,7 @@ try {
   const { handle, runnable } = engine.handles.get('benchmark');
   const campaign = reporter.load(Buffer.from(runnable, 'base64'));
   const truth = (item) => engine.rt.itemTruth(handle, item, NOW_MS);
-  const fresh = engine.rt.device();
+  const fresh = reporting.newDevice();
   const samples = [];
   let bytes = 0;
   // The first 8,000 are warm-up (V8 tiers wasm functions up as they get hot).

@@ -46,6 +46,8 @@ export interface OpenOptions {
   autoSchedule?: boolean;
   /** The runtime's wasm (URL, Response, bytes or WebAssembly.Module); default: `dpseg_rt_bg.wasm` next to dpseg.js. */
   wasm?: unknown;
+  /** The report module's wasm (device state, reports, ledger), loaded only when needed; default: `dpseg_report_bg.wasm` next to dpseg.js. */
+  report?: unknown;
   /** The verify-only module's wasm, loaded only when needed; default: `dpseg_verify_bg.wasm` next to dpseg.js. */
   verifier?: unknown;
   /** The full module's wasm (explanations, tools), loaded only when needed; default: `dpseg_core_bg.wasm` next to dpseg.js. */
@@ -140,13 +142,16 @@ export class Engine {
   allowed(purpose: string): boolean;
   consent(): Record<string, boolean>;
   setConsent(purpose: string, granted: boolean): void;
-  /** ε spent over the rolling 30-day window, the site's caps, and the ledger. */
-  budget(): {
+  /**
+   * ε spent over the rolling 30-day window, the site's caps, and the ledger. Async: the ledger is
+   * read by the report module, which is imported on first use.
+   */
+  budget(): Promise<{
     spent: number;
     windowMax: number;
     reportMax: number;
     ledger: { campaign: string; epoch: number; epsilon: number; at: number }[];
-  };
+  }>;
   tick(): Promise<void>;
   /** Makes this epoch's reports now instead of at their random time (consent and caps apply). */
   sendNow(): Promise<void>;
@@ -159,12 +164,12 @@ export class Engine {
 }
 
 /**
- * Loads the runtime module (`open` does it). `source`, `more.verifier` and `more.tools` are
- * what wasm-bindgen's init accepts (URL, Response, bytes, module) for the runtime's, the
- * verify-only module's and the full module's wasm; by default the files next to dpseg.js are
- * fetched, the last two only when first needed.
+ * Loads the runtime module (`open` does it). `source`, `more.report`, `more.verifier` and
+ * `more.tools` are what wasm-bindgen's init accepts (URL, Response, bytes, module) for the
+ * runtime's, the report module's, the verify-only module's and the full module's wasm; by
+ * default the files next to dpseg.js are fetched, the last three only when first needed.
  */
-export function load(source?: unknown, more?: { verifier?: unknown; tools?: unknown }): Promise<void>;
+export function load(source?: unknown, more?: { report?: unknown; verifier?: unknown; tools?: unknown }): Promise<void>;
 /** Loads the full module (and the runtime); `lint`, `plan` and `tools` need it awaited first. */
 export function loadTools(source?: unknown): Promise<void>;
 export function open(options: OpenOptions): Promise<Engine>;

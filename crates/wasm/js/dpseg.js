@@ -292,7 +292,7 @@ function randomUnit() {
  * @returns {Promise<Engine>}
  */
 export async function open(options = {}) {
-  await load(options.wasm, { verifier: options.verifier, tools: options.tools });
+  await load(options.wasm, { report: options.report, verifier: options.verifier, tools: options.tools });
   if (options.schema === undefined && options.collector) {
     // The collector serves the data map it was started with.
     const base = String(options.collector).replace(/\/+$/, '');
@@ -308,6 +308,12 @@ export async function open(options = {}) {
   }
   const schemaText = text(options.schema ?? null);
   const store = new Store(options.storage, options.storageKey ?? 'dpseg');
+  // The device state (secret and ledger) is made once per device, by the report module; its
+  // absence from storage later tells other tabs that this one forgot (see `sync`).
+  if (store.get('device') === null) {
+    const reporting = await loadReporter();
+    store.set('device', toBase64(guard(() => reporting.newDevice())));
+  }
   const engineOptions = { ...options, schema: schemaText };
   try {
     return new Engine(engineOptions, { store, compact: await compactSchema(store, schemaText, true) });
@@ -379,14 +385,8 @@ export class Engine {
         this.lastError = `stored profile dropped: ${e.message}`;
       }
     }
-    const device = this.store.get('device');
-    if (device) {
-      try {
-        guard(() => this.rt.importDevice(fromBase64(device)));
-      } catch (e) {
-        this.lastError = `stored device state dropped: ${e.message}`;
-      }
-    }
+    // Read by the report module when it makes a report (an unreadable one is replaced then).
+    this.deviceText = this.store.get('device') ?? undefined;
     this.consentState = this.store.getJson('consent', {});
     this.outbox = this.store.getJson('outbox', []);
     this.sentLog = this.store.getJson('sent', []);
@@ -399,7 +399,6 @@ export class Engine {
         this.lastError = `stored campaign dropped: ${e.message}`;
       }
     }
-    this.saveDevice();
   }
 
   saveProfile() {
@@ -407,8 +406,9 @@ export class Engine {
     this.store.set('profile', this.profileText);
   }
 
-  saveDevice() {
-    this.deviceText = toBase64(this.rt.device());
+  /** Keeps the device state the report module made or updated, in memory and in storage. */
+  saveDevice(bytes) {
+    this.deviceText = toBase64(bytes);
     this.store.set('device', this.deviceText);
   }
 
@@ -425,14 +425,8 @@ export class Engine {
       if (this.deviceText !== undefined) this.forgetHere();
       return;
     }
-    if (device !== this.deviceText) {
-      try {
-        this.rt.importDevice(fromBase64(device));
-        this.deviceText = device;
-      } catch {
-        // Unreadable: keep ours, which the next save writes back.
-      }
-    }
+    // Another tab's report changed the ledger: the next report and budget() read this one.
+    this.deviceText = device;
     const profile = this.store.get('profile');
     if (profile !== null && profile !== this.profileText) {
       try {
@@ -674,15 +668,19 @@ export class Engine {
 
   // ---- reporting ---------------------------------------------------------------------------
 
-  /** ε spent over the rolling window, and the ledger entries. */
-  budget() {
+  /** ε spent over the rolling window, and the ledger entries (read by the report module). */
+  async budget() {
     const now = this.now();
-    return {
-      spent: guard(() => this.rt.spentInWindow(now)),
-      windowMax: this.epsilonWindowMax,
-      reportMax: this.epsilonReportMax,
-      ledger: this.rt.ledger(),
-    };
+    const { r } = this.reporterOf(await loadReporter());
+    this.sync();
+    const b = this.deviceText === undefined ? { spent: 0, ledger: [] } : guard(() => r.budget(fromBase64(this.deviceText), now));
+    return { spent: b.spent, windowMax: this.epsilonWindowMax, reportMax: this.epsilonReportMax, ledger: b.ledger };
+  }
+
+  /** The report module's reporter for this engine's caps, with the campaigns it has read. */
+  reporterOf(module) {
+    this.reporter ??= { module, r: guard(() => new module.Reporter(this.epsilonReportMax, this.epsilonWindowMax)), loaded: new Map() };
+    return this.reporter;
   }
 
   /** When this epoch's report of `info`'s campaign is due; picks a random time once per epoch. */
@@ -726,8 +724,7 @@ export class Engine {
 
   /** Makes the reports `isDue` picks with the report module; no await, so no tab or tick interleaves. */
   report(module, isDue, now) {
-    this.reporter ??= { r: guard(() => new module.Reporter(this.epsilonReportMax, this.epsilonWindowMax)), loaded: new Map() };
-    const { r, loaded } = this.reporter;
+    const { r, loaded } = this.reporterOf(module);
     this.sync(); // what other tabs did while the module loaded
     for (const c of this.handles.values()) {
       if (!isDue(c)) continue;
@@ -740,10 +737,20 @@ export class Engine {
           l = { runnable: c.runnable, handle: guard(() => r.load(fromBase64(c.runnable))) };
           loaded.set(info.id, l);
         }
-        const made = guard(() => r.report(l.handle, this.rt.device(), (i) => this.rt.itemTruth(c.handle, i, now), now));
-        guard(() => this.rt.importDevice(made.device));
+        const make = () => r.report(l.handle, fromBase64(this.deviceText), (i) => this.rt.itemTruth(c.handle, i, now), now);
+        if (this.deviceText === undefined) this.saveDevice(guard(() => module.newDevice()));
+        let made;
+        try {
+          made = guard(make);
+        } catch (e) {
+          if (e.code !== 'device-syntax') throw e;
+          // Storage holds something that is not a device state: start a new one.
+          this.lastError = `stored device state dropped: ${e.message}`;
+          this.saveDevice(guard(() => module.newDevice()));
+          made = guard(make);
+        }
         // The spend is stored before the report: losing a report is safe, re-spending is not.
-        this.saveDevice();
+        this.saveDevice(made.device);
         this.outbox.push({ campaign: info.id, purpose: info.purpose, epoch: s.epoch, report: made.body, attempts: 0, next: now });
         this.store.setJson('outbox', this.outbox);
       } catch (e) {
@@ -871,7 +878,7 @@ export class Engine {
 
   /** Forgets the in-memory state (storage is another tab's or `forget`'s business). */
   forgetHere() {
-    guard(() => this.rt.forget());
+    this.rt.forget();
     this.consentState = {};
     this.outbox = [];
     this.sentLog = [];

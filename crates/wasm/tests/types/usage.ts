@@ -27,7 +27,7 @@ export async function embed(collector: string): Promise<void> {
   await dpseg.flush();
   const sent: SentRequest[] = dpseg.sent();
   const status: Status = dpseg.status();
-  const spent: number = dpseg.budget().spent;
+  const spent: number = (await dpseg.budget()).spent;
   const pending: number = dpseg.pending().length;
   const stored = dpseg.profile().attributes;
   const map = dpseg.dataMap().attributes;
