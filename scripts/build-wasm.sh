@@ -43,7 +43,7 @@ trap 'rm -rf "$tmp"' EXIT
 # table wasm-bindgen declares, and the browser then refuses the module.
 bindgen() { # crate-file out-name
   wasm-bindgen --target web --out-dir "$tmp" --out-name "$2" "target/wasm32-unknown-unknown/wasm-release/$1.wasm"
-  node_modules/.bin/wasm-opt -Oz --strip-producers --strip-debug \
+  node_modules/.bin/wasm-opt -Oz --converge --strip-producers --strip-debug \
     --enable-bulk-memory --enable-sign-ext --enable-reference-types \
     --enable-nontrapping-float-to-int --enable-multivalue \
     "$tmp/$2_bg.wasm" -o "$tmp/$2_bg.wasm"
@@ -68,15 +68,20 @@ cp crates/wasm/js/dpseg.d.ts crates/wasm/js/package.json crates/wasm/js/README.m
 # dpseg.js: the SDK and the runtime's glue in one minified module (with a source map); the
 # other modules' glue stays in separate files, imported only when needed.
 cp crates/wasm/js/dpseg.js "$tmp/dpseg.js"
-node_modules/.bin/esbuild "$tmp/dpseg.js" --bundle --format=esm --minify --sourcemap \
-  --external:./dpseg_core.js --external:./dpseg_verify.js --external:./dpseg_report.js --legal-comments=none --log-level=warning --outfile="$out/dpseg.js"
+version=$(awk '/^\[workspace.package\]/ { p = 1 } p && /^version = / { gsub(/version = |"/, ""); print; exit }' Cargo.toml)
+node_modules/.bin/esbuild "$tmp/dpseg.js" --bundle --format=esm --minify --sourcemap --define:DPSEG_VERSION="\"$version\"" \
+  --external:./dpseg_core.js --external:./dpseg_verify.js --external:./dpseg_report.js --external:./dpseg_tools.js \
+  --legal-comments=none --log-level=warning --outfile="$out/dpseg.js"
+# The tools' JS (lint, planner, rule tools), imported with the full module by loadTools().
+node_modules/.bin/esbuild crates/wasm/js/tools.js --format=esm --minify --legal-comments=none \
+  --log-level=warning --outfile="$out/dpseg_tools.js"
 
 gz() { gzip -9c "$@" | wc -c; }
 page=$(gz "$out/dpseg_rt_bg.wasm")
 glue=$(gz "$out/dpseg.js")
 report=$(( $(gz "$out/dpseg_report_bg.wasm") + $(gz "$out/dpseg_report.js") ))
 verify=$(( $(gz "$out/dpseg_verify_bg.wasm") + $(gz "$out/dpseg_verify.js") ))
-tools=$(( $(gz "$out/dpseg_core_bg.wasm") + $(gz "$out/dpseg_core.js") ))
+tools=$(( $(gz "$out/dpseg_core_bg.wasm") + $(gz "$out/dpseg_core.js") + $(gz "$out/dpseg_tools.js") ))
 printf 'dpseg package: every page loads %s B gzipped (runtime wasm %s B + JS %s B; budget 40960 B);\n' \
   "$((page + glue))" "$page" "$glue" >&2
 printf '  on demand: reports %s B (when one is due), verifier %s B (once per new campaign version),\n' \

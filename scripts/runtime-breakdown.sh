@@ -25,7 +25,7 @@ size() { # -> gzipped bytes of the runtime built from $work
   rm -rf "$work/out"
   wasm-bindgen --target web --out-dir "$work/out" --out-name rt \
     "$target/wasm32-unknown-unknown/wasm-release/dpseg_rt.wasm"
-  "$wasm_opt" -Oz --strip-producers --strip-debug --enable-bulk-memory --enable-sign-ext \
+  "$wasm_opt" -Oz --converge --strip-producers --strip-debug --enable-bulk-memory --enable-sign-ext \
     --enable-reference-types --enable-nontrapping-float-to-int --enable-multivalue \
     "$work/out/rt_bg.wasm" -o "$work/out/rt_bg.wasm"
   gzip -9c "$work/out/rt_bg.wasm" | wc -c

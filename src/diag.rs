@@ -91,31 +91,37 @@ pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    // Characters, counted without `chars().count()`'s large fast path.
-    let chars = word.bytes().filter(|b| b & 0xC0 != 0x80).count();
-    let limit = (chars / 3).clamp(1, 3);
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(word, c), c))
-        .filter(|&(d, _)| d <= limit)
-        .min_by_key(|&(d, c)| (d, c))
-        .map(|(_, c)| c)
+    let limit = (char_count(word) / 3).clamp(1, 3);
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        let d = edit_distance(word, c);
+        if d <= limit && best.is_none_or(|b| (d, c) < b) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// Characters, counted without `chars().count()`'s large fast path (this runs in the browser's
+/// runtime module).
+fn char_count(s: &str) -> usize {
+    s.bytes().filter(|b| b & 0xC0 != 0x80).count()
 }
 
 /// Levenshtein distance in characters (inputs are short identifiers).
 fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
+    // One row of the table over b's characters, updated in place.
+    let mut row: Vec<usize> = (0..=char_count(b)).collect();
     for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        let mut diagonal = i;
+        row[0] = i + 1;
+        for (j, cb) in b.chars().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != cb)).min(above + 1).min(row[j] + 1);
+            diagonal = above;
         }
-        core::mem::swap(&mut prev, &mut cur);
     }
-    prev[b.len()]
+    row[row.len() - 1]
 }
 
 /// ", did you mean 'x'?" or "".
@@ -149,5 +155,41 @@ mod tests {
         assert_eq!(did_you_mean("budjet", names), Some("budget"));
         assert_eq!(did_you_mean("intrests", names), Some("interests"));
         assert_eq!(did_you_mean("zzz", names), None);
+    }
+
+    /// The textbook two-row Levenshtein distance over characters, and the suggestion rule
+    /// written with iterator adapters: what the single-row versions above must equal.
+    fn reference_distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        let mut cur = vec![0; b.len() + 1];
+        for (i, ca) in a.chars().enumerate() {
+            cur[0] = i + 1;
+            for (j, &cb) in b.iter().enumerate() {
+                cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            }
+            core::mem::swap(&mut prev, &mut cur);
+        }
+        prev[b.len()]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn distance_and_suggestion_match_the_reference(
+            a in "[a-dé_]{0,8}",
+            names in proptest::collection::vec("[a-dé_]{0,8}", 0..6),
+        ) {
+            for b in &names {
+                proptest::prop_assert_eq!(edit_distance(&a, b), reference_distance(&a, b));
+            }
+            let limit = (a.chars().count() / 3).clamp(1, 3);
+            let want = names
+                .iter()
+                .map(|c| (reference_distance(&a, c), c.as_str()))
+                .filter(|&(d, _)| d <= limit)
+                .min_by_key(|&(d, c)| (d, c))
+                .map(|(_, c)| c);
+            proptest::prop_assert_eq!(did_you_mean(&a, names.iter().map(String::as_str)), want);
+        }
     }
 }

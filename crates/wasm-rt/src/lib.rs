@@ -243,9 +243,3 @@ impl Runtime {
         self.profile = Profile::new(&self.schema);
     }
 }
-
-/// The engine's version.
-#[wasm_bindgen]
-pub fn version() -> String {
-    env!("CARGO_PKG_VERSION").to_owned()
-}

@@ -19,7 +19,8 @@
 // - storage trouble never throws into the page: the engine keeps going in memory and says so in
 //   `status()`.
 
-import initRuntime, * as rt from './dpseg_rt.js';
+// Named imports only, so that the bundle leaves out what the SDK does not use of the glue.
+import initRuntime, { Runtime } from './dpseg_rt.js';
 
 /** The full module's exports (verifier and tools), once loaded (see `loadTools`). */
 let core = null;
@@ -74,8 +75,12 @@ let reportLoading = null;
 const sources = { verifier: undefined, tools: undefined, report: undefined };
 
 /** The stateless tools need the verifier loaded first (`await loadTools()`). */
+/** The tools' code (dpseg_tools.js) over the full module, once `loadTools()` installed it. */
+let toolkit = null;
+
 function loaded() {
-  if (!core) throw new DpsegError('not-loaded', 'call and await loadTools() before using lint, plan or tools');
+  if (!toolkit) throw new DpsegError('not-loaded', 'call and await loadTools() before using lint, plan or tools');
+  return toolkit;
 }
 
 /**
@@ -107,10 +112,11 @@ export function load(source, more = {}) {
 export function loadTools(source) {
   if (source !== undefined) sources.tools = source;
   if (!toolsLoading) {
-    toolsLoading = Promise.all([load(), import('./dpseg_core.js')])
-      .then(async ([, m]) => {
+    toolsLoading = Promise.all([load(), import('./dpseg_core.js'), import('./dpseg_tools.js')])
+      .then(async ([, m, t]) => {
         await m.default(sources.tools === undefined ? undefined : { module_or_path: sources.tools });
         core = m;
+        toolkit = t.install({ core, Runtime, guard, text, num, optNum, optStr });
       })
       .catch((e) => {
         toolsLoading = null;
@@ -151,10 +157,9 @@ function loadReporter() {
   return reportLoading;
 }
 
-/** The engine's version. */
+/** The engine's version (the crates' version, written in by scripts/build-wasm.sh). */
 export async function version() {
-  await load();
-  return rt.version();
+  return DPSEG_VERSION; // eslint-disable-line no-undef
 }
 
 /** Bytes as base64 text (for storage), and back. */
@@ -362,7 +367,7 @@ export class Engine {
     this.schemaText = o.schema;
     this.epsilonReportMax = num(o.epsilonReportMax ?? 2.0);
     this.epsilonWindowMax = num(o.epsilonWindowMax ?? 8.0);
-    this.rt = guard(() => new rt.Runtime(prepared.compact, this.epsilonReportMax, this.epsilonWindowMax));
+    this.rt = guard(() => new Runtime(prepared.compact, this.epsilonReportMax, this.epsilonWindowMax));
     this.handles = new Map(); // campaign id -> {handle, info, doc, runnable}
     this.restore();
     this.onStorage = (e) => {
@@ -923,75 +928,21 @@ export class Engine {
 }
 
 /** Lints a campaign (JSON form) against a data map (JSON form): `[{code, severity, ...}]`. */
-export function lint(schema, campaign, { epsilonMax, devices, limits } = {}) {
-  loaded();
-  const [s, c] = [text(schema), text(campaign)];
-  return JSON.parse(guard(() => core.lint(s, c, optNum(epsilonMax), optNum(devices), limits && text(limits))));
+export function lint(schema, campaign, options) {
+  return loaded().lint(schema, campaign, options);
 }
 
-/** Tools for rule editors and the spec suite; each throws DpsegError with `details.at`/`path`. */
 /**
  * The planner: expected ±95% half-width per segment and group of a campaign (JSON form or
  * collector document) with `devices` reporting devices an epoch, for a value held by `rate` of
  * them, optionally at another ε per report.
  */
-export function plan(campaign, { devices, rate = 0.05, epsilon } = {}) {
-  loaded();
-  const c = text(campaign);
-  return JSON.parse(guard(() => core.planCampaign(c, num(devices), num(rate), optNum(epsilon))));
+export function plan(campaign, options) {
+  return loaded().plan(campaign, options);
 }
 
-export const tools = {
-  parseRule: (rule, limits) => JSON.parse(guard(() => loaded() ?? core.parseRule(String(rule), limits && text(limits)))),
-  checkRule: (schema, { rule, ast }, profile, now, limits) =>
-    guard(() => loaded() ??
-      core.checkRule(text(schema), optStr(rule), ast === undefined ? undefined : text(ast), text(profile), String(now), limits && text(limits)),
-    ),
-  printRule: ({ rule, ast }, limits) =>
-    guard(() => loaded() ?? core.printRule(optStr(rule), ast === undefined ? undefined : text(ast), limits && text(limits))),
-  evaluateCampaign: (schema, campaign, profile, now, limits) =>
-    JSON.parse(guard(() => loaded() ?? core.evaluateCampaign(text(schema), text(campaign), text(profile), String(now), limits && text(limits)))),
-  /**
-   * As `evaluateCampaign`, but evaluated by the runtime module, exactly as a device does: the
-   * verifier compiles the campaign, the runtime loads it with the profile and evaluates at
-   * `now` (RFC 3339). Caps do not apply.
-   */
-  evaluateOnDevice: (schema, campaign, profile, now) => {
-    loaded();
-    const c = typeof campaign === 'string' ? JSON.parse(campaign) : campaign;
-    const bytes = guard(() => core.compileRunnable(text(schema), text(c)));
-    const ms = Date.parse(now);
-    const device = guard(() => new rt.Runtime(core.compactSchema(text(schema)), 1e300, 1e300));
-    try {
-      guard(() => device.importProfile(typeof profile === 'string' ? JSON.parse(profile) : profile, ms));
-      const flat = guard(() => device.evaluate(device.loadRunnable(bytes), ms));
-      const segments = {};
-      const groups = {};
-      (c.segments ?? []).forEach((s, i) => {
-        segments[s.id] = flat[i] === 1;
-      });
-      (c.groups ?? []).forEach((g, i) => {
-        const v = flat[(c.segments ?? []).length + i];
-        groups[g.id] = v === 0 ? null : g.cases[v - 1].id;
-      });
-      return { segments, groups };
-    } finally {
-      device.free();
-    }
-  },
-  /**
-   * As `checkProfile` (a profile as a JSON value, default limits), checked by the runtime
-   * module as a device checks what it stores.
-   */
-  checkProfileOnDevice: (schema, profile, now) => {
-    loaded();
-    const device = guard(() => new rt.Runtime(core.compactSchema(text(schema)), 1e300, 1e300));
-    try {
-      guard(() => device.importProfile(profile, Date.parse(now)));
-    } finally {
-      device.free();
-    }
-  },
-  checkProfile: (schema, profile, now, limits) =>
-    guard(() => loaded() ?? core.checkProfile(text(schema), text(profile), String(now), limits && text(limits))),
-};
+/**
+ * Tools for rule editors and the spec suite; each throws DpsegError with `details.at`/`path`.
+ * Their code is in dpseg_tools.js, imported by `loadTools()` with the full module.
+ */
+export const tools = new Proxy({}, { get: (_, name) => loaded().tools[name] });
