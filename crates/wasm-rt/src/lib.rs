@@ -16,8 +16,6 @@
 
 extern crate alloc;
 
-use alloc::borrow::ToOwned;
-use alloc::string::String;
 use alloc::vec::Vec;
 use dpseg::campaign::{Membership, Runnable};
 use dpseg::limits::Limits;
