@@ -143,32 +143,43 @@ test('state survives a reload', async () => {
   await context.close();
 });
 
-test('a campaign verified on an earlier visit runs without the verifier modules', async () => {
+test('a returning visitor\'s page loads the runtime alone; the report module comes when a report is due', async () => {
   const { context, page } = await newPage();
   const first = requests.length;
   await openEngine(page, { consent: true }); // verifies spring-2027: the verifier is fetched
   const module = (name) => (r) => new RegExp(`/dpseg/${name}(_bg\\.wasm|\\.js)$`).test(new URL(r.url).pathname);
   const verifier = module('dpseg_verify');
   const tools = module('dpseg_core');
+  const reporting = module('dpseg_report');
   assert.ok(requests.slice(first).some(verifier), 'the first verification fetches the verify-only module');
   assert.ok(!requests.slice(first).some(tools), 'verifying does not need the tools');
   await page.reload();
   const start = requests.length;
-  const seen = await page.evaluate(async (schema) => {
+  const flat = await page.evaluate(async (schema) => {
     const dpseg = await import('/dpseg/dpseg.js');
     window.now = (Math.floor(Date.now() / 86_400_000) + 1) * 86_400_000 - 1;
     const engine = await dpseg.open({ schema, collector: location.origin, now: () => window.now, autoSchedule: false });
-    // What a site does on every page: fetch the campaign (same config_id), evaluate, report.
+    window.engine = engine;
+    // What a site does on every page: fetch the campaign (same config_id), evaluate.
     await engine.loadCampaign('spring-2027');
-    const flat = Array.from(engine.evaluate('spring-2027'));
-    await engine.sendNow();
-    return { flat, sent: engine.sent().length };
+    return Array.from(engine.evaluate('spring-2027'));
   }, schema);
   const ordinary = requests.slice(start);
-  assert.equal(seen.sent, 1, 'the report went out');
-  assert.ok(seen.flat.length > 0);
-  assert.ok(!ordinary.some((r) => verifier(r) || tools(r)), `a verifier fetched: ${ordinary.map((r) => r.url).join(', ')}`);
+  assert.ok(flat.length > 0);
+  assert.ok(
+    !ordinary.some((r) => verifier(r) || tools(r) || reporting(r)),
+    `more than the runtime was fetched: ${ordinary.map((r) => r.url).join(', ')}`,
+  );
   assert.ok(ordinary.some((r) => r.url.endsWith('/dpseg/dpseg_rt_bg.wasm')), 'the runtime was fetched');
+  // The report that is due: the report module is fetched to make it.
+  const due = requests.length;
+  const sent = await page.evaluate(async () => {
+    await window.engine.sendNow();
+    return window.engine.sent().length;
+  });
+  assert.equal(sent, 1, 'the report went out');
+  assert.ok(requests.slice(due).some(reporting), 'making the report fetched the report module');
+  assert.ok(!requests.slice(due).some((r) => verifier(r) || tools(r)));
   // Explaining in words is the full module's: asking for it loads it.
   const words = await page.evaluate(async () => {
     const dpseg = await import('/dpseg/dpseg.js');

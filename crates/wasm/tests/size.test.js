@@ -1,12 +1,10 @@
-// What every page of a site loads: the runtime module's wasm and the SDK module (SDK and the
-// runtime's glue, bundled and minified), after `gzip -9` (the gzip program, as the budget says). The
-// modules imported on demand — the verify-only build for a new campaign version, the full one for
-// explanations in words and the tools — are printed but not counted (ARCHITECTURE "Two wasm
-// modules").
-//
-// The issue's budget is 40 KB; the page's share is still above it (see README, "Browser
-// package"), so this test holds the line where it is: it fails when what a page loads grows
-// past CEILING_BYTES, and prints the figures.
+// The issue's size budget: what every page of a site loads — the runtime module's wasm and the
+// SDK module (SDK and the runtime's glue, bundled and minified) — after `gzip -9` (the gzip
+// program, as the budget says) is at most 40 KB. The modules imported on demand are printed but
+// not counted (ARCHITECTURE "Browser modules"): the report module when a report is due (at most
+// once per campaign and epoch) or the ledger is shown, the verify-only build for a campaign
+// version new to the device, the full one with the tools' JS for explanations in words and the
+// tools.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,15 +13,18 @@ import { join } from 'node:path';
 import { pkg } from './harness.js';
 
 const BUDGET_BYTES = 40 * 1024;
-const CEILING_BYTES = 72 * 1024;
 
-test('what every page loads, gzipped, stays under the ceiling', () => {
+test('what every page loads is at most 40 KB gzipped', () => {
   const gz = (name) => execFileSync('gzip', ['-9c', join(pkg, name)], { maxBuffer: 1 << 26 }).length;
   const wasm = gz('dpseg_rt_bg.wasm');
   const js = gz('dpseg.js');
   const page = wasm + js;
+  const report = gz('dpseg_report_bg.wasm') + gz('dpseg_report.js');
   const verifier = gz('dpseg_verify_bg.wasm') + gz('dpseg_verify.js');
-  const tools = gz('dpseg_core_bg.wasm') + gz('dpseg_core.js');
-  console.log(`every page: runtime wasm ${wasm} B + JS ${js} B = ${page} B gzipped (budget ${BUDGET_BYTES} B, ceiling ${CEILING_BYTES} B); on demand: verifier ${verifier} B, tools ${tools} B`);
-  assert.ok(page <= CEILING_BYTES, `what a page loads grew to ${page} B gzipped (ceiling ${CEILING_BYTES} B)`);
+  const tools = gz('dpseg_core_bg.wasm') + gz('dpseg_core.js') + gz('dpseg_tools.js');
+  console.log(
+    `every page: runtime wasm ${wasm} B + JS ${js} B = ${page} B gzipped (budget ${BUDGET_BYTES} B); ` +
+      `on demand: report module ${report} B, verifier ${verifier} B, tools ${tools} B`,
+  );
+  assert.ok(page <= BUDGET_BYTES, `what a page loads is ${page} B gzipped, over the budget of ${BUDGET_BYTES} B`);
 });
