@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Where the runtime module's gzipped size goes (ARCHITECTURE "Two wasm modules"): builds the
+# Where the runtime module's gzipped size goes (ARCHITECTURE "Browser modules"): builds the
 # runtime as shipped, then once per part with that part's exports removed, and prints what each
 # removal saves (wasm after wasm-bindgen and wasm-opt -Oz, gzip -9). Works on a copy of the
 # repository's sources in a temporary directory with its own target directory, so the checkout
@@ -60,5 +60,5 @@ part() { # label, fn names...
 part "profile changes (set, track, profile, importProfile)" set track profile import_profile
 part "answers for the report module (itemTruth)" item_truth
 part "reading a compact campaign (loadRunnable)" load_runnable
-part "device state and ledger (device, importDevice, ledger)" device import_device ledger
+part "evaluation (evaluate, inSegment)" evaluate in_segment
 cp "$work/lib.rs.orig" "$lib"

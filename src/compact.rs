@@ -1,7 +1,7 @@
 //! The compact binary form of what a device runs: a verified campaign ([`Runnable`]), the data
 //! map ([`Schema`]) and the device state ([`DeviceState`]).
 //!
-//! The browser ships two modules (ARCHITECTURE "Two wasm modules"): the verifier (the whole
+//! The browser ships several modules (ARCHITECTURE "Browser modules"): the verifier (the whole
 //! core) compiles and lints a campaign once per `config_id` and hands the small runtime these
 //! bytes. The format is private to one build of dpseg — both sides are the same source — so it
 //! has no versioning beyond a leading tag, and any malformed input is refused with the offset

@@ -1,4 +1,4 @@
-//! The verifier module (ARCHITECTURE "Two wasm modules"): the whole core, which a page imports
+//! The verifier module (ARCHITECTURE "Browser modules"): the whole core, which a page imports
 //! only when it needs it. Built twice: without features as `dpseg_verify`, which a page imports
 //! when it meets a campaign version it has not verified; with the default `tools` feature as
 //! `dpseg_core`, for explanations in words and the tools.
