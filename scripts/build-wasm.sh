@@ -30,7 +30,7 @@ inputs=(src crates/wasm/src crates/wasm-rt/src crates/wasm-report/src crates/was
         crates/wasm/Cargo.toml crates/wasm-rt/Cargo.toml crates/wasm-report/Cargo.toml crates/wasm-common/Cargo.toml
         Cargo.toml Cargo.lock .cargo package-lock.json)
 if [ -f "$out/dpseg_core_bg.wasm" ] && [ -f "$out/dpseg_verify_bg.wasm" ] && [ -f "$out/dpseg_rt_bg.wasm" ] \
-   && [ -f "$out/dpseg_report_bg.wasm" ] \
+   && [ -f "$out/dpseg_report_bg.wasm" ] && [ -f "$out/dpseg_tools.js" ] \
    && [ -z "$(find "${inputs[@]}" -newer "$out/dpseg_rt_bg.wasm" -print -quit)" ]; then
   say "browser package is up to date ($out)"
   exit 0

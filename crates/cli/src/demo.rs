@@ -37,7 +37,12 @@ impl Paths {
         };
         let build = "run ./scripts/build-wasm.sh, or dpseg demo from the repository root";
         let package = need(self.package.clone(), build)?;
-        for wasm in ["dpseg_rt_bg.wasm", "dpseg_verify_bg.wasm", "dpseg_core_bg.wasm"] {
+        for wasm in [
+            "dpseg_rt_bg.wasm",
+            "dpseg_report_bg.wasm",
+            "dpseg_verify_bg.wasm",
+            "dpseg_core_bg.wasm",
+        ] {
             if !package.join(wasm).is_file() {
                 return Err(Failure(format!("{} has no {wasm}; {build}", package.display()), 2));
             }
