@@ -945,4 +945,8 @@ export function plan(campaign, options) {
  * Tools for rule editors and the spec suite; each throws DpsegError with `details.at`/`path`.
  * Their code is in dpseg_tools.js, imported by `loadTools()` with the full module.
  */
-export const tools = new Proxy({}, { get: (_, name) => loaded().tools[name] });
+export const tools = Object.fromEntries(
+  ['parseRule', 'checkRule', 'printRule', 'evaluateCampaign', 'evaluateOnDevice', 'checkProfileOnDevice', 'checkProfile'].map(
+    (name) => [name, (...args) => loaded().tools[name](...args)],
+  ),
+);
