@@ -3,6 +3,8 @@
 
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
+extern crate alloc;
+
 use dpseg::privacy::ledger::SitePolicy;
 use rand_core::{CryptoRng, RngCore};
 use wasm_bindgen::prelude::*;
@@ -39,6 +41,32 @@ pub fn secs(now_ms: f64) -> Result<i64, JsValue> {
     } else {
         Err(error("bad-time", "the time is not a finite number of milliseconds", JsValue::NULL))
     }
+}
+
+/// `campaign-empty`: a campaign with nothing to evaluate or report.
+pub fn campaign_empty() -> JsValue {
+    error("campaign-empty", "campaign has no segments or groups", JsValue::NULL)
+}
+
+/// `unknown-campaign`: no campaign was loaded under `handle`.
+pub fn unknown_campaign(handle: u32) -> JsValue {
+    error("unknown-campaign", "no campaign with this handle", object(&[("handle", handle.into())]))
+}
+
+/// Puts `item` in `list` in place of the entry with the same `id`, or at the end; returns its
+/// index, the handle JS holds.
+pub fn replace_or_push<T>(list: &mut alloc::vec::Vec<T>, item: T, id: impl Fn(&T) -> &str) -> u32 {
+    let slot = match list.iter().position(|x| id(x) == id(&item)) {
+        Some(i) => {
+            list[i] = item;
+            i
+        }
+        None => {
+            list.push(item);
+            list.len() - 1
+        }
+    };
+    u32::try_from(slot).unwrap_or(u32::MAX)
 }
 
 /// The site's caps: the highest ε of one report and the highest total over the rolling window.

@@ -5,8 +5,9 @@
 //! It holds the campaigns' heads and mechanisms (read from the compact form the runtime runs)
 //! and the site's caps, and no visitor data: the device state (secret and ledger) lives in the
 //! page's storage in its compact form, which this module makes (`newDevice`), reads (`budget`)
-//! and updates (`report`, which also takes the runtime's answers). The ledger check, the memoised noise and the encoding
-//! are the core's `DeviceState::report_with`, as everywhere else.
+//! and updates (`report`, which also takes the runtime's answers). The ledger check, the
+//! memoised noise and the encoding are the core's `DeviceState::report_with`, as everywhere
+//! else.
 //!
 //! Every failure is thrown as the one `DpsegError` shape; nothing panics (the workspace denies
 //! `unwrap`, `expect` and `panic`, and the wasm profile aborts rather than unwinds).
@@ -14,7 +15,9 @@
 use dpseg::campaign::{Head, Runnable};
 use dpseg::privacy::ledger::{DeviceState, LedgerError, SitePolicy};
 use dpseg::privacy::mechanism::Mechanism;
-use dpseg_wasm_common::{error, object, secs, site_policy, SystemRng};
+use dpseg_wasm_common::{
+    campaign_empty, error, object, replace_or_push, secs, site_policy, unknown_campaign, SystemRng,
+};
 use wasm_bindgen::prelude::*;
 
 /// As in the runtime (see its lib.rs).
@@ -94,24 +97,8 @@ impl Reporter {
     pub fn load(&mut self, runnable: &[u8]) -> Result<u32, JsValue> {
         let (head, mechanism) = Runnable::read_head(runnable)
             .map_err(|e| error("runnable-syntax", &e.message(), JsValue::NULL))?;
-        let Some(mechanism) = mechanism else {
-            return Err(error(
-                "campaign-empty",
-                "campaign has no segments or groups",
-                JsValue::NULL,
-            ));
-        };
-        let slot = match self.campaigns.iter().position(|(h, _)| h.id() == head.id()) {
-            Some(i) => {
-                self.campaigns[i] = (head, mechanism);
-                i
-            }
-            None => {
-                self.campaigns.push((head, mechanism));
-                self.campaigns.len() - 1
-            }
-        };
-        Ok(u32::try_from(slot).unwrap_or(u32::MAX))
+        let mechanism = mechanism.ok_or_else(campaign_empty)?;
+        Ok(replace_or_push(&mut self.campaigns, (head, mechanism), |(h, _)| h.id()))
     }
 
     /// What the device state's ledger says at `now_ms`: `{spent, ledger}`, the ε spent over the
@@ -142,7 +129,7 @@ impl Reporter {
 
     /// Makes this epoch's report of campaign `handle` and records its cost in the ledger.
     ///
-    /// - `device`: the device state in its compact form (the runtime's `device()`);
+    /// - `device`: the device state in its compact form (`newDevice`'s, or a previous report's);
     /// - `truth`: a function from a report item's index to its true value (the runtime's
     ///   `itemTruth`), asked only for the items this device samples, so a report of a large
     ///   campaign evaluates a few of its segments.
@@ -163,13 +150,8 @@ impl Reporter {
         now_ms: f64,
     ) -> Result<JsValue, JsValue> {
         let now = secs(now_ms)?;
-        let (head, mechanism) = self.campaigns.get(handle as usize).ok_or_else(|| {
-            error(
-                "unknown-campaign",
-                "no campaign with this handle",
-                object(&[("handle", handle.into())]),
-            )
-        })?;
+        let (head, mechanism) =
+            self.campaigns.get(handle as usize).ok_or_else(|| unknown_campaign(handle))?;
         let mut device = device_state(device)?;
         let items = mechanism.items();
         let mut bad = None;

@@ -3,8 +3,8 @@
 //! It keeps the profile and the campaigns a page runs inside wasm memory; validates every
 //! change against the data map; evaluates segments; and gives the report module
 //! (`crates/wasm-report`, loaded only when a report is due), which holds the device secret and
-//! ledger, the true answers to privatise. It reads campaigns only in the compact form the verifier module produces after
-//! recompiling the campaign, recomputing its `config_id` and linting it (see
+//! ledger, the true answers to privatise. It reads campaigns only in the compact form the
+//! verifier module produces after recompiling the campaign, recomputing its `config_id` and linting it (see
 //! `dpseg::campaign::Runnable`), and the data map in the compact form the verifier produced
 //! after validating it, so it carries no rule parser, compiler, linter, data map validation or
 //! JSON text handling.
@@ -22,7 +22,9 @@ use dpseg::limits::Limits;
 use dpseg::privacy::ledger::SitePolicy;
 use dpseg::profile::{Profile, ProfileError};
 use dpseg::schema::Schema;
-use dpseg_wasm_common::{error, object, secs, site_policy};
+use dpseg_wasm_common::{
+    campaign_empty, error, object, replace_or_push, secs, site_policy, unknown_campaign,
+};
 use wasm_bindgen::prelude::*;
 
 mod lite;
@@ -36,8 +38,8 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     core::arch::wasm32::unreachable()
 }
 
-/// Talc instead of the standard dlmalloc: about 3 KB less gzipped wasm on every page, and as
-/// fast for the runtime's small, short-lived allocations.
+/// Talc instead of the standard dlmalloc (and without realloc-in-place, see Cargo.toml): less
+/// wasm on every page; allocation is not on the evaluation path, which allocates nothing.
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 static ALLOC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
@@ -46,14 +48,6 @@ use lite::{profile_to_js, Lite};
 
 fn profile_error(e: &ProfileError) -> JsValue {
     error(e.code(), &e.message(), object(&[("path", JsValue::from_str(&e.path))]))
-}
-
-fn campaign_empty() -> JsValue {
-    error("campaign-empty", "campaign has no segments or groups", JsValue::NULL)
-}
-
-fn unknown_campaign(handle: u32) -> JsValue {
-    error("unknown-campaign", "no campaign with this handle", object(&[("handle", handle.into())]))
 }
 
 /// A campaign the runtime runs.
@@ -165,17 +159,7 @@ impl Runtime {
         }
         let membership = run.new_membership();
         let loaded = Loaded { run, membership };
-        let slot = match self.campaigns.iter().position(|c| c.run.id() == loaded.run.id()) {
-            Some(i) => {
-                self.campaigns[i] = loaded;
-                i
-            }
-            None => {
-                self.campaigns.push(loaded);
-                self.campaigns.len() - 1
-            }
-        };
-        Ok(u32::try_from(slot).unwrap_or(u32::MAX))
+        Ok(replace_or_push(&mut self.campaigns, loaded, |c| c.run.id()))
     }
 
     /// Evaluates every segment and group of campaign `handle` at `now_ms`: one entry per
