@@ -14,7 +14,6 @@
 //! [`DeviceState`]: crate::privacy::ledger::DeviceState
 //! [`Schema`]: crate::schema::Schema
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 use core::fmt;

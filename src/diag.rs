@@ -1,6 +1,5 @@
 //! Shared pieces of user-facing error reporting: positions, caret snippets and "did you mean".
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 use core::fmt;

@@ -14,7 +14,6 @@
 //! * the 95% interval solves `(λ̂ − λ)² ≤ z²V(λ)/n` for `λ` (the Wilson score interval of this
 //!   variance), maps it through the affine estimator and clamps it to `[0, N]`.
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 use crate::privacy::mechanism::{ItemMechanism, Mechanism, Slot};

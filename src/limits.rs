@@ -4,9 +4,6 @@
 //! in `docs/limits.md`. Limits are plain data: callers that need other bounds build a [`Limits`]
 //! with struct-update syntax (`Limits { rule_nodes_max: 512, ..Limits::default() }`).
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
-use crate::prelude::*;
-
 /// Bounds on schemas, profiles, rules and campaigns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {

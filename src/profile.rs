@@ -8,7 +8,6 @@
 //! per type in time order with one column per property, so a window `[now - d, now]` is two
 //! binary searches and a filter reads one column.
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 use core::fmt;

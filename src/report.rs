@@ -11,7 +11,6 @@
 //! packed as in [`Slot`]), items in increasing order. Its length depends only on the campaign.
 //! Decoding is strict: every field is checked and each failure has its own error.
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 use core::fmt;

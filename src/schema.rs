@@ -7,7 +7,6 @@
 //! Attributes and events are kept sorted by name; their position is their integer id, which the
 //! rule compiler uses instead of names.
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 use alloc::collections::BTreeMap;
@@ -307,7 +306,6 @@ struct RawEvent {
 /// its size.
 mod json_form {
 
-    #[allow(unused_imports, reason = "the prelude std would bring")]
     use crate::prelude::*;
     use alloc::collections::BTreeMap;
 
@@ -818,7 +816,6 @@ mod compact {
     use super::{AttrType, AttributeDef, EventDef, PropDef, Schema, Sensitivity, Source};
     use crate::compact::{CompactError, Reader, Writer};
     use crate::limits::Limits;
-    #[allow(unused_imports, reason = "the prelude std would bring")]
     use crate::prelude::*;
     use crate::time::{Duration, DurationUnit};
 

@@ -7,7 +7,6 @@
 //! code a real device runs, with [`SimRandomness`] (seeded, fast, not for devices) standing in
 //! for the CSPRNG and the device PRF; each device keeps its memoised answers across epochs.
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 use crate::estimate::Tally;

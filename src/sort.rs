@@ -4,9 +4,6 @@
 //! O(n log n) for the large ones a page could pass. Not stable: every caller sorts values whose
 //! equal elements are identical (or, for object keys, absent).
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
-use crate::prelude::*;
-
 /// Sorts `v` so that no element is `less` than one before it.
 pub fn heapsort_by<T>(v: &mut [T], mut less: impl FnMut(&T, &T) -> bool) {
     // Restores the max-heap property below `root` within `v[..end]`.
@@ -37,6 +34,7 @@ pub fn heapsort_by<T>(v: &mut [T], mut less: impl FnMut(&T, &T) -> bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prelude::*;
     use proptest::prelude::*;
 
     proptest! {

@@ -3,7 +3,6 @@
 //! formatting machinery; the native build's `Display` impls use the same functions, so both
 //! say exactly the same words.
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 /// The parts, concatenated.

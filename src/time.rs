@@ -10,7 +10,6 @@
 //! The calendar arithmetic is Howard Hinnant's `days_from_civil` algorithm
 //! (<https://howardhinnant.github.io/date_algorithms.html>), proleptic Gregorian.
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 use core::fmt;

@@ -6,7 +6,6 @@
 //! (`epsilon-over-cap`). Warnings: group cases after an always-true case (`unreachable-case`);
 //! review entries that approve nothing used (`unused-review`).
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 use alloc::collections::BTreeSet;

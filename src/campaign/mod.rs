@@ -17,7 +17,6 @@
 //! `[review]` block do not change what devices compute, so they are not hashed; reformatting a
 //! rule does not change the id, while any change of the realised mechanism does.
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 pub mod lint;

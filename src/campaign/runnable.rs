@@ -6,7 +6,6 @@
 //! receives one in the [compact form](crate::compact) from the verifier module and evaluates and
 //! reports with exactly the code the verifier would.
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 use crate::compact::{CompactError, Reader, Writer};

@@ -9,9 +9,6 @@
 //! only) and, in `tests/privacy_exact.rs`, an enumerator that walks every outcome with its exact
 //! probability to prove the privacy bound of the real code.
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
-use crate::prelude::*;
-
 use hmac::{Hmac, Mac};
 use rand_core::{CryptoRng, RngCore};
 use sha2::Sha256;
@@ -278,6 +275,7 @@ impl Randomness for SimRandomness {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prelude::*;
 
     #[test]
     fn coins_round_in_the_safe_direction() {

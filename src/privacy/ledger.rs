@@ -7,7 +7,6 @@
 //! report, and the ε spent in the rolling window plus this report stays within the window cap;
 //! otherwise nothing is produced, so nothing can be sent.
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 use core::fmt;

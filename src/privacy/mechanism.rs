@@ -24,10 +24,9 @@
 //! The estimator always uses the composite channel's support probabilities `p` (the value is
 //! the true one) and `q` (it is not), computed from the realised coins.
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
-use crate::prelude::*;
-
 use core::fmt;
+
+use crate::prelude::*;
 
 use crate::campaign::{Campaign, Membership};
 use crate::privacy::coin::{Coin, MemoKey, Randomness};
@@ -644,8 +643,6 @@ mod compact {
 
     use super::{ItemMechanism, Mechanism, Oracle};
     use crate::compact::{Reader, Writer};
-    #[allow(unused_imports, reason = "the prelude std would bring")]
-    use crate::prelude::*;
     use crate::privacy::coin::Coin;
 
     const ORACLES: [Oracle; 4] = [Oracle::Grr, Oracle::Oue, Oracle::Olh, Oracle::Ss];

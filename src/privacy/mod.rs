@@ -2,9 +2,6 @@
 //!
 //! The guarantees, and the tests that back each, are stated in `docs/privacy.md`.
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
-use crate::prelude::*;
-
 pub mod coin;
 pub mod ledger;
 pub mod mechanism;

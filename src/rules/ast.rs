@@ -5,7 +5,6 @@
 //! (externally tagged, snake_case: `{"and": [...]}`, `{"compare": {"op": ">=", "left": ...}}`).
 //! Spans record where a node was written; they take no part in equality or in the JSON form.
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 use serde::{Deserialize, Serialize};

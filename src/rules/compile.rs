@@ -6,7 +6,6 @@
 //! their properties inside windows) and the campaign's segment list; constants compared with an
 //! attribute that has a closed vocabulary must belong to it.
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 use core::fmt;

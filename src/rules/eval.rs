@@ -9,7 +9,6 @@
 //!
 //! Evaluation allocates nothing: values borrow from the profile and the program.
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 use core::cmp::Ordering;

@@ -5,7 +5,6 @@
 //! window, referenced segments). It is meant for people — the visitor's preference center and
 //! `dpseg eval --explain` — so it favours clarity over speed and may allocate freely.
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 use serde::Serialize;

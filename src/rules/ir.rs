@@ -4,7 +4,6 @@
 //! search. One [`Program`] holds every rule of a campaign; each node remembers which rule and
 //! which span of its text it came from, so explanations can quote the source.
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 use crate::diag::Span;
@@ -208,7 +207,6 @@ mod compact {
 
     use super::{ConstSet, Node, NodeId, Program};
     use crate::compact::{Reader, Writer};
-    #[allow(unused_imports, reason = "the prelude std would bring")]
     use crate::prelude::*;
     use crate::rules::ast::{AggFn, CmpOp, TextOp};
 

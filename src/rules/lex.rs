@@ -3,7 +3,6 @@
 //! Keywords are lexed as identifiers and recognised by the parser; [`is_reserved`] lists the
 //! words that can never name an attribute, event or property.
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 use crate::diag::Span;

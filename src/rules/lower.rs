@@ -5,9 +5,6 @@
 //! `char::to_lowercase`, so a toolchain with newer Unicode tables fails it; regenerate the runs
 //! then with `cargo test -p dpseg --lib lower -- --ignored --nocapture` (it prints them).
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
-use crate::prelude::*;
-
 use core::iter::{once, Chain, Once};
 use core::option::IntoIter;
 
@@ -229,6 +226,7 @@ fn lowered(c: char) -> char {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prelude::*;
 
     fn every_char() -> impl Iterator<Item = char> {
         (0..=0x10_FFFF).filter_map(char::from_u32)

@@ -4,7 +4,6 @@
 //! Pipeline: [`lex`] → [`parse`] (text) or serde (JSON) → [`ast::Expr`] → [`compile`] (type check
 //! and lower, names resolved to integer ids) → [`ir::Program`] → [`eval`] / [`explain`].
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 pub mod ast;

@@ -7,7 +7,6 @@
 //!
 //! Recursion is bounded by `rule_depth_max`, so no input can overflow the stack.
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 use crate::diag::{did_you_mean, suggestion_suffix, Span};

@@ -4,7 +4,6 @@
 //! JSON form accepts, `parse(t.to_string()) == t` (the round-trip property tested in
 //! `tests/roundtrip.rs`).
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 use core::fmt::{self, Write};

@@ -5,7 +5,6 @@
 //! data ("your budget is 150"), say what the rule asked, and whether it held. `and`/`or`/`not`
 //! become nested reasons, so a page can render them as a list with a tick or a cross on each.
 
-#[allow(unused_imports, reason = "the prelude std would bring")]
 use crate::prelude::*;
 
 use serde::Serialize;

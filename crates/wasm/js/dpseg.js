@@ -684,7 +684,7 @@ export class Engine {
 
   /** The report module's reporter for this engine's caps, with the campaigns it has read. */
   reporterOf(module) {
-    this.reporter ??= { module, r: guard(() => new module.Reporter(this.epsilonReportMax, this.epsilonWindowMax)), loaded: new Map() };
+    this.reporter ??= { r: guard(() => new module.Reporter(this.epsilonReportMax, this.epsilonWindowMax)), loaded: new Map() };
     return this.reporter;
   }
 
@@ -717,9 +717,9 @@ export class Engine {
     };
     if ([...this.handles.values()].some(isDue)) {
       try {
-        await this.report(await loadReporter(), isDue, now);
+        this.report(await loadReporter(), isDue, now);
       } catch (e) {
-        // The report module did not load: the reports stay due, for the next tick.
+        // The report module did not load (or refused the caps): the reports stay due, for the next tick.
         this.lastError = `${e.code}: ${e.message}`;
       }
     }
