@@ -27,7 +27,7 @@ fn benches(c: &mut Criterion) {
     let mut slots = vec![Slot { item: 0, out: 0 }; usize::from(mech256.per_report())];
     c.bench_function("privatize/256-segments", |b| {
         b.iter(|| {
-            let mut r = DeviceRandomness::new(&mut rng, &prf);
+            let mut r = DeviceRandomness::one_version(&mut rng, &prf);
             mech256.privatize(black_box(&truth), &mut r, &mut slots);
             encode("campaign", "config", 20_481, &mech256, &slots, &mut r)
         })

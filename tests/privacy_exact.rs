@@ -23,7 +23,9 @@
 use std::collections::HashMap;
 
 use dpseg::privacy::coin::{Coin, MemoKey, Randomness};
-use dpseg::privacy::mechanism::{ItemMechanism, Mechanism, Oracle, Slot};
+use dpseg::privacy::mechanism::{
+    ItemMechanism, Mechanism, MechanismError, Oracle, Slot, EPSILON_SUPPORTED_MAX,
+};
 use dpseg::report::encode;
 use num_bigint::BigInt;
 use num_rational::BigRational;
@@ -216,7 +218,13 @@ fn item_ratio(item: &ItemMechanism) -> BigRational {
             let b = &q1 * (&m - &w);
             let c = &q1 * &w;
             let d = &p1 + &q1 * (&m - &one - &w);
-            (a * &t + b) / (c * &t + d)
+            let r = (a * &t + b) / (c * &t + d);
+            // Below 1 the worst pair of outputs is the other way round.
+            if r < one {
+                one / r
+            } else {
+                r
+            }
         }
         Oracle::Olh => {
             let g = BigRational::from_integer(BigInt::from(item.g));
@@ -407,4 +415,164 @@ fn the_check_catches_a_coin_off_by_one_unit() {
     let mut broken = item.clone();
     broken.inst = Coin::from_numerator(item.inst.numerator() - 1);
     assert!(max_ratio(&Mechanism::from_items(vec![broken], 0, 1), 1) > bound);
+}
+
+/// Paths the explorer walks for one input of `item` (an upper estimate).
+fn paths(item: &ItemMechanism) -> f64 {
+    let m = f64::from(item.domain);
+    let memo = 2.0 * (m - 1.0);
+    match item.oracle {
+        Oracle::Grr => memo * 2.0 * (m - 1.0),
+        Oracle::Oue => 4f64.powf(m),
+        Oracle::Ss => {
+            // Floyd's draws of `omega` (or `omega - 1`) of the m - 1 other values.
+            let n = m - 1.0;
+            let floyd: f64 = (0..item.omega).map(|i| n - f64::from(i)).product();
+            memo * 2.0 * floyd
+        }
+        Oracle::Olh => memo * 256.0 * 2.0 * f64::from(item.g),
+    }
+}
+
+const GRID_EPS: [f64; 8] = [0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 4.0, 8.0];
+const GRID_LIFETIME: [f64; 4] = [1.0, 1.5, 2.0, 4.0];
+
+/// Checks one planned mechanism at zero tolerance: every item honest and within its share;
+/// each distinct item's real privatisation enumerated where that stays cheap, its exact ratio
+/// from the realised coins everywhere; the report's exact worst ratio (the product of the
+/// `per_report` costliest items) at most e^claimed, and the claim at most the campaign's ε.
+/// Returns (items enumerated, items computed).
+fn check_planned(name: &str, mech: &Mechanism, eps: f64, eps_lifetime: f64) -> (usize, usize) {
+    assert!(mech.check().is_ok(), "{name}: {:?}", mech.check());
+    assert!(
+        mech.eps_report() > 0.0 && mech.eps_report() <= eps,
+        "{name}: planned ε {} outside (0, {eps}]",
+        mech.eps_report()
+    );
+    assert!(mech.eps_lifetime() <= eps_lifetime, "{name}: lifetime {}", mech.eps_lifetime());
+    let (mut enumerated, mut computed) = (0, 0);
+    let mut seen: Vec<(u16, Oracle, u16)> = Vec::new();
+    for item in mech.items() {
+        assert!(item.p > item.q, "{name}: p {} <= q {}", item.p, item.q);
+        assert!(item.variance() > 0.0 && item.variance().is_finite(), "{name}");
+        let share = eps / f64::from(mech.per_report());
+        assert!(
+            item.eps_report > 0.0 && item.eps_report <= share,
+            "{name}: item ε {}",
+            item.eps_report
+        );
+        let exact = item_ratio(item);
+        let ln_exact = exact.to_f64().unwrap().ln();
+        assert!(
+            ln_exact <= item.eps_report,
+            "{name}: ln ratio {ln_exact} > claimed {}",
+            item.eps_report
+        );
+        if seen.contains(&(item.domain, item.oracle, item.omega)) {
+            continue;
+        }
+        seen.push((item.domain, item.oracle, item.omega));
+        if paths(item) * f64::from(item.domain) <= 60_000.0 {
+            let one = Mechanism::from_items(vec![item.clone()], 0, 1);
+            let got = max_ratio(&one, 1);
+            assert!(
+                got <= exact,
+                "{name}: enumerated {} > exact {}",
+                got.to_f64().unwrap(),
+                exact.to_f64().unwrap()
+            );
+            enumerated += 1;
+        } else {
+            computed += 1;
+        }
+    }
+    let whole = claimed_ratio(mech, 1).to_f64().unwrap().ln();
+    assert!(
+        whole <= mech.eps_report(),
+        "{name}: report ln ratio {whole} > claimed {}",
+        mech.eps_report()
+    );
+    (enumerated, computed)
+}
+
+#[test]
+fn every_mechanism_the_planner_picks_is_private() {
+    let start = std::time::Instant::now();
+    let (mut plans, mut enumerated, mut computed) = (0, 0, 0);
+    for m in (2u16..=12).chain([16, 33, 64]) {
+        for eps in GRID_EPS {
+            for ratio in GRID_LIFETIME {
+                // A group alone, and two segments with the group.
+                for (domains, segments) in [(vec![m], 0u16), (vec![2, 2, m], 2)] {
+                    let life = eps * ratio;
+                    let name = format!("domains {domains:?} ε={eps} lifetime={life}");
+                    if life > EPSILON_SUPPORTED_MAX {
+                        // Refused with a clear error (lint's epsilon-unsupported), never planned.
+                        let got = Mechanism::for_domains(&domains, segments, eps, life);
+                        assert!(matches!(got, Err(MechanismError::Epsilon(_))), "{name}: {got:?}");
+                        continue;
+                    }
+                    let mech = Mechanism::for_domains(&domains, segments, eps, life)
+                        .unwrap_or_else(|e| panic!("{name}: the planner found nothing: {e}"));
+                    let (e, c) = check_planned(&name, &mech, eps, life);
+                    plans += 1;
+                    enumerated += e;
+                    computed += c;
+                }
+            }
+        }
+    }
+    println!(
+        "{plans} plans; {enumerated} items enumerated, {computed} from exact coins; {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn small_planned_campaigns_are_private_report_by_report() {
+    // Whole reports (sampling, every item, the encoding) enumerated for campaigns small enough.
+    for eps in GRID_EPS {
+        for ratio in [1.0, 4.0] {
+            for (domains, segments) in [(vec![2u16, 2, 3], 2u16), (vec![2, 4], 1), (vec![3, 3], 0)]
+            {
+                let life = (eps * ratio).min(EPSILON_SUPPORTED_MAX);
+                let mech = Mechanism::for_domains(&domains, segments, eps, life).unwrap();
+                check(&format!("report {domains:?} ε={eps} lifetime={life}"), &mech, eps, 1);
+            }
+        }
+    }
+}
+
+#[test]
+fn regression_a_32_case_group_at_epsilon_1_is_honest() {
+    // Planned ε = −4 before: the subset never held the permanent answer, so every report was
+    // "every value but the answer" in the clear.
+    let mech = Mechanism::for_domains(&[33], 0, 1.0, 4.0).unwrap();
+    check_planned("32 cases + none at ε = 1", &mech, 1.0, 4.0);
+    assert!(mech.eps_report() > 0.99 && mech.eps_report() <= 1.0, "{}", mech.eps_report());
+    // The infeasible parameters the old solver produced are refused by the check.
+    let item = &mech.items()[0];
+    let broken =
+        ItemMechanism::from_coins(Oracle::Ss, 33, item.memo, Coin::NEVER, item.omega.max(1), 0);
+    let claimed_low = ItemMechanism { eps_report: 1.0, ..broken.clone() };
+    assert!(
+        broken.eps_report > 1.0 || broken.check().is_err(),
+        "a subset that never holds the answer costs more than ε = 1: {}",
+        broken.eps_report
+    );
+    assert!(item_ratio(&claimed_low).to_f64().unwrap().ln() > claimed_low.eps_report);
+}
+
+#[test]
+fn the_claim_is_never_above_the_campaign_epsilon() {
+    // ε = 0.005 planned 0.005001 before (the total was rounded up to 1e-6).
+    for eps in [0.001, 0.005, 0.01, 0.123_456_789, 1.0, 2.0] {
+        for d in [1usize, 3, 10, 64, 200] {
+            let mech =
+                Mechanism::for_domains(&vec![2; d], u16::try_from(d).unwrap(), eps, 4.0 * eps)
+                    .unwrap();
+            assert!(mech.eps_report() <= eps, "ε {eps}, {d} segments: {}", mech.eps_report());
+            assert!(mech.eps_report() > eps * (1.0 - 1e-5), "ε {eps}: {}", mech.eps_report());
+        }
+    }
 }

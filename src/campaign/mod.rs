@@ -101,6 +101,14 @@ pub struct GroupDef {
     pub description: Option<String>,
 }
 
+impl GroupDef {
+    /// True when some case always holds, so a device is never in "none": the last case's rule
+    /// is `true` (in canonical form; `(true)` counts too).
+    pub fn is_exhaustive(&self) -> bool {
+        self.cases.last().is_some_and(|c| canonical_rule(&c.rule) == "true")
+    }
+}
+
 /// A recorded approval to use sensitive data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -336,6 +344,18 @@ impl Campaign {
     /// The index of group `id`.
     pub fn group_index(&self, id: &str) -> Option<usize> {
         self.groups.iter().position(|g| g.id == id)
+    }
+
+    /// The number of values each item reports over, segments first: 2 for a segment; for a
+    /// group one per case and one for "none", unless the group is exhaustive
+    /// ([`GroupDef::is_exhaustive`]), when "none" cannot happen and is not a value.
+    pub fn item_domains(&self) -> Vec<u16> {
+        let segments = core::iter::repeat_n(2u16, self.segments.len());
+        let groups = self.groups.iter().map(|g| {
+            let none = usize::from(!g.is_exhaustive());
+            u16::try_from(g.cases.len() + none).unwrap_or(u16::MAX)
+        });
+        segments.chain(groups).collect()
     }
 
     /// `(segments, groups)` maps with a value for every segment and group case:
@@ -746,6 +766,7 @@ pub(crate) fn analyze(
         }
     };
     let config_id = config_id(c, mechanism.as_ref());
+    let memo_ids = mechanism.as_ref().map_or_else(Vec::new, |m| memo_ids(c, &infos, m));
     let refs = |info: &CompiledRule| !info.segment_refs.is_empty();
     let (segment_infos, case_infos) = infos.split_at(segment_ids.len());
     let mut case_infos = case_infos.iter();
@@ -761,7 +782,7 @@ pub(crate) fn analyze(
         .collect();
     let (groups, group_refs) = groups.into_iter().unzip();
     let run = Runnable {
-        head: Head { id: c.id.clone(), config_id, epoch_secs: c.epoch.secs() },
+        head: Head { id: c.id.clone(), config_id, epoch_secs: c.epoch.secs(), memo_ids },
         program,
         roots: segment_infos.iter().map(|i| i.root).collect(),
         segment_refs: segment_infos.iter().map(refs).collect(),
@@ -773,6 +794,71 @@ pub(crate) fn analyze(
     };
     let compiled = CompiledCampaign { campaign: c.clone(), sources, rule_info: infos, run };
     (Some(compiled), findings)
+}
+
+/// Per item, the identity of its permanent answers (see `docs/privacy.md`, "The lifetime
+/// bound"): SHA-256 over `dpseg-memo-v1\0`, the campaign id, the item's meaning (its rules in
+/// canonical form, or its group's cases in order, with every segment they reference, directly
+/// or not, by id and rule) and its permanent layer (kind, number of values, memo coin), first 16
+/// bytes. A new version of a campaign whose item means the same and draws the same permanent
+/// answer keeps the identity, so devices keep their answers and are not charged again; renaming
+/// the item itself does not change it.
+fn memo_ids(c: &Campaign, infos: &[CompiledRule], mechanism: &Mechanism) -> Vec<[u8; 16]> {
+    let n = c.segments.len();
+    let referenced = |start: &[usize]| -> Vec<usize> {
+        let mut seen = vec![false; n];
+        let mut stack: Vec<usize> = start.to_vec();
+        while let Some(i) = stack.pop() {
+            for &(r, _) in &infos[i].segment_refs {
+                let r = usize::from(r);
+                if r < n && !core::mem::replace(&mut seen[r], true) {
+                    stack.push(r);
+                }
+            }
+        }
+        (0..n).filter(|&i| seen[i]).collect()
+    };
+    let mut next = n;
+    let mut items: Vec<(Vec<String>, Vec<usize>)> =
+        (0..n).map(|i| (vec![canonical_rule(&c.segments[i].rule)], referenced(&[i]))).collect();
+    for g in &c.groups {
+        let rules = g.cases.iter().map(|k| canonical_rule(&k.rule)).collect();
+        let own: Vec<usize> = (next..next + g.cases.len()).collect();
+        next += g.cases.len();
+        items.push((rules, referenced(&own)));
+    }
+    items
+        .iter()
+        .zip(mechanism.items())
+        .map(|((rules, refs), item)| {
+            let mut h = Sha256::new();
+            let mut field = |b: &[u8]| {
+                h.update((b.len() as u64).to_be_bytes());
+                h.update(b);
+            };
+            field(b"dpseg-memo-v1\0");
+            field(c.id.as_bytes());
+            for r in rules {
+                field(r.as_bytes());
+            }
+            for &i in refs {
+                field(c.segments[i].id.as_bytes());
+                field(canonical_rule(&c.segments[i].rule).as_bytes());
+            }
+            let kind: &[u8] = if item.oracle == crate::privacy::mechanism::Oracle::Oue {
+                b"bits"
+            } else {
+                b"value"
+            };
+            field(kind);
+            field(&item.domain.to_be_bytes());
+            field(&item.memo.numerator().to_be_bytes());
+            let d = h.finalize();
+            let mut id = [0u8; 16];
+            id.copy_from_slice(&d[..16]);
+            id
+        })
+        .collect()
 }
 
 #[derive(Serialize)]

@@ -13,13 +13,13 @@ use crate::limits::Limits;
 use crate::privacy::mechanism::Mechanism;
 use crate::profile::Profile;
 use crate::rules::eval::{eval, Env};
-use crate::rules::ir::{NodeId, Program};
+use crate::rules::ir::{Node, NodeId, Program};
 use crate::time::UnixSecs;
 
 use super::Membership;
 
 /// Leading bytes of a compact runnable campaign.
-const TAG: &[u8; 4] = b"dpr2";
+const TAG: &[u8; 4] = b"dpr3";
 
 /// What every report of a campaign carries or depends on besides the answers: the campaign id,
 /// its `config_id` and the epoch length.
@@ -28,6 +28,9 @@ pub struct Head {
     pub(super) id: String,
     pub(super) config_id: String,
     pub(super) epoch_secs: i64,
+    /// Per report item, the identity of its permanent answers (see the campaign module's
+    /// `memo_ids`); empty when there is nothing to report.
+    pub(super) memo_ids: Vec<[u8; 16]>,
 }
 
 impl Head {
@@ -44,6 +47,12 @@ impl Head {
     /// Epoch length in seconds.
     pub fn epoch_secs(&self) -> i64 {
         self.epoch_secs
+    }
+
+    /// Per report item, the identity of its permanent answers: items of different campaign
+    /// versions with the same identity draw the same permanent answers on a device.
+    pub fn memo_ids(&self) -> &[[u8; 16]] {
+        &self.memo_ids
     }
 }
 
@@ -183,6 +192,8 @@ impl Runnable {
         }
         let g = item - segments;
         let (_, cases) = self.groups.get(g)?;
+        // "none" is the value after the cases; an exhaustive group has no such value, and its
+        // last case always holds, so `none` is never returned for it.
         let none = u16::try_from(cases.len()).unwrap_or(u16::MAX);
         if self.group_refs.get(g).copied().unwrap_or(false) {
             self.evaluate_into(profile, now, scratch);
@@ -201,6 +212,10 @@ impl Runnable {
         w.str(&self.head.id);
         w.str(&self.head.config_id);
         w.int(self.head.epoch_secs);
+        w.len(self.head.memo_ids.len());
+        for id in &self.head.memo_ids {
+            w.raw(id);
+        }
         match &self.mechanism {
             None => w.uint(0),
             Some(m) => {
@@ -297,11 +312,13 @@ impl Runnable {
             let segments = segment_ids.len();
             let shape_ok = usize::from(m.segments()) == segments
                 && m.items().len() == segments + groups.len()
-                && m.items()
-                    .iter()
-                    .skip(segments)
-                    .zip(&groups)
-                    .all(|(it, (_, cases))| usize::from(it.domain) == cases.len() + 1)
+                && m.items().iter().skip(segments).zip(&groups).all(|(it, (_, cases))| {
+                    // "none" is a value unless the last case always holds.
+                    let always = cases.last().is_some_and(|&(_, root)| {
+                        matches!(program.node(root), Some(Node::Bool(true)))
+                    });
+                    usize::from(it.domain) == cases.len() + usize::from(!always)
+                })
                 && m.items().iter().take(segments).all(|it| it.domain == 2);
             if !shape_ok {
                 r.fail("a mechanism with one item per segment and group");
@@ -323,13 +340,24 @@ impl Runnable {
 }
 
 fn read_head(r: &mut Reader<'_>) -> (Head, Option<Mechanism>) {
-    r.tag(TAG, "a runnable campaign (\"dpr2\")");
+    r.tag(TAG, "a runnable campaign (\"dpr3\")");
     let id = r.str();
     let config_id = r.str();
     let epoch_secs = r.int();
     if epoch_secs <= 0 {
         r.fail("a positive epoch length");
     }
+    let memo_ids = r.list(|r| {
+        let mut id = [0u8; 16];
+        let b = r.raw(16);
+        if b.len() == 16 {
+            id.copy_from_slice(b);
+        }
+        id
+    });
     let mechanism = if r.flag() { Some(Mechanism::read_compact(r)) } else { None };
-    (Head { id, config_id, epoch_secs }, mechanism)
+    if memo_ids.len() != mechanism.as_ref().map_or(0, |m| m.items().len()) {
+        r.fail("one permanent-answer identity per report item");
+    }
+    (Head { id, config_id, epoch_secs, memo_ids }, mechanism)
 }

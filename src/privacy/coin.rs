@@ -152,6 +152,28 @@ impl Prf {
         }
     }
 
+    /// The PRF of `secret` for permanent answers, keyed per item identity rather than per
+    /// campaign version (see [`Prf::answer_u64`]).
+    pub fn answers(secret: &[u8; 32]) -> Prf {
+        Prf::new(secret, "\0answers")
+    }
+
+    /// A pseudo-random `u64` for the permanent answer of identity `id` (the item's
+    /// [`Head::memo_ids`](crate::campaign::Head::memo_ids) entry) to true value `value`, draw
+    /// `draw`, attempt `attempt`: the same on a device for every campaign version whose item has
+    /// that identity.
+    pub fn answer_u64(&self, id: &[u8; 16], value: u16, draw: u16, attempt: u32) -> u64 {
+        let mut mac = self.mac.clone();
+        mac.update(id);
+        mac.update(&value.to_be_bytes());
+        mac.update(&draw.to_be_bytes());
+        mac.update(&attempt.to_be_bytes());
+        let out = mac.finalize().into_bytes();
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&out[..8]);
+        u64::from_be_bytes(b)
+    }
+
     /// A pseudo-random `u64` for `key` and `attempt`.
     pub fn u64(&self, key: MemoKey, attempt: u32) -> u64 {
         let mut mac = self.mac.clone();
@@ -173,16 +195,37 @@ fn unreachable_mac() -> Hmac<Sha256> {
 }
 
 /// Randomness on a device: fresh draws from a CSPRNG (the OS natively, `crypto.getRandomValues`
-/// in the browser), memoised draws from the device's [`Prf`].
+/// in the browser), memoised draws from the device's [`Prf`]s: the sampled set from the
+/// campaign version's, permanent answers from the answers PRF under each item's identity.
 pub struct DeviceRandomness<'a, R: RngCore + CryptoRng> {
     rng: &'a mut R,
     prf: &'a Prf,
+    answers: &'a Prf,
+    ids: &'a [[u8; 16]],
 }
 
 impl<'a, R: RngCore + CryptoRng> DeviceRandomness<'a, R> {
-    /// Draws fresh noise from `rng` and memoised answers from `prf`.
-    pub fn new(rng: &'a mut R, prf: &'a Prf) -> Self {
-        DeviceRandomness { rng, prf }
+    /// Draws fresh noise from `rng`, the sampled set from `prf` (the campaign version's) and
+    /// permanent answers from `answers` ([`Prf::answers`]) under `ids`, one identity per item.
+    pub fn new(rng: &'a mut R, prf: &'a Prf, answers: &'a Prf, ids: &'a [[u8; 16]]) -> Self {
+        DeviceRandomness { rng, prf, answers, ids }
+    }
+
+    /// Every memoised draw from the version's `prf`: for one-off devices (simulations, the
+    /// CLI's `privatize`), whose answers are never reused across versions.
+    pub fn one_version(rng: &'a mut R, prf: &'a Prf) -> Self {
+        DeviceRandomness { rng, prf, answers: prf, ids: &[] }
+    }
+
+    fn memo_u64(&self, key: MemoKey, attempt: u32) -> u64 {
+        // The sampled set (item u16::MAX) belongs to the version; an item without an identity
+        // (a mechanism built by hand) falls back to the version's PRF too.
+        match self.ids.get(usize::from(key.item)) {
+            Some(id) if key.item != u16::MAX => {
+                self.answers.answer_u64(id, key.value, key.draw, attempt)
+            }
+            _ => self.prf.u64(key, attempt),
+        }
     }
 }
 
@@ -194,11 +237,10 @@ impl<R: RngCore + CryptoRng> Randomness for DeviceRandomness<'_, R> {
         uniform_below(n, |_| self.rng.next_u64())
     }
     fn memo_coin(&mut self, key: MemoKey, c: Coin) -> bool {
-        self.prf.u64(key, 0) < c.0
+        self.memo_u64(key, 0) < c.0
     }
     fn memo_below(&mut self, key: MemoKey, n: u64) -> u64 {
-        let prf = self.prf;
-        uniform_below(n, |attempt| prf.u64(key, attempt.wrapping_add(1)))
+        uniform_below(n, |attempt| self.memo_u64(key, attempt.wrapping_add(1)))
     }
     fn fill(&mut self, out: &mut [u8]) {
         self.rng.fill_bytes(out);

@@ -121,14 +121,30 @@ pub enum MechanismError {
     Empty,
     /// ε (per report or lifetime) outside what the mechanisms support.
     Epsilon(f64),
+    /// Realised coins that do not make an honest channel: the support probabilities do not
+    /// satisfy `p > q`, a realised ε is not a positive finite number, or a claimed figure is not
+    /// the one the coins give. Names the item and what is wrong.
+    Infeasible {
+        /// Item index (segments first), or `u16::MAX` for the mechanism as a whole.
+        item: u16,
+        /// What is wrong.
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for MechanismError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MechanismError::Empty => f.write_str("campaign has no segments or groups to report"),
-            MechanismError::Epsilon(e) => {
-                write!(f, "epsilon {e} is outside the supported range (0, {EPSILON_SUPPORTED_MAX}]")
+            MechanismError::Epsilon(e) => write!(
+                f,
+                "epsilon {e} is outside the supported range [{EPSILON_SUPPORTED_MIN}, {EPSILON_SUPPORTED_MAX}]"
+            ),
+            MechanismError::Infeasible { item: u16::MAX, what } => {
+                write!(f, "the mechanism is not honest: {what}")
+            }
+            MechanismError::Infeasible { item, what } => {
+                write!(f, "item {item}'s mechanism is not honest: {what}")
             }
         }
     }
@@ -139,26 +155,41 @@ impl core::error::Error for MechanismError {}
 /// The largest ε (per report or lifetime) the mechanisms accept.
 pub const EPSILON_SUPPORTED_MAX: f64 = 20.0;
 
+/// The smallest ε (per report) the mechanisms accept. Below it a report carries almost nothing
+/// (the 95% interval of a count is wider than a million devices at any population a site has)
+/// and the coins of a 65-value item at ε/64 would sit within rounding of uniform.
+pub const EPSILON_SUPPORTED_MIN: f64 = 0.001;
+
 /// The rate at which the planner compares choices of `s` (DESIGN §6's variance formula).
 pub const PLAN_REFERENCE_RATE: f64 = 0.1;
 
-/// Every mechanism aims at ε less this relative margin, so its realised ε, rounded up, never
-/// passes the campaign's ε however the floating-point solving of its coins rounds.
+/// Every item's coins aim at its share of ε less this relative margin and less
+/// [`EPS_SLACK`], so its realised ε rounded up, summed over a report's items and rounded up
+/// again, never passes the campaign's ε: the coins are rounded, never the claim.
 pub const EPS_MARGIN: f64 = 1e-7;
 
+/// The absolute part of the aim below an item's share of ε: four rounding steps of 1e-9.
+pub const EPS_SLACK: f64 = 4e-9;
+
 fn shade(eps: f64) -> f64 {
-    eps * (1.0 - EPS_MARGIN)
+    eps * (1.0 - EPS_MARGIN) - EPS_SLACK
 }
 
-/// Rounds one item's realised ε up to 1e-9, after a margin for floating-point error in its
-/// computation (coins are rounded with a wider margin, so this never passes the target ε).
+/// Rounds a realised ε up to 1e-9, after a margin for the floating-point error of its
+/// computation.
 pub fn round_up_eps(e: f64) -> f64 {
     crate::float::ceil((e + 1e-13) * 1e9) / 1e9
 }
 
-/// Rounds a report's total ε up to 1e-6 (the figure a campaign states).
-pub fn round_up_total(e: f64) -> f64 {
-    crate::float::ceil((e + 1e-13) * 1e6) / 1e6
+/// ln of a likelihood ratio `r` read in either direction: `|ln r|`, the privacy loss of a
+/// channel whose worst pair of outputs has ratio `r` or `1/r`.
+fn loss(r: f64) -> f64 {
+    let l = crate::float::ln(r);
+    if l < 0.0 {
+        -l
+    } else {
+        l
+    }
 }
 
 fn binomial(n: u64, k: u64) -> f64 {
@@ -170,44 +201,135 @@ pub fn noise_variance(p: f64, q: f64) -> f64 {
     q * (1.0 - q) / ((p - q) * (p - q))
 }
 
-/// A GRR value memo at `eps_lifetime` over `m` values: (coin, realised keep p1, other q1, ε).
-fn grr_memo(m: u16, eps_lifetime: f64) -> (Coin, f64, f64, f64) {
+/// A GRR value memo at `eps_lifetime` over `m` values: (coin, realised keep p1, other q1).
+fn grr_memo(m: u16, eps_lifetime: f64) -> (Coin, f64, f64) {
     let k = f64::from(m - 1);
     let e = crate::float::exp(eps_lifetime);
     let coin = Coin::at_most(e / (e + k));
     let p1 = coin.prob();
-    let q1 = (1.0 - p1) / k;
-    (coin, p1, q1, round_up_eps(crate::float::ln(p1 / q1)))
+    (coin, p1, (1.0 - p1) / k)
 }
 
 impl ItemMechanism {
-    /// GRR over `m` values with the composite at exactly `eps` per report.
+    /// The item with these realised coins, every other figure derived from them: the composite
+    /// support probabilities `p` and `q`, and the realised ε of one report and of the permanent
+    /// answer, each the worst likelihood ratio over outputs read in either direction. Nothing is
+    /// checked here; see [`ItemMechanism::check`].
+    pub fn from_coins(
+        oracle: Oracle,
+        domain: u16,
+        memo: Coin,
+        inst: Coin,
+        omega: u16,
+        g: u16,
+    ) -> ItemMechanism {
+        // The decoder calls this on untrusted parameters: keep every count in range here and let
+        // `check` refuse the shape.
+        let dom = domain.max(2);
+        let omega_in = omega.min(dom - 1);
+        let (m, p1, p2) = (f64::from(dom), memo.prob(), inst.prob());
+        let k = m - 1.0;
+        let (p, q, report_ratio, memo_ratio) = match oracle {
+            Oracle::Grr => {
+                let q1 = (1.0 - p1) / k;
+                // The memo is kept with p2, else replaced by one of the k other values.
+                let p = p1 * p2 + (1.0 - p1) * (1.0 - p2) / k;
+                let q = (1.0 - p) / k;
+                (p, q, p / q, p1 / q1)
+            }
+            Oracle::Oue => {
+                // The true bit is set with 1/2 in the memo, every other with p1; each bit is
+                // flipped with p2. The worst pair of inputs differs in two bits.
+                let q = p1 * (1.0 - p2) + (1.0 - p1) * p2;
+                (0.5, q, (1.0 - q) / q, (1.0 - p1) / p1)
+            }
+            Oracle::Ss => {
+                let q1 = (1.0 - p1) / k;
+                let w = f64::from(omega_in);
+                let (c1, c0) = (
+                    binomial(u64::from(dom - 1), u64::from(omega_in.max(1) - 1)),
+                    binomial(u64::from(dom - 1), u64::from(omega_in)),
+                );
+                // t = A/B, the weight of a subset holding the memo over one that does not.
+                let t = p2 * c0 / ((1.0 - p2) * c1);
+                let (a, b, c, d) = (p1 + q1 * (w - 1.0), q1 * (m - w), q1 * w, p1 + q1 * (k - w));
+                let r0 = p2 * (w - 1.0) / k + (1.0 - p2) * w / k;
+                let p = p1 * p2 + (1.0 - p1) * r0;
+                let q = q1 * p2 + (1.0 - q1) * r0;
+                (p, q, (a * t + b) / (c * t + d), p1 / q1)
+            }
+            Oracle::Olh => {
+                let q1 = (1.0 - p1) / k;
+                let gf = f64::from(g.max(2));
+                let p = p1 * p2 + (1.0 - p1) / gf;
+                let q = q1 * p2 + (1.0 - q1) / gf;
+                // OLH on the memo at its own ratio; the memo only adds noise (post-processing).
+                (p, q, p2 * (gf - 1.0) / (1.0 - p2), p1 / q1)
+            }
+        };
+        ItemMechanism {
+            oracle,
+            domain,
+            memo,
+            inst,
+            omega,
+            g,
+            p,
+            q,
+            eps_report: round_up_eps(loss(report_ratio)),
+            eps_memo: round_up_eps(loss(memo_ratio)),
+        }
+    }
+
+    /// Checks that the item is an honest channel: parameters a plan produces, `p > q`, a finite
+    /// positive ε of one report, no more than the permanent answer's, and both below the
+    /// supported maximum.
+    ///
+    /// # Errors
+    /// [`MechanismError::Infeasible`] naming what is wrong (`item` is left at 0 for the caller to
+    /// set).
+    pub fn check(&self) -> Result<(), MechanismError> {
+        let fail = |what| Err(MechanismError::Infeasible { item: 0, what });
+        let shape = match self.oracle {
+            Oracle::Grr | Oracle::Oue => self.omega == 0 && self.g == 0,
+            Oracle::Ss => self.omega >= 1 && self.omega < self.domain && self.g == 0,
+            Oracle::Olh => self.omega == 0 && self.g >= 2,
+        };
+        if !(shape && self.domain >= 2 && self.domain <= 128) {
+            return fail("parameters no plan produces");
+        }
+        if !(self.p.is_finite() && self.q.is_finite() && self.p > self.q && self.q > 0.0) {
+            return fail("the true value is not more likely to be supported than another (p <= q)");
+        }
+        for e in [self.eps_report, self.eps_memo] {
+            if !(e.is_finite() && e > 0.0 && e <= EPSILON_SUPPORTED_MAX) {
+                return fail("a realised epsilon that is not positive and finite");
+            }
+        }
+        // OLH's report bound is its own layer's; every other composite is the memo's
+        // post-processing and the formulas give a report ε at most the memo's.
+        if self.oracle != Oracle::Olh && self.eps_report > self.eps_memo + 1e-9 {
+            return fail("a report epsilon above the permanent answer's");
+        }
+        if !(self.variance().is_finite() && self.variance() > 0.0) {
+            return fail("a variance that is not positive and finite");
+        }
+        Ok(())
+    }
+
+    /// GRR over `m` values with the composite at `eps` per report.
     pub fn grr(m: u16, eps: f64, eps_lifetime: f64) -> ItemMechanism {
         let (eps, eps_lifetime) = (shade(eps), shade(eps_lifetime));
-        let (memo, p1, q1, eps_memo) = grr_memo(m, eps_lifetime);
+        let (memo, p1, q1) = grr_memo(m, eps_lifetime);
         let k = f64::from(m - 1);
         let e = crate::float::exp(eps);
         let target = e / (e + k);
         // Composite keep = p1·p2 + q1·(1 - p2); it grows with p2, so rounding p2 down is safe.
         let inst = Coin::at_most((target - q1) / (p1 - q1));
-        let p2 = inst.prob();
-        let p = p1 * p2 + q1 * (1.0 - p2);
-        let q = (1.0 - p) / k;
-        ItemMechanism {
-            oracle: Oracle::Grr,
-            domain: m,
-            memo,
-            inst,
-            omega: 0,
-            g: 0,
-            p,
-            q,
-            eps_report: round_up_eps(crate::float::ln(p / q)),
-            eps_memo,
-        }
+        ItemMechanism::from_coins(Oracle::Grr, m, memo, inst, 0, 0)
     }
 
-    /// OUE over `m` values with the composite at exactly `eps` per report.
+    /// OUE over `m` values with the composite at `eps` per report.
     pub fn oue(m: u16, eps: f64, eps_lifetime: f64) -> ItemMechanism {
         let (eps, eps_lifetime) = (shade(eps), shade(eps_lifetime));
         // A higher chance of setting a non-true bit lowers ε, so both layers round up.
@@ -215,62 +337,38 @@ impl ItemMechanism {
         let q1 = memo.prob();
         let target = 1.0 / (crate::float::exp(eps) + 1.0);
         let inst = Coin::at_least(((target - q1) / (1.0 - 2.0 * q1)).max(0.0));
-        let phi = inst.prob();
-        let q = q1 * (1.0 - phi) + (1.0 - q1) * phi;
-        let p = 0.5;
-        ItemMechanism {
-            oracle: Oracle::Oue,
-            domain: m,
-            memo,
-            inst,
-            omega: 0,
-            g: 0,
-            p,
-            q,
-            eps_report: round_up_eps(crate::float::ln((1.0 - q) / q)),
-            eps_memo: round_up_eps(crate::float::ln((1.0 - q1) / q1)),
-        }
+        ItemMechanism::from_coins(Oracle::Oue, m, memo, inst, 0, 0)
     }
 
-    /// Subset selection of size `omega` over `m` values with the composite at exactly `eps`.
+    /// Subset selection of size `omega` over `m` values with the composite at most `eps`.
+    ///
+    /// The composite's worst ratio `R(t) = (a t + b) / (c t + d)` grows with `t`, the weight of
+    /// a subset holding the memo over one without it, from below 1 (`t = 0`) to `a / c`. When
+    /// `a / c` is below `e^eps` no inclusion probability reaches `eps`; the subset then always
+    /// holds the memo and the item spends less than its share.
     pub fn ss(m: u16, omega: u16, eps: f64, eps_lifetime: f64) -> ItemMechanism {
         let (eps, eps_lifetime) = (shade(eps), shade(eps_lifetime));
-        let (memo, p1, q1, eps_memo) = grr_memo(m, eps_lifetime);
+        let (memo, p1, q1) = grr_memo(m, eps_lifetime);
         let (mf, w) = (f64::from(m), f64::from(omega));
         let (c1, c0) = (
             binomial(u64::from(m - 1), u64::from(omega - 1)),
             binomial(u64::from(m - 1), u64::from(omega)),
         );
-        // Composite ratio R(t) = (a t + b) / (c t + d) with t = A/B, the subset weights of the
-        // inner SS; solve R(t) = e^eps for t, then for the inclusion probability.
         let (a, b, c, d) = (p1 + q1 * (w - 1.0), q1 * (mf - w), q1 * w, p1 + q1 * (mf - 1.0 - w));
         let e = crate::float::exp(eps);
-        let t = ((e * d - b) / (a - e * c)).max(0.0);
-        let inst = Coin::at_most(t * c1 / (c0 + t * c1));
-        let p_in = inst.prob();
-        let t = p_in * c0 / ((1.0 - p_in) * c1);
-        let ratio = (a * t + b) / (c * t + d);
-        let r0 = p_in * (w - 1.0) / (mf - 1.0) + (1.0 - p_in) * w / (mf - 1.0);
-        let p = p1 * p_in + (1.0 - p1) * r0;
-        let q = q1 * p_in + (1.0 - q1) * r0;
-        ItemMechanism {
-            oracle: Oracle::Ss,
-            domain: m,
-            memo,
-            inst,
-            omega,
-            g: 0,
-            p,
-            q,
-            eps_report: round_up_eps(crate::float::ln(ratio)),
-            eps_memo,
-        }
+        let inst = if a - e * c <= 0.0 {
+            Coin::at_most(1.0)
+        } else {
+            let t = (e * d - b) / (a - e * c);
+            Coin::at_most(t * c1 / (c0 + t * c1))
+        };
+        ItemMechanism::from_coins(Oracle::Ss, m, memo, inst, omega, 0)
     }
 
     /// OLH over `m` values: a GRR memo at `eps_lifetime`, then OLH at `eps` on the memo.
     pub fn olh(m: u16, eps: f64, eps_lifetime: f64) -> ItemMechanism {
         let (eps, eps_lifetime) = (shade(eps), shade(eps_lifetime));
-        let (memo, p1, q1, eps_memo) = grr_memo(m, eps_lifetime);
+        let (memo, _, _) = grr_memo(m, eps_lifetime);
         let e = crate::float::exp(eps);
         #[allow(
             clippy::cast_possible_truncation,
@@ -278,42 +376,31 @@ impl ItemMechanism {
             reason = "callers keep e^eps below 254"
         )]
         let g = (crate::float::round(e) as u16 + 1).clamp(2, 255);
-        let gf = f64::from(g);
-        let inst = Coin::at_most(e / (e + gf - 1.0));
-        let po = inst.prob();
-        let p = p1 * po + (1.0 - p1) / gf;
-        let q = q1 * po + (1.0 - q1) / gf;
-        let eps_report = round_up_eps(crate::float::ln(po * (gf - 1.0) / (1.0 - po)));
-        ItemMechanism {
-            oracle: Oracle::Olh,
-            domain: m,
-            memo,
-            inst,
-            omega: 0,
-            g,
-            p,
-            q,
-            eps_report,
-            eps_memo,
-        }
+        let inst = Coin::at_most(e / (e + f64::from(g) - 1.0));
+        ItemMechanism::from_coins(Oracle::Olh, m, memo, inst, 0, g)
     }
 
-    /// The oracle with the lowest variance for `m` values at `eps` (ties: GRR, OUE, SS, OLH).
-    pub fn best(m: u16, eps: f64, eps_lifetime: f64) -> ItemMechanism {
-        let mut best = ItemMechanism::grr(m, eps, eps_lifetime);
-        if m <= 2 {
-            return best;
+    /// Whether this item is an honest channel within `eps` per report and `eps_lifetime` for
+    /// its permanent answer: what makes it a candidate of the planner.
+    fn fits(&self, eps: f64, eps_lifetime: f64) -> bool {
+        self.check().is_ok() && self.eps_report <= eps && self.eps_memo <= eps_lifetime
+    }
+
+    /// The oracle with the lowest variance for `m` values at `eps` among the honest ones that
+    /// fit the budget (ties: GRR, OUE, SS, OLH); `None` when none does.
+    pub fn best(m: u16, eps: f64, eps_lifetime: f64) -> Option<ItemMechanism> {
+        let mut candidates = vec![ItemMechanism::grr(m, eps, eps_lifetime)];
+        if m > 2 {
+            candidates.push(ItemMechanism::oue(m, eps, eps_lifetime));
+            candidates.extend((1..m).map(|omega| ItemMechanism::ss(m, omega, eps, eps_lifetime)));
+            if crate::float::exp(eps) < 250.0 {
+                candidates.push(ItemMechanism::olh(m, eps, eps_lifetime));
+            }
         }
-        let mut candidates = vec![ItemMechanism::oue(m, eps, eps_lifetime)];
-        for omega in 1..m {
-            candidates.push(ItemMechanism::ss(m, omega, eps, eps_lifetime));
-        }
-        if crate::float::exp(eps) < 250.0 {
-            candidates.push(ItemMechanism::olh(m, eps, eps_lifetime));
-        }
-        for c in candidates {
-            if c.variance() < best.variance() * (1.0 - 1e-9) {
-                best = c;
+        let mut best: Option<ItemMechanism> = None;
+        for c in candidates.into_iter().filter(|c| c.fits(eps, eps_lifetime)) {
+            if best.as_ref().is_none_or(|b| c.variance() < b.variance() * (1.0 - 1e-9)) {
+                best = Some(c);
             }
         }
         best
@@ -470,22 +557,25 @@ impl Mechanism {
     /// Plans the mechanism of `campaign`: chooses `s` and each item's oracle.
     ///
     /// # Errors
-    /// When the campaign has no items or its ε is outside the supported range.
+    /// When the campaign has no items, its ε is outside the supported range, or no honest
+    /// mechanism fits its budget.
     pub fn plan(campaign: &Campaign) -> Result<Mechanism, MechanismError> {
-        let domains: Vec<u16> = core::iter::repeat_n(2u16, campaign.segments.len())
-            .chain(
-                campaign
-                    .groups
-                    .iter()
-                    .map(|g| u16::try_from(g.cases.len() + 1).unwrap_or(u16::MAX)),
-            )
-            .collect();
         let segments = u16::try_from(campaign.segments.len()).unwrap_or(u16::MAX);
-        Mechanism::for_domains(&domains, segments, campaign.epsilon, campaign.epsilon_lifetime)
+        Mechanism::for_domains(
+            &campaign.item_domains(),
+            segments,
+            campaign.epsilon,
+            campaign.epsilon_lifetime,
+        )
     }
 
     /// Plans a mechanism for items with `domains` values each (the first `segments` are
     /// segments) at `eps` per report and `eps_lifetime` over unlimited reports.
+    ///
+    /// Every candidate is built from rounded coins and checked as an honest channel within its
+    /// share of the budget ([`ItemMechanism::check`]); a choice of `s` whose items cannot all
+    /// be served so, or whose realised totals would pass `eps` or `eps_lifetime`, is no
+    /// candidate. The realised totals are the figures the plan states.
     ///
     /// # Errors
     /// As [`Mechanism::plan`].
@@ -498,10 +588,11 @@ impl Mechanism {
         if domains.is_empty() {
             return Err(MechanismError::Empty);
         }
-        for e in [eps, eps_lifetime] {
-            if !(e > 0.0 && e <= EPSILON_SUPPORTED_MAX) {
-                return Err(MechanismError::Epsilon(e));
-            }
+        if !(eps >= EPSILON_SUPPORTED_MIN && eps <= EPSILON_SUPPORTED_MAX) {
+            return Err(MechanismError::Epsilon(eps));
+        }
+        if !(eps_lifetime >= EPSILON_SUPPORTED_MIN && eps_lifetime <= EPSILON_SUPPORTED_MAX) {
+            return Err(MechanismError::Epsilon(eps_lifetime));
         }
         let eps_lifetime = eps_lifetime.max(eps);
         let d = domains.len();
@@ -510,7 +601,7 @@ impl Mechanism {
             let sf = s as f64;
             // Items with the same number of values get the same oracle: plan each size once.
             let mut by_domain = alloc::collections::BTreeMap::new();
-            let items: Vec<ItemMechanism> = domains
+            let items: Option<Vec<ItemMechanism>> = domains
                 .iter()
                 .map(|&m| {
                     by_domain
@@ -519,29 +610,70 @@ impl Mechanism {
                         .clone()
                 })
                 .collect();
+            let Some(items) = items else { continue };
+            let mech = Mechanism::assemble(items, segments, u16::try_from(s).unwrap_or(1));
+            if mech.eps_report > eps || mech.eps_lifetime > eps_lifetime {
+                continue;
+            }
             // DESIGN §6: per-user variance (d/s)·(V(ε/s) + f) − f², averaged over items.
             let f = PLAN_REFERENCE_RATE;
-            let score =
-                items.iter().map(|i| (d as f64 / sf) * (i.variance() + f) - f * f).sum::<f64>()
-                    / d as f64;
+            let score = mech
+                .items
+                .iter()
+                .map(|i| (d as f64 / sf) * (i.variance() + f) - f * f)
+                .sum::<f64>()
+                / d as f64;
             if best.as_ref().is_none_or(|(b, _)| score < *b) {
-                let mech = Mechanism::assemble(items, segments, u16::try_from(s).unwrap_or(1));
                 best = Some((score, mech));
             }
         }
-        best.map(|(_, m)| m).ok_or(MechanismError::Empty)
+        best.map(|(_, m)| m).ok_or(MechanismError::Infeasible {
+            item: u16::MAX,
+            what: "no honest mechanism fits this epsilon for these items",
+        })
     }
 
     fn assemble(items: Vec<ItemMechanism>, segments: u16, per_report: u16) -> Mechanism {
         let costliest = |f: fn(&ItemMechanism) -> f64| {
             let mut v: Vec<f64> = items.iter().map(f).collect();
-            v.sort_by(|a, b| b.total_cmp(a));
-            round_up_total(v.iter().take(usize::from(per_report)).sum())
+            crate::sort::heapsort_by(&mut v, |a, b| a > b);
+            round_up_eps(v.iter().take(usize::from(per_report)).sum())
         };
         let eps_report = costliest(|i| i.eps_report);
         let eps_lifetime = costliest(|i| i.eps_memo);
         let answer_bytes = items.iter().map(ItemMechanism::answer_bytes).max().unwrap_or(1);
         Mechanism { items, segments, per_report, eps_report, eps_lifetime, answer_bytes }
+    }
+
+    /// Checks every item ([`ItemMechanism::check`]) and the shape: what a device requires of a
+    /// mechanism before it spends ε on it, whatever the document that carried it claims.
+    ///
+    /// # Errors
+    /// [`MechanismError::Infeasible`] naming the first item, or the whole, that is wrong.
+    pub fn check(&self) -> Result<(), MechanismError> {
+        for (i, item) in self.items.iter().enumerate() {
+            item.check().map_err(|e| match e {
+                MechanismError::Infeasible { what, .. } => MechanismError::Infeasible {
+                    item: u16::try_from(i).unwrap_or(u16::MAX - 1),
+                    what,
+                },
+                other => other,
+            })?;
+        }
+        let whole = |what| Err(MechanismError::Infeasible { item: u16::MAX, what });
+        if self.items.is_empty()
+            || self.per_report == 0
+            || usize::from(self.per_report) > self.items.len()
+            || usize::from(self.segments) > self.items.len()
+        {
+            return whole("a shape no plan produces");
+        }
+        if !(self.eps_report > 0.0 && self.eps_report <= EPSILON_SUPPORTED_MAX)
+            || !(self.eps_lifetime > 0.0 && self.eps_lifetime <= EPSILON_SUPPORTED_MAX)
+        {
+            return whole("a total epsilon that is not positive and finite");
+        }
+        Ok(())
     }
 
     /// Builds a mechanism from explicit parts (for tests of broken or hand-made mechanisms).
@@ -623,16 +755,29 @@ impl Mechanism {
     /// As [`Mechanism::privatize`], asking `truth` for the value of each sampled item only.
     pub fn privatize_with(
         &self,
-        mut truth: impl FnMut(u16) -> u16,
+        truth: impl FnMut(u16) -> u16,
         rng: &mut impl Randomness,
         out: &mut [Slot],
     ) {
         let mut picked = [0u16; 64];
         let s = usize::from(self.per_report);
         self.sampled_items(rng, &mut picked[..s]);
-        for (slot, &item) in out.iter_mut().zip(&picked[..s]) {
-            *slot =
-                Slot { item, out: self.items[usize::from(item)].answer(item, truth(item), rng) };
+        self.answer_items(&picked[..s], truth, rng, out);
+    }
+
+    /// Randomises the items `picked` (from [`Mechanism::sampled_items`]) into `out`, asking
+    /// `truth` for each one's true value.
+    pub fn answer_items(
+        &self,
+        picked: &[u16],
+        mut truth: impl FnMut(u16) -> u16,
+        rng: &mut impl Randomness,
+        out: &mut [Slot],
+    ) {
+        for (slot, &item) in out.iter_mut().zip(picked) {
+            if let Some(it) = self.items.get(usize::from(item)) {
+                *slot = Slot { item, out: it.answer(item, truth(item), rng) };
+            }
         }
     }
 }
@@ -669,10 +814,16 @@ mod compact {
             w.uint(u64::from(self.answer_bytes));
         }
 
-        /// Reads the compact form, checking the invariants the report path relies on. Failures
-        /// (malformed bytes, parameters no plan produces) are recorded in `r` (see [`Reader`]);
-        /// the mechanism is meaningless unless `r` finishes without one.
+        /// Reads the compact form, checking the invariants the report path relies on. The
+        /// figures are recomputed from the coins ([`ItemMechanism::from_coins`]), never taken
+        /// from the bytes: stored figures that differ from the coins' are a failure, and so is
+        /// a mechanism that is not an honest channel ([`Mechanism::check`]). Failures are
+        /// recorded in `r` (see [`Reader`]); the mechanism is meaningless unless `r` finishes
+        /// without one.
         pub fn read_compact(r: &mut Reader<'_>) -> Mechanism {
+            // Figures written by this build from the same coins; a difference beyond the
+            // rounding of `ln` between std and libm means the bytes were not made by a plan.
+            let same = |stored: f64, derived: f64| (stored - derived).abs() <= 2e-9;
             let items = r.list(|r| {
                 let oracle = ORACLES[r.len(ORACLES.len() - 1)];
                 let domain: u16 = r.small();
@@ -680,31 +831,32 @@ mod compact {
                 let inst = Coin::from_numerator(r.uint());
                 let omega: u16 = r.small();
                 let g: u16 = r.small();
-                let [p, q, eps_report, eps_memo] = [r.float(), r.float(), r.float(), r.float()];
-                let fits = match oracle {
-                    Oracle::Grr | Oracle::Oue => domain >= 2,
-                    Oracle::Ss => domain >= 2 && omega >= 1 && omega < domain,
-                    Oracle::Olh => domain >= 2 && g >= 2,
-                };
-                if !fits || domain > 128 {
-                    r.fail("mechanism parameters a plan produces");
+                let stored = [r.float(), r.float(), r.float(), r.float()];
+                let it = ItemMechanism::from_coins(oracle, domain, memo, inst, omega, g);
+                let derived = [it.p, it.q, it.eps_report, it.eps_memo];
+                if it.check().is_err() || !stored.iter().zip(derived).all(|(&s, d)| same(s, d)) {
+                    r.fail("an honest item mechanism whose figures are its coins'");
                 }
-                ItemMechanism { oracle, domain, memo, inst, omega, g, p, q, eps_report, eps_memo }
+                it
             });
             let segments: u16 = r.small();
             let per_report: u16 = r.small();
             let eps_report = r.float();
             let eps_lifetime = r.float();
             let answer_bytes: u16 = r.small();
-            if usize::from(segments) > items.len()
+            let max = u16::try_from(items.len()).unwrap_or(u16::MAX).max(1);
+            let mech = Mechanism::assemble(items, segments, per_report.clamp(1, max));
+            if usize::from(segments) > mech.items.len()
                 || per_report == 0
-                || usize::from(per_report) > items.len()
-                || answer_bytes == 0
-                || answer_bytes > 16
+                || usize::from(per_report) > mech.items.len()
+                || answer_bytes != mech.answer_bytes
+                || !same(eps_report, mech.eps_report)
+                || !same(eps_lifetime, mech.eps_lifetime)
+                || mech.check().is_err()
             {
-                r.fail("a mechanism a plan produces");
+                r.fail("a mechanism a plan produces, its totals its items'");
             }
-            Mechanism { items, segments, per_report, eps_report, eps_lifetime, answer_bytes }
+            mech
         }
     }
 }

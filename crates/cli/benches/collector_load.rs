@@ -60,7 +60,7 @@ fn reports(n: usize, seed: u64) -> Vec<String> {
     let truth = vec![1u16; mech.items().len()];
     (0..n)
         .map(|_| {
-            let mut r = DeviceRandomness::new(&mut rng, &prf);
+            let mut r = DeviceRandomness::one_version(&mut rng, &prf);
             mech.privatize(&truth, &mut r, &mut slots);
             serde_json::to_string(&encode(
                 "spring-2027",

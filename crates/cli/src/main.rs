@@ -346,7 +346,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             for _ in 0..reports {
                 // A fresh device: a new secret, so new memoised answers and a new sampled set.
                 let prf = Secret::generate(&mut rng).prf(compiled.config_id());
-                let mut randomness = DeviceRandomness::new(&mut rng, &prf);
+                let mut randomness = DeviceRandomness::one_version(&mut rng, &prf);
                 mechanism.privatize(&truth, &mut randomness, &mut slots);
                 let report = encode(
                     &campaign.id,

@@ -169,7 +169,7 @@ fn reports(n: usize, seed: u64) -> (Vec<Report>, Tally, dpseg::privacy::mechanis
             let truth: Vec<u16> =
                 (0..mech.items().len()).map(|k| u16::from((i + k) % 3 == 0)).collect();
             let prf = Secret::generate(&mut rng).prf(compiled.config_id());
-            let mut r = DeviceRandomness::new(&mut rng, &prf);
+            let mut r = DeviceRandomness::one_version(&mut rng, &prf);
             mech.privatize(&truth, &mut r, &mut slots);
             tally.add(&mech, &slots);
             encode("spring-2027", compiled.config_id(), epoch, &mech, &slots, &mut r)

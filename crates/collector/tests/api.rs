@@ -109,7 +109,7 @@ fn reports(campaign: &str, n: usize, seed: u64) -> Vec<Report> {
     (0..n)
         .map(|_| {
             let prf = Secret::generate(&mut rng).prf(served.compiled.config_id());
-            let mut r = DeviceRandomness::new(&mut rng, &prf);
+            let mut r = DeviceRandomness::one_version(&mut rng, &prf);
             mech.privatize(&truth, &mut r, &mut slots);
             encode(campaign, served.compiled.config_id(), EPOCH, mech, &slots, &mut r)
         })
