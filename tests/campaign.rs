@@ -9,7 +9,7 @@
 
 mod common;
 
-use dpseg::campaign::Campaign;
+use dpseg::campaign::{Campaign, Runnable};
 use dpseg::limits::Limits;
 use dpseg::profile::Profile;
 use dpseg::rules::Rule;
@@ -209,4 +209,46 @@ fn one_segment_alone_agrees_with_the_whole_pass() {
         }
     }
     assert!(checked > 20, "too few memberships to compare: {checked}");
+}
+
+#[test]
+fn a_group_whose_last_case_always_holds_has_no_none_value() {
+    let limits = Limits::default();
+    let schema = Schema::from_toml(&common::read("examples/outdoor/schema.toml"), &limits).unwrap();
+    let text = |last: &str| {
+        format!(
+            "id = \"g\"\npurpose = \"measurement\"\nepoch = \"1d\"\nepsilon = 1.0\n\n[[groups]]\nid = \"tier\"\ncases = [{{ id = \"a\", rule = \"budget < 50\" }}, {{ id = \"b\", rule = \"budget < 100\" }}, {{ id = \"c\", rule = \"budget < 200\" }}, {{ id = \"d\", rule = \"{last}\" }}]\n"
+        )
+    };
+    let exhaustive =
+        Campaign::from_toml(&text("true"), &limits).unwrap().compile(&schema, &limits).unwrap();
+    let open = Campaign::from_toml(&text("budget exists"), &limits)
+        .unwrap()
+        .compile(&schema, &limits)
+        .unwrap();
+    let (e, o) = (exhaustive.mechanism().unwrap(), open.mechanism().unwrap());
+    assert_eq!(e.items()[0].domain, 4);
+    assert_eq!(o.items()[0].domain, 5);
+    assert!(e.items()[0].variance() < o.items()[0].variance());
+    // Both round-trip through the compact form; a 4-value item on the open group does not.
+    for c in [&exhaustive, &open] {
+        let bytes = c.runnable().to_compact();
+        let back = Runnable::from_compact(&bytes, &limits).unwrap();
+        assert_eq!(back.to_compact(), bytes);
+        assert_eq!(back.mechanism(), c.runnable().mechanism());
+    }
+    let bytes = exhaustive.runnable().to_compact();
+    let mut swapped = open.runnable().to_compact();
+    let head = Runnable::read_head(&bytes).unwrap().1.unwrap();
+    let mut w = dpseg::compact::Writer::default();
+    head.write_compact(&mut w);
+    let mut theirs = dpseg::compact::Writer::default();
+    open.mechanism().unwrap().write_compact(&mut theirs);
+    let at =
+        swapped.windows(theirs.bytes.len()).position(|x| x == theirs.bytes.as_slice()).unwrap();
+    swapped.splice(at..at + theirs.bytes.len(), w.bytes.iter().copied());
+    assert!(
+        Runnable::from_compact(&swapped, &limits).is_err(),
+        "an open group with no 'none' value is refused"
+    );
 }

@@ -11,9 +11,9 @@ mod common;
 
 use dpseg::campaign::{Campaign, CompiledCampaign};
 use dpseg::limits::Limits;
-use dpseg::privacy::coin::DeviceRandomness;
+use dpseg::privacy::coin::{Coin, DeviceRandomness};
 use dpseg::privacy::ledger::{DeviceState, Secret, SitePolicy};
-use dpseg::privacy::mechanism::Slot;
+use dpseg::privacy::mechanism::{ItemMechanism, Mechanism, Oracle, Slot};
 use dpseg::schema::Schema;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -179,4 +179,201 @@ fn a_report_that_evaluates_only_its_sampled_items_is_the_same_report() {
         }
     }
     assert_eq!(compared, 3 * 4 * 8);
+}
+
+fn compiled_text(text: &str) -> CompiledCampaign {
+    let limits = Limits::default();
+    let schema = Schema::from_toml(&common::read("examples/outdoor/schema.toml"), &limits).unwrap();
+    Campaign::from_toml(text, &limits).unwrap().compile(&schema, &limits).unwrap()
+}
+
+fn spring(epoch: &str, rule_change: bool) -> CompiledCampaign {
+    // At ε = 0.25 (lifetime 1) every item in one report still has a total below the
+    // mechanisms' maximum.
+    let mut text = common::read("examples/outdoor/campaigns/spring-2027.toml")
+        .replace("epoch = \"1d\"", &format!("epoch = \"{epoch}\""))
+        .replace("epsilon = 1.0", "epsilon = 0.25")
+        .replace("epsilon_lifetime = 4.0", "epsilon_lifetime = 1.0");
+    if rule_change {
+        text = text.replace("budget < 50", "budget < 60");
+    }
+    compiled_text(&text)
+}
+
+#[test]
+fn pruning_keeps_what_a_long_epoch_still_needs() {
+    // An 8-week campaign reports; 31 days later a 1-day campaign reports (its window is 30
+    // days): the 8-week campaign's spend must survive, or it could report twice in one epoch.
+    let long = spring("8w", false);
+    let short = compiled_text(
+        &common::read("examples/outdoor/campaigns/spring-2027.toml")
+            .replace("id = \"spring-2027\"", "id = \"daily\""),
+    );
+    let policy = SitePolicy::default();
+    let mut rng = ChaCha20Rng::seed_from_u64(11);
+    let mut state = DeviceState::new(&mut rng);
+    let week = 7 * 86_400;
+    let start = (common::NOW / (8 * week)) * (8 * week); // the start of an 8-week epoch
+    let (lm, sm) = (long.mechanism().unwrap(), short.mechanism().unwrap());
+    let (ml, ms) = (long.new_membership(), short.new_membership());
+    state.report(long.runnable(), lm, &ml, start + 60, &policy, &mut rng).unwrap();
+    state.report(short.runnable(), sm, &ms, start + 31 * 86_400, &policy, &mut rng).unwrap();
+    let again = state
+        .report(long.runnable(), lm, &ml, start + 32 * 86_400, &policy, &mut rng)
+        .map_err(|e| e.code());
+    assert_eq!(again, Err("already-reported"), "the 8-week epoch has not ended");
+    // After its epoch ends, it reports again.
+    assert!(state
+        .report(long.runnable(), lm, &ml, start + 8 * week + 60, &policy, &mut rng)
+        .is_ok());
+}
+
+#[test]
+fn a_spend_dated_in_the_future_still_counts() {
+    // The clock was ahead when the report was made, then set back: the spend counts against
+    // the window at the earlier time too.
+    let c = compiled(1.0);
+    let mech = c.mechanism().unwrap();
+    let policy = SitePolicy { epsilon_window_max: 1.5, ..SitePolicy::default() };
+    let mut rng = ChaCha20Rng::seed_from_u64(12);
+    let mut state = DeviceState::new(&mut rng);
+    let m = c.new_membership();
+    state.report(c.runnable(), mech, &m, common::NOW + 10 * 86_400, &policy, &mut rng).unwrap();
+    assert!(state.spent_in_window(common::NOW, &policy) > 0.99);
+    let back =
+        state.report(c.runnable(), mech, &m, common::NOW, &policy, &mut rng).map_err(|e| e.code());
+    assert_eq!(back, Err("over-window-cap"));
+}
+
+#[test]
+fn spends_that_are_not_positive_and_finite_are_refused() {
+    let mut rng = ChaCha20Rng::seed_from_u64(13);
+    let state = DeviceState::new(&mut rng);
+    let policy = SitePolicy::default();
+    for e in [0.0, -4.0, f64::NAN, f64::INFINITY] {
+        assert_eq!(
+            state.check("c", 1, e, common::NOW, &policy).map_err(|e| e.code()),
+            Err("dishonest-mechanism"),
+            "{e}"
+        );
+    }
+    // A stored state with a negative spend does not decode (and the SDK does not replace it).
+    let c = compiled(1.0);
+    let mut s = DeviceState::new(&mut rng);
+    s.report(
+        c.runnable(),
+        c.mechanism().unwrap(),
+        &c.new_membership(),
+        common::NOW,
+        &policy,
+        &mut rng,
+    )
+    .unwrap();
+    let mut bytes = s.to_compact();
+    let eps = c.mechanism().unwrap().eps_report().to_le_bytes();
+    let at = bytes.windows(8).position(|w| w == eps).expect("the spend's ε is in the bytes");
+    bytes[at..at + 8].copy_from_slice(&(-4.0f64).to_le_bytes());
+    assert!(DeviceState::from_compact(&bytes).is_err());
+}
+
+#[test]
+fn a_first_format_device_state_is_read_and_keeps_its_secret() {
+    // dpd1: tag, secret, spends (campaign, epoch, ε, at); no epoch ends, no charges.
+    let mut v1 = b"dpd1".to_vec();
+    v1.extend_from_slice(&[7u8; 32]);
+    let mut w = dpseg::compact::Writer::default();
+    w.len(1);
+    w.str("spring-2027");
+    w.uint(20_000);
+    w.float(1.0);
+    w.int(common::NOW);
+    v1.extend_from_slice(&w.bytes);
+    let state = DeviceState::from_compact(&v1).unwrap();
+    assert_eq!(state.spent().len(), 1);
+    assert!(state.charged().is_empty());
+    let back = DeviceState::from_compact(&state.to_compact()).unwrap();
+    assert_eq!(back, state, "migrated to this format without loss");
+    assert!(state.to_compact().starts_with(b"dpd2"));
+}
+
+#[test]
+fn new_versions_of_a_campaign_reuse_permanent_answers_and_are_not_charged_again() {
+    // Three versions: v1, v2 (another epoch length: a new config_id, the same meaning) and v3
+    // (a changed rule). Reports go through the real device path (DeviceRandomness, HMAC of the
+    // device secret) with the instantaneous layer at the identity, so each answer *is* the
+    // permanent answer.
+    let (v1, v2, v3) = (spring("1d", false), spring("2d", false), spring("1d", true));
+    assert_ne!(v1.config_id(), v2.config_id());
+    assert_eq!(v1.runnable().head().memo_ids(), v2.runnable().head().memo_ids());
+    let changed: Vec<bool> = v1
+        .runnable()
+        .head()
+        .memo_ids()
+        .iter()
+        .zip(v3.runnable().head().memo_ids())
+        .map(|(a, b)| a != b)
+        .collect();
+    assert!(changed.iter().any(|&c| c) && !changed.iter().all(|&c| c), "{changed:?}");
+    // The planned mechanism with every item's instantaneous layer kept (GRR keep ≈ 1), all
+    // items in every report.
+    let planned = v1.mechanism().unwrap();
+    let items: Vec<_> = planned
+        .items()
+        .iter()
+        .map(|i| {
+            // GRR, SS and OLH share the permanent layer (a GRR value memo): keep the planned
+            // coin, read it through GRR's identity.
+            assert_ne!(i.oracle, Oracle::Oue, "the spring campaign's items have value memos");
+            let keep = Coin::from_numerator(u64::MAX);
+            ItemMechanism::from_coins(Oracle::Grr, i.domain, i.memo, keep, 0, 0)
+        })
+        .collect();
+    let n = u16::try_from(items.len()).unwrap();
+    let identity = Mechanism::from_items(items, planned.segments(), n);
+    let policy =
+        SitePolicy { epsilon_report_max: 100.0, epsilon_window_max: 1e6, ..SitePolicy::default() };
+    let truth = |i: u16| u16::from(i % 3 == 0);
+    let mut rng = ChaCha20Rng::seed_from_u64(21);
+    let mut state = DeviceState::new(&mut rng);
+    let day = 86_400;
+    let answers = |r: &dpseg::report::Report| r.payload.clone();
+    let mut seen = Vec::new();
+    for (k, v) in [&v1, &v2, &v1, &v2].iter().enumerate() {
+        let at = common::NOW + i64::try_from(k).unwrap() * 3 * day;
+        let policy = SitePolicy { epsilon_lifetime_max: 1e6, ..policy.clone() };
+        let r = state
+            .report_with(v.runnable().head(), &identity, truth, at, &policy, &mut rng)
+            .unwrap();
+        seen.push(answers(&r));
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "the same permanent answers in every version");
+    let one_version = state.charged_total();
+    assert!((one_version - identity.eps_lifetime()).abs() < 1e-6, "{one_version}");
+    // The changed rule is a new permanent answer for the changed items only, and is charged.
+    let at = common::NOW + 20 * day;
+    let policy_big = SitePolicy { epsilon_lifetime_max: 1e6, ..policy.clone() };
+    state.report_with(v3.runnable().head(), &identity, truth, at, &policy_big, &mut rng).unwrap();
+    let per_item: f64 = identity.items()[0].eps_memo;
+    let new_items = changed.iter().filter(|&&c| c).count() as f64;
+    assert!((state.charged_total() - one_version - new_items * per_item).abs() < 1e-6);
+    // A lifetime cap below the next charge refuses the report and changes nothing.
+    let mut fresh = DeviceState::new(&mut rng);
+    let tight =
+        SitePolicy { epsilon_lifetime_max: identity.eps_lifetime() - 0.01, ..policy.clone() };
+    let before = fresh.clone();
+    let refused = fresh
+        .report_with(v1.runnable().head(), &identity, truth, common::NOW, &tight, &mut rng)
+        .map_err(|e| e.code());
+    assert_eq!(refused, Err("over-lifetime-cap"));
+    assert_eq!(fresh, before);
+    // A different secret draws other permanent answers (the memo is the device's).
+    let mut other = DeviceState::new(&mut rng);
+    let differ = (0..8).any(|_| {
+        other = DeviceState::new(&mut rng);
+        let r = other
+            .report_with(v1.runnable().head(), &identity, truth, common::NOW, &policy_big, &mut rng)
+            .unwrap();
+        answers(&r) != seen[0]
+    });
+    assert!(differ);
 }

@@ -576,3 +576,60 @@ fn the_claim_is_never_above_the_campaign_epsilon() {
         }
     }
 }
+
+#[test]
+fn reports_of_several_versions_sharing_permanent_answers_stay_within_one_charge() {
+    // Versions of a campaign whose item keeps its identity draw the same permanent answer (the
+    // explorer's memo is shared across the versions, as the device's PRF is); each version has
+    // its own instantaneous layer. Whatever the number of reports and versions, the whole
+    // view's ratio is at most the permanent answer's, the one charge the ledger records.
+    for (m, eps, life) in [(2u16, 1.0, 1.5), (3, 0.5, 1.0), (4, 1.0, 2.0)] {
+        let v1 = ItemMechanism::grr(m, eps, life);
+        let v2 = ItemMechanism::grr(m, eps / 2.0, life); // another ε per report
+        assert_eq!(v1.memo, v2.memo, "the permanent layer depends on the lifetime ε only");
+        let (a, b) =
+            (Mechanism::from_items(vec![v1.clone()], 0, 1), Mechanism::from_items(vec![v2], 0, 1));
+        let mut hi: HashMap<Vec<String>, BigRational> = HashMap::new();
+        let mut lo: HashMap<Vec<String>, BigRational> = HashMap::new();
+        for x in 0..m {
+            let dist = Explorer::enumerate(|e| {
+                let mut out = reports(&a, &[x], 2, e);
+                out.extend(reports(&b, &[x], 2, e));
+                out
+            });
+            for (y, p) in dist {
+                hi.entry(y.clone())
+                    .and_modify(|h| *h = h.clone().max(p.clone()))
+                    .or_insert(p.clone());
+                lo.entry(y).and_modify(|l| *l = l.clone().min(p.clone())).or_insert(p);
+            }
+        }
+        let mut support: HashMap<Vec<String>, u16> = HashMap::new();
+        for x in 0..m {
+            for y in Explorer::enumerate(|e| {
+                let mut out = reports(&a, &[x], 2, e);
+                out.extend(reports(&b, &[x], 2, e));
+                out
+            })
+            .into_keys()
+            {
+                *support.entry(y).or_insert(0) += 1;
+            }
+        }
+        assert!(support.values().all(|&n| n == m), "every view is possible for every input");
+        let worst = hi.iter().map(|(y, h)| h / &lo[y]).max().unwrap();
+        let one = BigRational::one();
+        let k = BigRational::from_integer(BigInt::from(m - 1));
+        let p1 = dyadic(v1.memo);
+        let memo_bound = &p1 * k / (one - &p1);
+        assert!(
+            worst <= memo_bound,
+            "m={m}: {} > {}",
+            worst.to_f64().unwrap(),
+            memo_bound.to_f64().unwrap()
+        );
+        // Four reports at their own ε would have allowed much more.
+        let composed = item_ratio(&v1).pow(2) * item_ratio(&b.items()[0]).pow(2);
+        assert!(memo_bound < composed);
+    }
+}
