@@ -256,7 +256,7 @@ impl Runnable {
     /// On anything malformed, with the byte offset.
     pub fn read_head(bytes: &[u8]) -> Result<(Head, Option<Mechanism>), CompactError> {
         let mut r = Reader::new(bytes);
-        let head = read_head(&mut r);
+        let head = read_head::<true>(&mut r);
         r.done()?;
         Ok(head)
     }
@@ -268,8 +268,32 @@ impl Runnable {
     /// # Errors
     /// On anything malformed, with the byte offset.
     pub fn from_compact(bytes: &[u8], limits: &Limits) -> Result<Runnable, CompactError> {
+        Runnable::decode::<true>(bytes, limits)
+    }
+
+    /// As [`Runnable::from_compact`], with the mechanism's figures read as stored rather than
+    /// recomputed from its coins: for the browser's runtime module, which evaluates and never
+    /// reports. Where ε is spent (the report module reads campaigns with
+    /// [`Runnable::read_head`], and [`DeviceState::report_with`] checks the mechanism again),
+    /// the figures are always the coins'; this keeps `ln` and the checks out of what every
+    /// page loads.
+    ///
+    /// [`DeviceState::report_with`]: crate::privacy::ledger::DeviceState::report_with
+    ///
+    /// # Errors
+    /// As [`Runnable::from_compact`].
+    pub fn from_compact_for_evaluation(
+        bytes: &[u8],
+        limits: &Limits,
+    ) -> Result<Runnable, CompactError> {
+        Runnable::decode::<false>(bytes, limits)
+    }
+
+    // Generic, so that the runtime's build holds only the unverified decoder.
+    fn decode<const VERIFY: bool>(bytes: &[u8], limits: &Limits) -> Result<Runnable, CompactError> {
+        let verify = VERIFY;
         let mut r = Reader::new(bytes);
-        let (head, mechanism) = read_head(&mut r);
+        let (head, mechanism) = read_head::<VERIFY>(&mut r);
         let rules = limits.segments_max + limits.groups_max * limits.group_cases_max;
         // A rule's tree is at most `rule_depth_max` deep; `where` filters add a level each.
         let depth = 2 * limits.rule_depth_max + 2;
@@ -313,11 +337,15 @@ impl Runnable {
             let shape_ok = usize::from(m.segments()) == segments
                 && m.items().len() == segments + groups.len()
                 && m.items().iter().skip(segments).zip(&groups).all(|(it, (_, cases))| {
-                    // "none" is a value unless the last case always holds.
-                    let always = cases.last().is_some_and(|&(_, root)| {
-                        matches!(program.node(root), Some(Node::Bool(true)))
-                    });
-                    usize::from(it.domain) == cases.len() + usize::from(!always)
+                    // "none" is a value unless the last case always holds. The runtime
+                    // (`verify` off) accepts either: a value outside the item's domain is
+                    // refused where reports are made.
+                    let always = !verify
+                        || cases.last().is_some_and(|&(_, root)| {
+                            matches!(program.node(root), Some(Node::Bool(true)))
+                        });
+                    let none = usize::from(it.domain) == cases.len() + 1;
+                    none || (always && usize::from(it.domain) == cases.len())
                 })
                 && m.items().iter().take(segments).all(|it| it.domain == 2);
             if !shape_ok {
@@ -339,7 +367,8 @@ impl Runnable {
     }
 }
 
-fn read_head(r: &mut Reader<'_>) -> (Head, Option<Mechanism>) {
+fn read_head<const VERIFY: bool>(r: &mut Reader<'_>) -> (Head, Option<Mechanism>) {
+    let verify = VERIFY;
     r.tag(TAG, "a runnable campaign (\"dpr3\")");
     let id = r.str();
     let config_id = r.str();
@@ -347,16 +376,27 @@ fn read_head(r: &mut Reader<'_>) -> (Head, Option<Mechanism>) {
     if epoch_secs <= 0 {
         r.fail("a positive epoch length");
     }
-    let memo_ids = r.list(|r| {
-        let mut id = [0u8; 16];
-        let b = r.raw(16);
-        if b.len() == 16 {
-            id.copy_from_slice(b);
-        }
-        id
-    });
-    let mechanism = if r.flag() { Some(Mechanism::read_compact(r)) } else { None };
-    if memo_ids.len() != mechanism.as_ref().map_or(0, |m| m.items().len()) {
+    let memo_ids = if verify {
+        r.list(|r| {
+            let mut id = [0u8; 16];
+            let b = r.raw(16);
+            if b.len() == 16 {
+                id.copy_from_slice(b);
+            }
+            id
+        })
+    } else {
+        // The runtime never reports: skip the identities.
+        let n = r.count();
+        r.raw(n.saturating_mul(16));
+        Vec::new()
+    };
+    let mechanism = match (r.flag(), verify) {
+        (false, _) => None,
+        (true, true) => Some(Mechanism::read_compact(r)),
+        (true, false) => Some(Mechanism::read_compact_as_stored(r)),
+    };
+    if verify && memo_ids.len() != mechanism.as_ref().map_or(0, |m| m.items().len()) {
         r.fail("one permanent-answer identity per report item");
     }
     (Head { id, config_id, epoch_secs, memo_ids }, mechanism)

@@ -814,6 +814,39 @@ mod compact {
             w.uint(u64::from(self.answer_bytes));
         }
 
+        /// Reads the compact form with its figures as stored, checking only its shape (see
+        /// [`Runnable::from_compact_for_evaluation`](crate::campaign::Runnable::from_compact_for_evaluation)):
+        /// never for spending ε.
+        pub fn read_compact_as_stored(r: &mut Reader<'_>) -> Mechanism {
+            let items = r.list(|r| {
+                let oracle = ORACLES[r.len(ORACLES.len() - 1)];
+                let domain: u16 = r.small();
+                let memo = Coin::from_numerator(r.uint());
+                let inst = Coin::from_numerator(r.uint());
+                let omega: u16 = r.small();
+                let g: u16 = r.small();
+                let [p, q, eps_report, eps_memo] = [r.float(), r.float(), r.float(), r.float()];
+                if !(2..=128).contains(&domain) {
+                    r.fail("mechanism parameters a plan produces");
+                }
+                ItemMechanism { oracle, domain, memo, inst, omega, g, p, q, eps_report, eps_memo }
+            });
+            let segments: u16 = r.small();
+            let per_report: u16 = r.small();
+            let eps_report = r.float();
+            let eps_lifetime = r.float();
+            let answer_bytes: u16 = r.small();
+            if usize::from(segments) > items.len()
+                || per_report == 0
+                || usize::from(per_report) > items.len()
+                || answer_bytes == 0
+                || answer_bytes > 16
+            {
+                r.fail("a mechanism a plan produces");
+            }
+            Mechanism { items, segments, per_report, eps_report, eps_lifetime, answer_bytes }
+        }
+
         /// Reads the compact form, checking the invariants the report path relies on. The
         /// figures are recomputed from the coins ([`ItemMechanism::from_coins`]), never taken
         /// from the bytes: stored figures that differ from the coins' are a failure, and so is

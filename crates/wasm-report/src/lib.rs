@@ -48,6 +48,17 @@ fn ledger_error(e: &LedgerError) -> JsValue {
                 ("max", (*max).into()),
             ]),
         ),
+        LedgerError::OverLifetimeCap { charged, epsilon, max } => (
+            "the permanent answers this report needs would pass the site's lifetime ε cap",
+            object(&[
+                ("charged", (*charged).into()),
+                ("epsilon", (*epsilon).into()),
+                ("max", (*max).into()),
+            ]),
+        ),
+        LedgerError::Dishonest { what } => {
+            ("the campaign's mechanism is refused", object(&[("reason", JsValue::from_str(what))]))
+        }
         _ => ("the ledger refused the report", JsValue::NULL),
     };
     error(e.code(), message, details)
@@ -78,13 +89,28 @@ pub struct Reporter {
 
 #[wasm_bindgen]
 impl Reporter {
-    /// A reporter under the site's caps, as the runtime was opened with.
+    /// A reporter under the site's caps, as the runtime was opened with, and the lifetime cap
+    /// (the core's default when absent).
     ///
     /// # Errors
     /// `bad-policy`.
     #[wasm_bindgen(constructor)]
-    pub fn new(epsilon_report_max: f64, epsilon_window_max: f64) -> Result<Reporter, JsValue> {
-        let policy = site_policy(epsilon_report_max, epsilon_window_max)?;
+    pub fn new(
+        epsilon_report_max: f64,
+        epsilon_window_max: f64,
+        epsilon_lifetime_max: Option<f64>,
+    ) -> Result<Reporter, JsValue> {
+        let mut policy = site_policy(epsilon_report_max, epsilon_window_max)?;
+        if let Some(max) = epsilon_lifetime_max {
+            if !(max.is_finite() && max > 0.0) {
+                return Err(error(
+                    "bad-policy",
+                    "epsilonLifetimeMax must be a positive number",
+                    object(&[("epsilonLifetimeMax", max.into())]),
+                ));
+            }
+            policy.epsilon_lifetime_max = max;
+        }
         Ok(Reporter { policy, campaigns: Vec::new() })
     }
 
@@ -101,8 +127,9 @@ impl Reporter {
         Ok(replace_or_push(&mut self.campaigns, (head, mechanism), |(h, _)| h.id()))
     }
 
-    /// What the device state's ledger says at `now_ms`: `{spent, ledger}`, the ε spent over the
-    /// rolling window and every entry `{campaign, epoch, epsilon, at}` (`at` in Unix seconds).
+    /// What the device state's ledgers say at `now_ms`: `{spent, ledger, charged, lifetimeMax}`,
+    /// the ε spent over the rolling window, every entry `{campaign, epoch, epsilon, at}` (`at` in
+    /// Unix seconds), the ε of every permanent answer created, and the lifetime cap.
     ///
     /// # Errors
     /// `device-syntax`, `bad-time`.
@@ -124,7 +151,12 @@ impl Reporter {
             })
             .collect();
         let spent = device.spent_in_window(now, &self.policy);
-        Ok(object(&[("spent", spent.into()), ("ledger", ledger.into())]))
+        Ok(object(&[
+            ("spent", spent.into()),
+            ("ledger", ledger.into()),
+            ("charged", device.charged_total().into()),
+            ("lifetimeMax", self.policy.epsilon_lifetime_max.into()),
+        ]))
     }
 
     /// Makes this epoch's report of campaign `handle` and records its cost in the ledger.
@@ -141,7 +173,8 @@ impl Reporter {
     /// # Errors
     /// `unknown-campaign`, `device-syntax`, `bad-time`, `bad-truth` (`truth` threw or gave a
     /// value that is not one of the item's); `already-reported`, `over-report-cap`,
-    /// `over-window-cap` from the ledger. Nothing is made or spent then.
+    /// `over-window-cap`, `over-lifetime-cap`, `dishonest-mechanism` from the ledger. Nothing is
+    /// made or spent then.
     pub fn report(
         &self,
         handle: u32,

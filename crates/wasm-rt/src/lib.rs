@@ -139,7 +139,7 @@ impl Runtime {
     /// `over-report-cap`, `over-window-cap`.
     #[wasm_bindgen(js_name = loadRunnable)]
     pub fn load_runnable(&mut self, bytes: &[u8]) -> Result<u32, JsValue> {
-        let run = Runnable::from_compact(bytes, &self.limits)
+        let run = Runnable::from_compact_for_evaluation(bytes, &self.limits)
             .map_err(|e| error("runnable-syntax", &e.message(), JsValue::NULL))?;
         let Some(eps) = run.mechanism().map(|m| m.eps_report()) else {
             return Err(campaign_empty());

@@ -36,6 +36,8 @@ export interface OpenOptions {
   epsilonReportMax?: number;
   /** Highest total ε over the rolling 30-day window; when reached nothing is sent. Default 8. */
   epsilonWindowMax?: number;
+  /** Highest total ε of the permanent answers a device creates, for as long as its state is kept (default 32). */
+  epsilonLifetimeMax?: number;
   /** Where state persists: default `localStorage`; `'memory'` keeps nothing across reloads. */
   storage?: StorageLike | 'memory';
   /** Prefix of the storage keys. Default `dpseg`. */
@@ -151,6 +153,10 @@ export class Engine {
     windowMax: number;
     reportMax: number;
     ledger: { campaign: string; epoch: number; epsilon: number; at: number }[];
+    /** ε of every permanent answer this device has created (the lifetime ledger). */
+    charged: number;
+    /** The lifetime cap `charged` may not pass. */
+    lifetimeMax: number;
   }>;
   tick(): Promise<void>;
   /** Makes this epoch's reports now instead of at their random time (consent and caps apply). */

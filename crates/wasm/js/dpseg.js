@@ -367,6 +367,8 @@ export class Engine {
     this.schemaText = o.schema;
     this.epsilonReportMax = num(o.epsilonReportMax ?? 2.0);
     this.epsilonWindowMax = num(o.epsilonWindowMax ?? 8.0);
+    // The report module's default (32) when the site sets none.
+    this.epsilonLifetimeMax = o.epsilonLifetimeMax === undefined ? undefined : num(o.epsilonLifetimeMax);
     this.rt = guard(() => new Runtime(prepared.compact, this.epsilonReportMax, this.epsilonWindowMax));
     this.handles = new Map(); // campaign id -> {handle, info, doc, runnable}
     this.restore();
@@ -678,13 +680,13 @@ export class Engine {
     const now = this.now();
     const { r } = this.reporterOf(await loadReporter());
     this.sync();
-    const b = this.deviceText === undefined ? { spent: 0, ledger: [] } : guard(() => r.budget(fromBase64(this.deviceText), now));
-    return { spent: b.spent, windowMax: this.epsilonWindowMax, reportMax: this.epsilonReportMax, ledger: b.ledger };
+    const b = this.deviceText === undefined ? { spent: 0, ledger: [], charged: 0, lifetimeMax: undefined } : guard(() => r.budget(fromBase64(this.deviceText), now));
+    return { spent: b.spent, windowMax: this.epsilonWindowMax, reportMax: this.epsilonReportMax, ledger: b.ledger, charged: b.charged, lifetimeMax: b.lifetimeMax ?? this.epsilonLifetimeMax ?? 32 };
   }
 
   /** The report module's reporter for this engine's caps, with the campaigns it has read. */
   reporterOf(module) {
-    this.reporter ??= { r: guard(() => new module.Reporter(this.epsilonReportMax, this.epsilonWindowMax)), loaded: new Map() };
+    this.reporter ??= { r: guard(() => new module.Reporter(this.epsilonReportMax, this.epsilonWindowMax, this.epsilonLifetimeMax)), loaded: new Map() };
     return this.reporter;
   }
 
@@ -744,16 +746,10 @@ export class Engine {
         }
         const make = () => r.report(l.handle, fromBase64(this.deviceText), (i) => this.rt.itemTruth(c.handle, i, now), now);
         if (this.deviceText === undefined) this.saveDevice(guard(() => module.newDevice()));
-        let made;
-        try {
-          made = guard(make);
-        } catch (e) {
-          if (e.code !== 'device-syntax') throw e;
-          // Storage holds something that is not a device state: start a new one.
-          this.lastError = `stored device state dropped: ${e.message}`;
-          this.saveDevice(guard(() => module.newDevice()));
-          made = guard(make);
-        }
+        // A stored device state this build cannot read (device-syntax) is never replaced by a
+        // new one: that would restart the visitor's privacy budget. Reporting stops instead,
+        // with the error, until the visitor resets (forget()).
+        const made = guard(make);
         // The spend is stored before the report: losing a report is safe, re-spending is not.
         this.saveDevice(made.device);
         this.outbox.push({ campaign: info.id, purpose: info.purpose, epoch: s.epoch, report: made.body, attempts: 0, next: now });

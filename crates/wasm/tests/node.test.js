@@ -190,8 +190,10 @@ test('no consent, GPC or an exhausted ledger: no request at all', async () => {
   }
   assert.equal(calls.length, 2, `expected two requests, got ${calls.length}`);
   const budget = await capped.budget();
-  assert.equal(budget.spent, 2);
+  // Two reports at ε = 1: the realised ε of the coins, never above the campaign's.
+  assert.ok(budget.spent <= 2 && budget.spent > 2 - 1e-6, `spent ${budget.spent}`);
   assert.equal(budget.windowMax, 2);
+  assert.ok(budget.charged > 0 && budget.charged <= budget.lifetimeMax, `charged ${budget.charged}`);
   assert.equal(budget.ledger.length, 2);
 });
 
@@ -245,6 +247,50 @@ test('the report module keeps no visitor data and refuses answers outside an ite
   // The ledger is in the device state the caller passes, not in the module.
   assert.doesNotThrow(() => reporter.report(campaign, device, truth, now));
   assert.throws(() => reporter.report(campaign + 1, device, truth, now), { code: 'unknown-campaign' });
+});
+
+test('an unreadable stored device state is kept, never replaced by a new device', async () => {
+  // Replacing it would restart the visitor's privacy budget (a fresh secret, an empty ledger).
+  const storage = new Map();
+  const backend = { getItem: (k) => storage.get(k) ?? null, setItem: (k, v) => storage.set(k, String(v)), removeItem: (k) => storage.delete(k) };
+  const end = endOfDay(0);
+  const engine = await dpseg.open({ schema, storage: backend, autoSchedule: false, now: () => end });
+  await engine.addCampaign(spring);
+  engine.setConsent('measurement', true);
+  const garbage = btoa('dpd9 not a device state');
+  storage.set('dpseg:device', garbage);
+  engine.deviceText = garbage;
+  await engine.tick();
+  assert.equal(storage.get('dpseg:device'), garbage, 'the stored state is untouched');
+  assert.equal(engine.pending().length, 0, 'nothing was made');
+  assert.match(engine.lastError, /^device-syntax/);
+});
+
+test('the report module refuses a mechanism whose coins do not give what it claims', async () => {
+  const now = Date.parse('2026-11-24T12:00:00Z');
+  const engine = await openWith({ now: () => now });
+  await engine.addCampaign(spring);
+  const { runnable } = engine.handles.get('spring-2027');
+  const bytes = Uint8Array.from(atob(runnable), (c) => c.charCodeAt(0));
+  const reporter = new reporting.Reporter(2, 8);
+  assert.doesNotThrow(() => reporter.load(bytes));
+  // Every float the mechanism stores (p, q and the ε figures) is recomputed from its coins on
+  // loading: a stored figure changed in its 6th byte (a relative change near 2^-12) is refused.
+  const view = new DataView(bytes.buffer);
+  let refused = 0;
+  for (let at = 0; at + 8 <= Math.min(bytes.length, 400); at++) {
+    const x = view.getFloat64(at, true);
+    if (!(x > 1e-6 && x < 20)) continue;
+    const forged = bytes.slice();
+    forged[at + 5] ^= 0x10;
+    try {
+      reporter.load(forged);
+    } catch (e) {
+      assert.equal(e.code, 'runnable-syntax');
+      refused++;
+    }
+  }
+  assert.ok(refused >= 4, `changed figures are refused (${refused})`);
 });
 
 test('an unreachable collector: the outbox retries with backoff, then drops what is too old to count', async () => {
