@@ -183,3 +183,62 @@ fn the_audit_catches_a_mechanism_that_leaks() {
     let lower = audit(&mech, &[0], &[1], 200_000);
     assert!(lower > mech.eps_report(), "audit missed a leak: {lower}");
 }
+
+/// The largest ε lower bound over the events "the report supports x, x2, both or neither" (for
+/// answers over many values, where single outputs are too rare to audit), both directions.
+fn audit_support(mech: &Mechanism, x: u16, x2: u16, n: u64) -> f64 {
+    let item = &mech.items()[0];
+    let count = |truth: u16, seed: u64| {
+        let mut rng = SimRandomness::new(seed, 0);
+        let mut slots = vec![Slot { item: 0, out: 0 }; 1];
+        let mut k = [0u64; 4];
+        for device in 0..n {
+            rng.set_device(seed.wrapping_mul(1_000_003) ^ device);
+            mech.privatize(&[truth], &mut rng, &mut slots);
+            let (a, b) = (item.supports(slots[0].out, x), item.supports(slots[0].out, x2));
+            k[usize::from(a) * 2 + usize::from(b)] += 1;
+        }
+        k
+    };
+    let (a, b) = (count(x, 1), count(x2, 2));
+    let mut best = 0.0f64;
+    for (p, q) in [(&a, &b), (&b, &a)] {
+        for (&k, &k2) in p.iter().zip(q) {
+            let (lo, _) = clopper_pearson(k, n, 1e-3);
+            let (_, hi) = clopper_pearson(k2, n, 1e-3);
+            if lo > 0.0 {
+                best = best.max((lo / hi).ln());
+            }
+        }
+    }
+    best
+}
+
+#[test]
+fn the_32_case_group_the_planner_picks_passes_the_audit_and_the_old_one_would_not() {
+    // The campaign that planned ε = −4: 32 cases and none, ε = 1, lifetime 4.
+    let mech = Mechanism::for_domains(&[33], 0, 1.0, 4.0).unwrap();
+    let claimed = mech.eps_report();
+    let lower = audit_support(&mech, 0, 1, 100_000);
+    println!(
+        "planned {}: audited ε ≥ {lower:.3}, claimed {claimed}",
+        mech.items()[0].oracle.name()
+    );
+    assert!(lower <= claimed, "the audit found ε ≥ {lower} > claimed {claimed}");
+    assert!(lower >= 0.8 * claimed, "the audit is too weak to be meaningful: {lower}");
+    // The old solver's coins: the subset never holds the permanent answer, claimed ε = 1.
+    let item = &mech.items()[0];
+    let omega = if item.omega > 0 { item.omega } else { 8 };
+    let old = dpseg::privacy::mechanism::ItemMechanism::from_coins(
+        dpseg::privacy::mechanism::Oracle::Ss,
+        33,
+        item.memo,
+        dpseg::privacy::coin::Coin::NEVER,
+        omega,
+        0,
+    );
+    let leaky = Mechanism::from_items(vec![old], 0, 1);
+    let found = audit_support(&leaky, 0, 1, 100_000);
+    println!("old coins: audited ε ≥ {found:.3}, claimed 1");
+    assert!(found > 1.0, "the audit would have caught the old mechanism: {found}");
+}
