@@ -588,10 +588,10 @@ impl Mechanism {
         if domains.is_empty() {
             return Err(MechanismError::Empty);
         }
-        if !(eps >= EPSILON_SUPPORTED_MIN && eps <= EPSILON_SUPPORTED_MAX) {
+        if !(EPSILON_SUPPORTED_MIN..=EPSILON_SUPPORTED_MAX).contains(&eps) {
             return Err(MechanismError::Epsilon(eps));
         }
-        if !(eps_lifetime >= EPSILON_SUPPORTED_MIN && eps_lifetime <= EPSILON_SUPPORTED_MAX) {
+        if !(EPSILON_SUPPORTED_MIN..=EPSILON_SUPPORTED_MAX).contains(&eps_lifetime) {
             return Err(MechanismError::Epsilon(eps_lifetime));
         }
         let eps_lifetime = eps_lifetime.max(eps);
@@ -668,9 +668,8 @@ impl Mechanism {
         {
             return whole("a shape no plan produces");
         }
-        if !(self.eps_report > 0.0 && self.eps_report <= EPSILON_SUPPORTED_MAX)
-            || !(self.eps_lifetime > 0.0 && self.eps_lifetime <= EPSILON_SUPPORTED_MAX)
-        {
+        let positive = |e: f64| e > 0.0 && e <= EPSILON_SUPPORTED_MAX;
+        if !(positive(self.eps_report) && positive(self.eps_lifetime)) {
             return whole("a total epsilon that is not positive and finite");
         }
         Ok(())
