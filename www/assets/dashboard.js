@@ -60,6 +60,11 @@ const ORACLE_WORDS = {
   olh: 'optimized local hashing',
 };
 
+/** A realised ε for people: rounded up to 3 decimals, so the figure shown is never below it. */
+function epsUp(x) {
+  return String(Math.ceil(x * 1000 - 1e-6) / 1000);
+}
+
 function renderMechanism(doc) {
   const m = doc.mechanism;
   const segs = doc.segments.length;
@@ -68,8 +73,8 @@ function renderMechanism(doc) {
   $('#mechanism').innerHTML = `Each device sends at most one report per ${esc(epochWords(doc.epoch_secs))}, whether or not the visitor is in any segment.
     A report answers <strong>${m.per_report}</strong> of the campaign's ${m.items.length} questions
     (${segs} segment${segs === 1 ? '' : 's'}, ${groups} group${groups === 1 ? '' : 's'}), picked at random, each answer deliberately noisy
-    (${esc(oracles)}), so no report reveals what a visitor is. Privacy loss per report: <strong>ε = ${m.eps_report}</strong>;
-    a visitor whose answers do not change stays within <strong>ε = ${m.eps_lifetime}</strong> however many reports they send.
+    (${esc(oracles)}), so no report reveals what a visitor is. Privacy loss per report: at most <strong>ε = ${epsUp(m.eps_report)}</strong>;
+    a visitor whose answers do not change stays within <strong>ε = ${epsUp(m.eps_lifetime)}</strong> however many reports they send.
     Counts below are estimates from many such reports, with 95% intervals.`;
 }
 
