@@ -11,6 +11,7 @@
 //! storage details go to the operator's log only. Nothing about a request (address, user agent,
 //! report) is stored or logged.
 
+pub mod health;
 pub mod metrics;
 pub mod store;
 
@@ -245,6 +246,7 @@ pub struct AppState {
     config: Config,
     metrics: Metrics,
     writer: mpsc::Sender<Job>,
+    write_health: health::WriteHealth,
     limits: ConnectionLimits,
     /// The clock, injectable for tests: Unix seconds.
     clock: Box<dyn Fn() -> i64 + Send + Sync>,
@@ -270,6 +272,7 @@ impl AppState {
             config,
             metrics: Metrics::default(),
             writer: tx,
+            write_health: health::WriteHealth::default(),
             limits: ConnectionLimits::default(),
             clock,
         });
@@ -285,6 +288,16 @@ impl AppState {
     /// The metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The outcome of the writer's last commits.
+    pub fn write_health(&self) -> &health::WriteHealth {
+        &self.write_health
+    }
+
+    /// How many campaigns are served.
+    pub fn campaign_count(&self) -> usize {
+        self.catalog.all().len()
     }
 
     /// Deletes nonces older than the acceptance window of every campaign.
@@ -345,6 +358,7 @@ async fn writer(state: std::sync::Weak<AppState>, mut rx: mpsc::Receiver<Job>) {
         state.metrics.storage.observe(started.elapsed().as_secs_f64());
         match result {
             Ok(fresh) => {
+                state.write_health.committed();
                 let mut offset = 0;
                 for job in jobs {
                     let n = job.reports.len();
@@ -353,6 +367,7 @@ async fn writer(state: std::sync::Weak<AppState>, mut rx: mpsc::Receiver<Job>) {
                 }
             }
             Err(e) => {
+                state.write_health.failed();
                 eprintln!("dpseg-collector: commit failed: {e}");
                 for job in jobs {
                     let _ = job.reply.send(Err(()));
@@ -397,7 +412,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError { status, code, message: message.into() }
     }
 }
@@ -426,7 +445,8 @@ pub fn app(state: Arc<AppState>) -> Router {
     let mut router = Router::new()
         .merge(public)
         .route("/v1/campaigns/{id}/estimates", get(get_estimates))
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics_text));
     let mut root_dir = None;
     for (prefix, dir) in &state.config.statics {
@@ -811,23 +831,6 @@ async fn get_schema(State(state): State<Arc<AppState>>) -> Response {
     let mut r = Json(state.config.schema_document.clone()).into_response();
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     r
-}
-
-async fn healthz(State(state): State<Arc<AppState>>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => {
-            Json(json!({"status": "ok", "campaigns": state.catalog.all().len()})).into_response()
-        }
-        Err(e) => {
-            eprintln!("dpseg-collector: health check failed: {e}");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage-unavailable",
-                "the database does not answer",
-            )
-            .into_response()
-        }
-    }
 }
 
 async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {

@@ -92,35 +92,24 @@ pub enum Store {
 /// Rows per multi-row statement (well under both databases' limits on bound parameters).
 const ROWS_PER_STATEMENT: usize = 1000;
 
-const SQLITE_MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
-const POSTGRES_MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../migrations/sqlite/0002_probe.sql")),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../migrations/postgres/0002_probe.sql")),
+];
 
 impl Store {
-    /// Opens `sqlite:PATH` (created if missing) or `postgres://...`, and migrates it.
+    /// Opens `sqlite:PATH` (created if missing) or `postgres://...`, migrates it and checks
+    /// that a write commits ([`Store::probe_write`]).
     ///
     /// # Errors
-    /// When the URL is of neither kind or the database cannot be opened or migrated.
+    /// When the URL is of neither kind, or the database cannot be opened, migrated or written.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
         let store = if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)?
-                .create_if_missing(true)
-                .page_size(1024)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
-                .busy_timeout(Duration::from_secs(10))
-                // Checkpoint less often: each commit dirties many random pages of the nonces.
-                .pragma("wal_autocheckpoint", "40000")
-                // Keep the nonce B-tree's pages in SQLite's own cache (32 MiB per connection,
-                // used by the writer): without it every lookup is a read syscall, and a large
-                // commit spills dirty pages to the WAL before it ends.
-                .pragma("cache_size", "-32768")
-                // The statement journal of multi-row upserts, in memory rather than a temp file.
-                .pragma("temp_store", "memory");
-            // One connection: SQLite writes one transaction at a time anyway, and a single
-            // connection keeps the B-tree pages in one warm cache instead of four cold ones.
-            Store::Sqlite(SqlitePoolOptions::new().max_connections(1).connect_with(options).await?)
+            Store::Sqlite(Store::sqlite_pool().connect_with(Store::sqlite_options(url)?).await?)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Store::Postgres(PgPoolOptions::new().max_connections(8).connect(url).await?)
         } else {
@@ -128,8 +117,88 @@ impl Store {
                 "'{url}' is not a database URL; use sqlite:PATH or postgres://..."
             )));
         };
-        store.migrate().await?;
+        store.ready().await?;
         Ok(store)
+    }
+
+    /// Migrates the store and checks that a write commits: what [`Store::open`] does after
+    /// connecting, for stores built from their own pool (fault tests).
+    ///
+    /// # Errors
+    /// When the database cannot be migrated or written.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.migrate().await?;
+        self.probe_write()
+            .await
+            .map_err(|e| StoreError(format!("the database cannot be written: {}", e.0)))
+    }
+
+    /// The pool the collector uses for SQLite. One connection: SQLite writes one transaction
+    /// at a time anyway, and a single connection keeps the B-tree pages in one warm cache
+    /// instead of four cold ones.
+    pub fn sqlite_pool() -> SqlitePoolOptions {
+        SqlitePoolOptions::new().max_connections(1)
+    }
+
+    /// The connection options the collector uses for `sqlite:PATH`.
+    ///
+    /// # Errors
+    /// When the URL does not parse.
+    pub fn sqlite_options(url: &str) -> Result<SqliteConnectOptions, StoreError> {
+        Ok(SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .page_size(1024)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            // Checkpoint less often: each commit dirties many random pages of the nonces.
+            .pragma("wal_autocheckpoint", "40000")
+            // Keep the nonce B-tree's pages in SQLite's own cache (32 MiB per connection,
+            // used by the writer): without it every lookup is a read syscall, and a large
+            // commit spills dirty pages to the WAL before it ends.
+            .pragma("cache_size", "-32768")
+            // The statement journal of multi-row upserts, in memory rather than a temp file.
+            .pragma("temp_store", "memory"))
+    }
+
+    /// Commits one write to the probe row: proof that writes reach the database now. On
+    /// failure the connection is discarded, as after a failed batch.
+    ///
+    /// # Errors
+    /// When the write or its commit fails.
+    pub async fn probe_write(&self) -> Result<(), StoreError> {
+        let at = i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        )
+        .unwrap_or(0);
+        macro_rules! probe {
+            ($pool:expr, $sql:literal) => {{
+                let mut conn = $pool.acquire().await?;
+                let result: Result<(), StoreError> = async {
+                    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                    sqlx::query($sql).bind(at).execute(&mut *tx).await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+                .await;
+                if result.is_err() {
+                    discard(conn).await;
+                }
+                result
+            }};
+        }
+        match self {
+            Store::Sqlite(pool) => probe!(
+                pool,
+                "INSERT INTO dpseg_probe (id, at) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET at = excluded.at"
+            ),
+            Store::Postgres(pool) => probe!(
+                pool,
+                "INSERT INTO dpseg_probe (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at"
+            ),
+        }
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -194,7 +263,9 @@ impl Store {
             nonces.iter().zip(&unique).filter(|(_, &u)| u).map(|(n, _)| n).collect();
         macro_rules! run {
             ($pool:expr, $db:ty) => {{
-                let mut tx = $pool.begin().await?;
+                let mut conn = $pool.acquire().await?;
+                let result: Result<Vec<bool>, StoreError> = async {
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
                 let mut inserted = std::collections::HashSet::with_capacity(candidates.len());
                 for chunk in candidates.chunks(ROWS_PER_STATEMENT) {
                     let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO nonces (campaign, nonce, epoch) ");
@@ -235,6 +306,12 @@ impl Store {
                 }
                 tx.commit().await?;
                 Ok(fresh)
+                }
+                .await;
+                if result.is_err() {
+                    discard(conn).await;
+                }
+                result
             }};
         }
         match self {
@@ -334,4 +411,15 @@ impl Store {
             Store::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// Closes a connection whose transaction failed instead of returning it to the pool. After
+/// `SQLITE_FULL` and some I/O errors SQLite rolls the transaction back by itself, and a dropped
+/// transaction's `ROLLBACK` can fail: the driver may then believe a transaction is still open
+/// and turn the next batch's `BEGIN` into a savepoint inside a transaction that never commits,
+/// acknowledging reports that are never stored. A fresh connection starts clean, whatever the
+/// driver believed; PostgreSQL connections that a server restart or `pg_terminate_backend`
+/// broke are replaced the same way.
+async fn discard<DB: sqlx::Database>(conn: sqlx::pool::PoolConnection<DB>) {
+    let _ = conn.close().await;
 }
