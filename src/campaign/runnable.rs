@@ -332,18 +332,17 @@ impl Runnable {
             group_refs.push(r.flag());
             groups.push((id, r.list(|r| (r.str(), root(r)))));
         }
-        if let Some(m) = &mechanism {
+        // The runtime (`verify` off) never reports: the mechanism's shape matters where reports
+        // are made, which read campaigns verified.
+        if let Some(m) = mechanism.as_ref().filter(|_| verify) {
             let segments = segment_ids.len();
             let shape_ok = usize::from(m.segments()) == segments
                 && m.items().len() == segments + groups.len()
                 && m.items().iter().skip(segments).zip(&groups).all(|(it, (_, cases))| {
-                    // "none" is a value unless the last case always holds. The runtime
-                    // (`verify` off) accepts either: a value outside the item's domain is
-                    // refused where reports are made.
-                    let always = !verify
-                        || cases.last().is_some_and(|&(_, root)| {
-                            matches!(program.node(root), Some(Node::Bool(true)))
-                        });
+                    // "none" is a value unless the last case always holds.
+                    let always = cases.last().is_some_and(|&(_, root)| {
+                        matches!(program.node(root), Some(Node::Bool(true)))
+                    });
                     let none = usize::from(it.domain) == cases.len() + 1;
                     none || (always && usize::from(it.domain) == cases.len())
                 })

@@ -93,11 +93,11 @@ function loaded() {
 export function load(source, more = {}) {
   for (const k of ['report', 'verifier', 'tools']) if (more[k] !== undefined) sources[k] = more[k];
   if (!loading) {
-    loading = initRuntime(source === undefined ? undefined : { module_or_path: source }).then(
+    loading = initRuntime(initArg(source)).then(
       () => undefined,
       (e) => {
         loading = null;
-        throw new DpsegError('wasm-load', `could not load the dpseg runtime module: ${e && e.message}`);
+        throw loadFailed('runtime', e);
       },
     );
   }
@@ -114,27 +114,33 @@ export function loadTools(source) {
   if (!toolsLoading) {
     toolsLoading = Promise.all([load(), import('./dpseg_core.js'), import('./dpseg_tools.js')])
       .then(async ([, m, t]) => {
-        await m.default(sources.tools === undefined ? undefined : { module_or_path: sources.tools });
+        await m.default(initArg(sources.tools));
         core = m;
         toolkit = t.install({ core, Runtime, guard, text, num, optNum, optStr });
       })
       .catch((e) => {
         toolsLoading = null;
-        throw new DpsegError('wasm-load', `could not load the dpseg tools module: ${e && e.message}`);
+        throw loadFailed('tools', e);
       });
   }
   return toolsLoading;
 }
 
+/** The `wasm-load` error for module `what`. */
+const loadFailed = (what, e) => new DpsegError('wasm-load', `could not load the dpseg ${what} module: ${e && e.message}`);
+
+/** `{module_or_path: source}` for a module's init, or nothing for its default file. */
+const initArg = (source) => (source === undefined ? undefined : { module_or_path: source });
+
 /** Imports a module (`imp`) and initialises it with `sources[source]`; `what` names it in errors. */
 function importModule(imp, source, what) {
   return imp()
     .then(async (m) => {
-      await m.default(sources[source] === undefined ? undefined : { module_or_path: sources[source] });
+      await m.default(initArg(sources[source]));
       return m;
     })
     .catch((e) => {
-      throw new DpsegError('wasm-load', `could not load the dpseg ${what} module: ${e && e.message}`);
+      throw loadFailed(what, e);
     });
 }
 
@@ -189,6 +195,8 @@ class Store {
     /** Per name, the text this engine last read or wrote: what `changed` compares with. */
     this.seen = new Map();
     this.backend = null;
+    /** The real storage, kept after a failure so that `wipe` can still empty it. */
+    this.origin = null;
     this.problem = null;
     if (backend === 'memory') {
       this.problem = 'in memory by configuration';
@@ -201,6 +209,7 @@ class Store {
       s.setItem(probe, '1');
       s.removeItem(probe);
       this.backend = s;
+      this.origin = s;
     } catch (e) {
       this.problem = `storage unavailable: ${e && e.message ? e.message : e}`;
     }
@@ -241,17 +250,46 @@ class Store {
     }
   }
 
+  /**
+   * Removes every key of this engine's prefix from memory and from the real storage, even after
+   * a failure moved this session to memory (a full storage still deletes). Returns the keys that
+   * could not be removed.
+   */
+  wipe() {
+    this.memory.clear();
+    this.seen.clear();
+    const left = [];
+    // The device state first: other tabs take its absence as the signal to forget too.
+    for (const k of [`${this.prefix}:device`, ...this.keys(this.origin)]) {
+      try {
+        this.origin?.removeItem(k);
+      } catch {
+        left.push(k);
+      }
+    }
+    return left;
+  }
+
+  /** The keys of this engine's prefix in storage `s` (none when it cannot be listed). */
+  keys(s) {
+    const out = [];
+    try {
+      for (let i = 0; i < s.length; i++) {
+        const k = s.key(i);
+        if (k?.startsWith(`${this.prefix}:`)) out.push(k);
+      }
+    } catch {
+      // Unlistable storage.
+    }
+    return out;
+  }
+
   /** Storage broke (full, revoked): keep everything in memory from now on. */
   fail(e) {
-    if (this.backend) {
-      // Copy what storage holds so nothing already kept is lost to this session.
+    // Copy what storage holds so nothing already kept is lost to this session.
+    for (const k of this.keys(this.backend)) {
       try {
-        for (let i = 0; i < this.backend.length; i++) {
-          const k = this.backend.key(i);
-          if (k && k.startsWith(`${this.prefix}:`) && !this.memory.has(k)) {
-            this.memory.set(k, this.backend.getItem(k));
-          }
-        }
+        if (!this.memory.has(k)) this.memory.set(k, this.backend.getItem(k));
       } catch {
         // Unreadable storage: memory holds what this session wrote.
       }
@@ -313,12 +351,9 @@ export async function open(options = {}) {
   }
   const schemaText = text(options.schema ?? null);
   const store = new Store(options.storage, options.storageKey ?? 'dpseg');
-  // The device state (secret and ledger) is made once per device, by the report module; its
-  // absence from storage later tells other tabs that this one forgot (see `sync`).
-  if (store.get('device') === null) {
-    const reporting = await loadReporter();
-    store.set('device', toBase64(guard(() => reporting.newDevice())));
-  }
+  // The device state (secret and ledger) is made by the report module when the first report is
+  // due, that is after the visitor consented: never on opening (docs/privacy.md, "Before a
+  // choice"). Its absence from storage later tells other tabs that one forgot (see `sync`).
   const engineOptions = { ...options, schema: schemaText };
   try {
     return new Engine(engineOptions, { store, compact: await compactSchema(store, schemaText, true) });
@@ -363,12 +398,14 @@ export class Engine {
     this.timer = null;
     this.flushing = null;
     this.closed = false;
+    /** Bumped by `forget`: work that started before (a POST in flight) writes nothing after. */
+    this.generation = 0;
     /** The data map's JSON text (validated): the verifier reads it. */
     this.schemaText = o.schema;
     this.epsilonReportMax = num(o.epsilonReportMax ?? 2.0);
     this.epsilonWindowMax = num(o.epsilonWindowMax ?? 8.0);
     // The report module's default (32) when the site sets none.
-    this.epsilonLifetimeMax = o.epsilonLifetimeMax === undefined ? undefined : num(o.epsilonLifetimeMax);
+    this.epsilonLifetimeMax = optNum(o.epsilonLifetimeMax);
     this.rt = guard(() => new Runtime(prepared.compact, this.epsilonReportMax, this.epsilonWindowMax));
     this.handles = new Map(); // campaign id -> {handle, info, doc, runnable}
     this.restore();
@@ -384,6 +421,8 @@ export class Engine {
   restore() {
     const now = this.now();
     const profile = this.store.get('profile');
+    // A stored profile was stored after a choice (or declared data) on an earlier visit.
+    this.declared = profile !== null;
     if (profile) {
       try {
         guard(() => this.rt.importProfile(JSON.parse(profile), now));
@@ -408,9 +447,25 @@ export class Engine {
     }
   }
 
+  /**
+   * True once the visitor made a choice: consented to a purpose, or gave zero-party data on
+   * purpose (an attribute the data map does not mark `source = "observed"`). Until then the
+   * profile lives in memory only; observed data (a first-visit time, page-view events) is
+   * never stored before a choice.
+   */
+  mayStore() {
+    return this.declared || Object.values(this.consentState).some((v) => v === true);
+  }
+
   saveProfile() {
     this.profileText = JSON.stringify(this.rt.profile());
-    this.store.set('profile', this.profileText);
+    if (this.mayStore()) this.store.set('profile', this.profileText);
+  }
+
+  /** True when the data map marks attribute `name` as observed rather than declared. */
+  observed(name) {
+    this.mapCache ??= JSON.parse(this.schemaText);
+    return this.mapCache.attributes?.[name]?.source === 'observed';
   }
 
   /** Keeps the device state the report module made or updated, in memory and in storage. */
@@ -465,6 +520,7 @@ export class Engine {
   set(name, value) {
     this.sync();
     guard(() => this.rt.set(String(name), value ?? null));
+    if (!this.observed(String(name))) this.declared = true;
     this.saveProfile();
   }
 
@@ -648,6 +704,8 @@ export class Engine {
     this.sync();
     this.consentState[String(purpose)] = granted === true;
     this.store.setJson('consent', this.consentState);
+    // A choice: what the visitor gave so far may be kept now (if any purpose is allowed).
+    if (this.profileText !== undefined) this.saveProfile();
     if (granted !== true) this.dropDisallowed();
     this.arm();
   }
@@ -680,8 +738,8 @@ export class Engine {
     const now = this.now();
     const { r } = this.reporterOf(await loadReporter());
     this.sync();
-    const b = this.deviceText === undefined ? { spent: 0, ledger: [], charged: 0, lifetimeMax: undefined } : guard(() => r.budget(fromBase64(this.deviceText), now));
-    return { spent: b.spent, windowMax: this.epsilonWindowMax, reportMax: this.epsilonReportMax, ledger: b.ledger, charged: b.charged, lifetimeMax: b.lifetimeMax ?? this.epsilonLifetimeMax ?? 32 };
+    const b = this.deviceText === undefined ? { spent: 0, ledger: [], charged: 0, lifetimeMax: this.epsilonLifetimeMax ?? 32 } : guard(() => r.budget(fromBase64(this.deviceText), now));
+    return { ...b, windowMax: this.epsilonWindowMax, reportMax: this.epsilonReportMax };
   }
 
   /** The report module's reporter for this engine's caps, with the campaigns it has read. */
@@ -791,6 +849,7 @@ export class Engine {
 
   async send() {
     if (!this.collector || this.closed) return;
+    const generation = this.generation;
     this.dropDisallowed();
     const now = this.now();
     this.dropStale(now);
@@ -817,7 +876,8 @@ export class Engine {
     } catch (e) {
       entry.status = `network error: ${e && e.message ? e.message : e}`;
     }
-    if (this.closed) return;
+    // Closed, or forgotten while the request was out: nothing of it is written back.
+    if (this.closed || generation !== this.generation) return;
     // Storage may have changed while the request was out (another tab, a reload of state):
     // take it, then settle this batch's entries by their report text.
     this.sync();
@@ -873,12 +933,13 @@ export class Engine {
   /** Deletes everything: profile, device secret and ledger, consent, outbox, sent log. */
   forget() {
     this.forgetHere();
-    // The device state goes first: other tabs take its absence as the signal to forget too.
-    for (const name of ['device', ...NAMES.filter((n) => n !== 'device')]) this.store.remove(name);
+    const left = this.store.wipe();
+    if (left.length) this.lastError = `forget: storage kept ${left}`;
   }
 
   /** Forgets the in-memory state (storage is another tab's or `forget`'s business). */
   forgetHere() {
+    this.generation++;
     this.rt.forget();
     this.consentState = {};
     this.outbox = [];
@@ -886,6 +947,7 @@ export class Engine {
     this.scheduleState = {};
     this.deviceText = undefined;
     this.profileText = undefined;
+    this.declared = false;
     this.disarm();
   }
 

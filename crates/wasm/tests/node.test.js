@@ -234,7 +234,7 @@ test('the report module keeps no visitor data and refuses answers outside an ite
   const { handle, runnable } = engine.handles.get('spring-2027');
   const reporter = new reporting.Reporter(2, 8);
   const campaign = reporter.load(Uint8Array.from(atob(runnable), (c) => c.charCodeAt(0)));
-  const device = Uint8Array.from(atob(engine.deviceText), (c) => c.charCodeAt(0));
+  const device = reporting.newDevice();
   const truth = (i) => engine.rt.itemTruth(handle, i, now);
   // No item has more than 128 values (the mechanism refuses bigger domains).
   for (const bad of [() => 200, () => -1, () => 0.5, () => 'x', () => { throw new Error('no'); }]) {
@@ -323,31 +323,113 @@ test('an unreachable collector: the outbox retries with backoff, then drops what
   assert.deepEqual(engine.pending(), []);
 });
 
-test('forget empties the engine and its storage', async () => {
+/** A localStorage over a Map; `quota` bytes of keys and values at most (setItem throws past it). */
+function mapStorage(quota = Infinity) {
   const store = new Map();
+  const size = () => [...store].reduce((n, [k, v]) => n + k.length + v.length, 0);
   const storage = {
     getItem: (k) => (store.has(k) ? store.get(k) : null),
-    setItem: (k, v) => store.set(k, String(v)),
+    setItem: (k, v) => {
+      const before = store.get(k);
+      store.set(k, String(v));
+      if (size() > quota) {
+        if (before === undefined) store.delete(k);
+        else store.set(k, before);
+        throw new Error('QuotaExceededError');
+      }
+    },
     removeItem: (k) => store.delete(k),
     key: (i) => [...store.keys()][i] ?? null,
     get length() {
       return store.size;
     },
   };
-  const engine = await dpseg.open({ schema, storage, autoSchedule: false });
+  return { store, storage };
+}
+
+/** Keys that hold something about the visitor (the data map and campaign caches do not). */
+const personal = (store) => [...store.keys()].filter((k) => !/^dpseg:(schema|campaigns)$/.test(k));
+
+test('forget empties the engine and its storage', async () => {
+  const { store, storage } = mapStorage();
+  const end = endOfDay(0);
+  const engine = await dpseg.open({ schema, storage, autoSchedule: false, now: () => end });
   await engine.addCampaign(spring);
   fill(engine, 'alice');
   engine.setConsent('measurement', true);
-  assert.ok(store.size > 0);
-  const secretBefore = store.get('dpseg:device');
+  await engine.tick(); // a report: the device state exists now
+  assert.ok(store.get('dpseg:device'));
   engine.forget();
   assert.equal(store.size, 0, `left behind: ${[...store.keys()]}`);
   assert.deepEqual(engine.profile(), { attributes: {}, events: [] });
   assert.deepEqual(engine.consent(), {});
-  // A reopened engine starts from nothing, with a new secret.
-  const again = await dpseg.open({ schema, storage, autoSchedule: false });
+  // A reopened engine starts from nothing, and the next page view stores nothing about the
+  // visitor until they act (the demo sets an observed first-visit time on every page).
+  const again = await dpseg.open({ schema, storage, autoSchedule: false, now: () => end });
   assert.deepEqual(again.profile(), { attributes: {}, events: [] });
-  assert.notEqual(store.get('dpseg:device'), secretBefore);
+  again.set('first_visit_at', '2026-11-24T10:00:00Z');
+  await again.addCampaign(spring);
+  await again.tick();
+  assert.deepEqual(personal(store), [], 'written after forget without a choice');
+});
+
+test('forget deletes every key even after a storage failure moved the engine to memory', async () => {
+  // Storage fills up while the visitor uses the site: the engine goes on in memory. Before,
+  // forget() then removed nothing from the real storage, and everything came back.
+  const { store, storage } = mapStorage(Infinity);
+  const end = endOfDay(0);
+  const engine = await dpseg.open({ schema, storage, autoSchedule: false, now: () => end });
+  engine.setConsent('measurement', true);
+  engine.set('budget', 120);
+  // The quota is reached by the next write (the campaign's cache).
+  storage.setItem = () => {
+    throw new Error('QuotaExceededError');
+  };
+  await engine.addCampaign(spring);
+  engine.set('budget', 130);
+  assert.equal(engine.status().storage, 'memory', 'the quota was reached');
+  assert.ok(store.size > 0);
+  engine.forget();
+  assert.equal(store.size, 0, `left behind: ${[...store.keys()]}`);
+});
+
+test('forget while a report is in flight: the answer writes nothing back', async () => {
+  const { store, storage } = mapStorage();
+  const end = endOfDay(0);
+  let release;
+  const gate = new Promise((r) => {
+    release = r;
+  });
+  const slowFetch = async (url, init) => {
+    await gate;
+    return fetch(url, init);
+  };
+  const engine = await dpseg.open({ schema, storage, autoSchedule: false, now: () => end, collector: collector.url, fetch: slowFetch });
+  await engine.addCampaign(spring);
+  fill(engine, 'bob');
+  engine.setConsent('measurement', true);
+  const ticking = engine.tick(); // makes the report and starts the POST
+  await new Promise((r) => setTimeout(r, 0));
+  engine.forget();
+  release();
+  await ticking;
+  assert.equal(store.size, 0, `written back after forget: ${[...store.keys()]}`);
+});
+
+test('before a choice, nothing about the visitor is stored', async () => {
+  const { store, storage } = mapStorage();
+  const end = endOfDay(0);
+  const engine = await dpseg.open({ schema, storage, autoSchedule: false, now: () => end, collector: collector.url });
+  await engine.addCampaign(spring);
+  engine.set('first_visit_at', '2026-11-24T10:00:00Z'); // observed, not given
+  engine.track('page_view', { path: '/' });
+  await engine.tick();
+  assert.deepEqual(personal(store), [], 'no device secret, no profile, no schedule before a choice');
+  assert.equal(engine.profile().attributes.first_visit_at, '2026-11-24T10:00:00Z', 'kept in memory');
+  // Zero-party data given on purpose is a choice: it is kept, with what came before.
+  engine.set('budget', 80);
+  assert.match(store.get('dpseg:profile'), /first_visit_at/);
+  assert.equal(store.has('dpseg:device'), false, 'no device secret without consent to measurement');
 });
 
 test('full or missing storage keeps the engine working in memory and says so', async () => {
@@ -410,7 +492,7 @@ test('garbage across the boundary: only DpsegErrors with a real code, and the en
   await engine.addCampaign(spring);
   // The runtime's compact inputs, cut short or with a byte changed.
   const runnable = engine.handles.get('spring-2027').runnable;
-  const device = engine.deviceText;
+  const device = reporting.newDevice();
   const damaged = (b) => {
     const bytes = typeof b === 'string' ? Uint8Array.from(atob(b), (c) => c.charCodeAt(0)) : Uint8Array.from(b);
     if (rand() < 0.5) return bytes.slice(0, Math.floor(rand() * bytes.length));
