@@ -13,6 +13,7 @@
 
 pub mod health;
 pub mod metrics;
+pub mod parse;
 pub mod store;
 
 use std::collections::HashMap;
@@ -447,7 +448,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/campaigns/{id}/estimates", get(get_estimates))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics_text));
+        .route("/metrics", get(metrics_text))
+        .method_not_allowed_fallback(method_not_allowed);
     let mut root_dir = None;
     for (prefix, dir) in &state.config.statics {
         let prefix = prefix.trim_end_matches('/');
@@ -560,10 +562,13 @@ async fn ingest(
             ApiError::new(StatusCode::BAD_REQUEST, "bad-body", e.body_text())
         }
     })?;
+    // The media type's essence, case-insensitively (RFC 9110 §8.3.1); `text/plain` is what a
+    // browser sends without a CORS preflight.
     let json_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/plain"));
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .is_some_and(|t| t == "application/json" || t == "text/plain");
     if !json_type {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -571,34 +576,21 @@ async fn ingest(
             "send reports as application/json",
         ));
     }
-    let items: Vec<Value> = match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Array(items)) => items,
-        Ok(_) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "not-an-array",
-                "the body must be a JSON array of reports",
-            ))
-        }
-        Err(e) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad-json",
-                format!("the body is not JSON: {e}"),
-            ))
-        }
-    };
-    if items.len() > state.config.reports_max {
-        return Err(ApiError::new(
+    let items = parse::split_reports(&body, state.config.reports_max).map_err(|e| match e {
+        parse::BodyError::NotArray => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "not-an-array",
+            "the body must be a JSON array of reports",
+        ),
+        parse::BodyError::TooMany => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too-many-reports",
-            format!(
-                "{} reports in one request; the limit is {}",
-                items.len(),
-                state.config.reports_max
-            ),
-        ));
-    }
+            format!("more than {} reports in one request", state.config.reports_max),
+        ),
+        parse::BodyError::Syntax(e) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "bad-json", format!("the body is not JSON: {e}"))
+        }
+    })?;
     let now = (state.clock)();
     let mut accepted = Vec::new();
     let mut positions = Vec::new();
@@ -641,8 +633,14 @@ async fn ingest(
     Ok(Json(json!({"accepted": ok, "duplicate": dup, "rejected": rejected})).into_response())
 }
 
-fn validate(state: &AppState, item: Value, now: i64) -> Result<Accepted, (&'static str, String)> {
-    let report: Report = serde_json::from_value(item)
+fn validate(
+    state: &AppState,
+    item: &serde_json::value::RawValue,
+    now: i64,
+) -> Result<Accepted, (&'static str, String)> {
+    parse::no_duplicate_keys(item)
+        .map_err(|e| ("duplicate-key", format!("report is not I-JSON: {e}")))?;
+    let report: Report = serde_json::from_str(item.get())
         .map_err(|e| ("report-syntax", format!("report is not valid: {e}")))?;
     let Some(&index) = state.catalog.by_id.get(&report.campaign) else {
         return Err((
@@ -702,7 +700,9 @@ fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
     let Some(token) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token)
     else {
         return false;
     };
@@ -751,13 +751,16 @@ async fn estimates_response(
         )
     })?;
     let epoch = match query.get("epoch") {
-        Some(e) => Some(e.parse::<u64>().map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad-epoch",
-                format!("epoch '{e}' is not a number"),
-            )
-        })?),
+        // Epochs are stored as signed 64-bit integers: a larger number names no epoch.
+        Some(e) => {
+            Some(e.parse::<u64>().ok().filter(|&n| i64::try_from(n).is_ok()).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad-epoch",
+                    format!("epoch '{e}' is not a number from 0 to {}", i64::MAX),
+                )
+            })?)
+        }
         None => None,
     };
     let rows = state.store.counters(id, epoch).await.map_err(|e| {

@@ -229,6 +229,64 @@ fn corpus() -> Vec<Bad> {
             StatusCode::BAD_REQUEST,
             "bad-epoch",
         ),
+        bad(
+            "1001 reports, the last one cut off",
+            post(format!("[{},{{\"campaign", vec!["1"; 1000].join(","))),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-many-reports",
+        ),
+        bad("trailing data after the array", post("[] []"), StatusCode::BAD_REQUEST, "bad-json"),
+        bad(
+            "POST estimates",
+            Request::post("/v1/campaigns/spring-2027/estimates").body(Body::empty()).unwrap(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+        ),
+        bad(
+            "POST healthz",
+            Request::post("/healthz").body(Body::empty()).unwrap(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+        ),
+        bad(
+            "PUT metrics",
+            Request::put("/metrics").body(Body::empty()).unwrap(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+        ),
+        bad(
+            "estimates of an epoch past the signed 64-bit range",
+            get("/v1/campaigns/spring-2027/estimates?epoch=9223372036854775808", Some(TOKEN)),
+            StatusCode::BAD_REQUEST,
+            "bad-epoch",
+        ),
+        bad(
+            "estimates of a negative epoch",
+            get("/v1/campaigns/spring-2027/estimates?epoch=-1", Some(TOKEN)),
+            StatusCode::BAD_REQUEST,
+            "bad-epoch",
+        ),
+        rej(
+            "report with a duplicate key",
+            Body::from({
+                let text = serde_json::to_string(&good).unwrap();
+                let dup = text.replacen(
+                    '{',
+                    &format!("{{\"payload\":\"{}\",", "A".repeat(payload_len)),
+                    1,
+                );
+                format!("[{dup}]")
+            }),
+            "duplicate-key",
+        ),
+        rej(
+            "report with a duplicate key in another spelling",
+            Body::from({
+                let text = serde_json::to_string(&good).unwrap();
+                format!("[{}]", text.replacen('{', "{\"\\u0065poch\":0,", 1))
+            }),
+            "duplicate-key",
+        ),
         rej("report is a number", Body::from("[1]"), "report-syntax"),
         rej("report is a string", Body::from("[\"report\"]"), "report-syntax"),
         rej("report is null", Body::from("[null]"), "report-syntax"),
@@ -434,4 +492,26 @@ async fn the_data_map_campaign_list_and_static_files_are_served() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], json!("not-found"));
     std::fs::remove_dir_all(site).unwrap();
+}
+
+#[tokio::test]
+async fn media_types_and_the_bearer_scheme_are_matched_case_insensitively() {
+    let store = fresh_store(&urls().await[0]).await;
+    let (router, _) = router(store, config()).await;
+    for ct in ["Application/JSON", "application/json; charset=UTF-8", "TEXT/PLAIN;charset=utf-8"] {
+        let req = Request::post("/v1/reports")
+            .header("content-type", ct)
+            .body(Body::from(serde_json::to_vec(&reports("spring-2027", 2, 77)).unwrap()))
+            .unwrap();
+        let (status, body) = call(&router, req).await;
+        assert_eq!(status, StatusCode::OK, "{ct}: {body}");
+    }
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let req = Request::get("/v1/campaigns/spring-2027/estimates")
+            .header("authorization", format!("{scheme} {TOKEN}"))
+            .body(Body::empty())
+            .unwrap();
+        let (status, body) = call(&router, req).await;
+        assert_eq!(status, StatusCode::OK, "{scheme}: {body}");
+    }
 }
