@@ -4,7 +4,10 @@
 //! then keep-alive clients send unique reports for `LOAD_SECS` seconds (default 5) at batch
 //! sizes 1 and 100, printing reports/s and p50/p99 request latency. Every acknowledgement is
 //! durable (SQLite `synchronous=FULL`, PostgreSQL `fsync=on`). Last, a 60-second run at batch 100
-//! samples the server's resident memory every 10 seconds (`LOAD_MEMORY_SECS`, 0 to skip).
+//! samples the server's resident memory every 10 seconds (`LOAD_MEMORY_SECS`, 0 to skip), and
+//! 16 clients send 1 MiB bodies for `LOAD_BIG_SECS` seconds (default 10): arrays of a million
+//! numbers (refused, 413) and 1,000 reports padded to 1 MiB (stored), printing the server's peak
+//! resident memory. `DPSEG_BIN` runs another build of the binary (to compare before and after).
 //! Target (issue 5): at least 100,000 reports/s at batch 100 on SQLite, memory flat. The
 //! per-connection rate limit is off (`--connection-rate 0`): the clients are the load.
 
@@ -93,7 +96,8 @@ fn start(db: &str) -> Server {
     std::fs::copy(examples().join("campaigns/spring-2027.toml"), dir.join("spring-2027.toml"))
         .unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(env!("CARGO_BIN_EXE_dpseg"))
+    let bin = std::env::var("DPSEG_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_dpseg").to_owned());
+    let child = Command::new(bin)
         .args(["serve", "--campaigns"])
         .arg(&dir)
         .arg("--schema")
@@ -134,6 +138,7 @@ impl Conn {
         Conn { reader: BufReader::new(s.try_clone().unwrap()), writer: s }
     }
 
+    /// Posts `body`; returns the status, or 0 when the server closed the connection.
     fn post(&mut self, body: &[u8]) -> u16 {
         let head = format!(
             "POST /v1/reports HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
@@ -224,18 +229,74 @@ fn cpu_secs(pid: u32) -> f64 {
 }
 
 fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
 }
 
+/// 16 clients post 1 MiB bodies for `secs` seconds; returns (requests, statuses seen, peak RSS
+/// in KiB, RSS before in KiB).
+fn big_bodies(server: &Server, pool: &Arc<Vec<String>>, secs: u64) -> (usize, Vec<u16>, u64, u64) {
+    let mib = 1 << 20;
+    // A million numbers in 1 MiB: the body a parser that builds a tree first pays most for.
+    let mut numbers = String::from("[1");
+    while numbers.len() < mib - 3 {
+        numbers.push_str(",1");
+    }
+    numbers.push(']');
+    // 1,000 real reports, padded with whitespace to 1 MiB.
+    let mut padded = format!("[{}", pool[..1000].join(","));
+    padded.push_str(&" ".repeat(mib - 1 - padded.len()));
+    padded.push(']');
+    let bodies = Arc::new([numbers, padded]);
+    let before = rss_kib(server.child.id());
+    let stop = Arc::new(AtomicBool::new(false));
+    let port = server.port;
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let (bodies, stop) = (bodies.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut conn = Conn::open(port);
+                let (mut n, mut statuses) = (0, Vec::new());
+                while !stop.load(Ordering::Relaxed) {
+                    let status = conn.post(bodies[(i + n) % 2].as_bytes());
+                    if !statuses.contains(&status) {
+                        statuses.push(status);
+                    }
+                    n += 1;
+                }
+                (n, statuses)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(secs));
+    stop.store(true, Ordering::Relaxed);
+    let (mut requests, mut statuses) = (0, Vec::new());
+    for t in threads {
+        let (n, s) = t.join().unwrap();
+        requests += n;
+        for x in s {
+            if !statuses.contains(&x) {
+                statuses.push(x);
+            }
+        }
+    }
+    statuses.sort_unstable();
+    (requests, statuses, status_kib(server.child.id(), "VmHWM:"), before)
+}
+
 fn main() {
     let secs = env_secs("LOAD_SECS", 5);
+    let big_secs = env_secs("LOAD_BIG_SECS", 10);
     let memory_secs = env_secs("LOAD_MEMORY_SECS", 60);
     println!("generating reports...");
     let pool = Arc::new(reports(1_200_000, 1));
@@ -245,6 +306,15 @@ fn main() {
     )];
     if let Ok(pg) = std::env::var("DPSEG_TEST_POSTGRES_URL") {
         dbs.push(("postgres", pg));
+    }
+    if big_secs > 0 {
+        let server = start(&dbs[0].1);
+        let (requests, statuses, peak, before) = big_bodies(&server, &pool, big_secs);
+        println!(
+            "16 clients, 1 MiB bodies for {big_secs} s: {requests} requests (statuses {statuses:?}); collector RSS {} MiB before, peak {} MiB",
+            before / 1024,
+            peak / 1024
+        );
     }
     println!(
         "| backend | batch | clients | reports/s | p50 ms | p99 ms | collector CPU |\n|---|---|---|---|---|---|---|"
