@@ -9,7 +9,8 @@
 //! numbers (refused, 413) and 1,000 reports padded to 1 MiB (stored), printing the server's peak
 //! resident memory. `DPSEG_BIN` runs another build of the binary (to compare before and after).
 //! Target (issue 5): at least 100,000 reports/s at batch 100 on SQLite, memory flat. The
-//! per-connection rate limit is off (`--connection-rate 0`): the clients are the load.
+//! rate limits are off (`--request-rate 0 --reports-per-address 0 --reports-per-prefix 0`):
+//! the clients are the load.
 
 #![allow(
     missing_docs,
@@ -109,7 +110,11 @@ fn start(db: &str) -> Server {
             &format!("127.0.0.1:{port}"),
             "--epochs-back",
             "2",
-            "--connection-rate",
+            "--request-rate",
+            "0",
+            "--reports-per-address",
+            "0",
+            "--reports-per-prefix",
             "0",
         ])
         .stdout(Stdio::null())

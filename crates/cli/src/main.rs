@@ -23,6 +23,7 @@ use dpseg::report::encode;
 use dpseg::schema::Schema;
 use dpseg::simulate::{Population, Truth};
 use dpseg::time::{parse_timestamp, UnixSecs};
+use dpseg_collector::ratelimit::RateConfig;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{OsRng, SeedableRng};
 use serde_json::Value;
@@ -128,9 +129,18 @@ enum Command {
         /// The site's cap on ε per report, for the start-up lint.
         #[arg(long, default_value_t = LintConfig::default().epsilon_max)]
         epsilon_max: f64,
-        /// Requests per second one connection may make (bursts twice that); 0: no limit.
-        #[arg(long, default_value_t = 100)]
-        connection_rate: u32,
+        /// Requests per second one client address may make (bursts twice that); 0: no limit.
+        #[arg(long, alias = "connection-rate", default_value_t = RateConfig::default().requests_per_sec)]
+        request_rate: u32,
+        /// Reports one client address may send per window; 0: no limit.
+        #[arg(long, default_value_t = RateConfig::default().reports_per_address)]
+        reports_per_address: u32,
+        /// Reports one address prefix (IPv4 /24, IPv6 /48) may send per window; 0: no limit.
+        #[arg(long, default_value_t = RateConfig::default().reports_per_prefix)]
+        reports_per_prefix: u32,
+        /// The window of the report limits, seconds.
+        #[arg(long, default_value_t = RateConfig::default().window_secs)]
+        rate_window: u32,
         /// Serve a directory's files under a URL prefix, `PREFIX=DIR` (repeatable), such as
         /// `/=www` for a site and `/dpseg=crates/wasm/pkg` for the browser package.
         #[arg(long = "static", value_name = "PREFIX=DIR")]
@@ -370,7 +380,10 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             epochs_back,
             reports_max,
             epsilon_max,
-            connection_rate,
+            request_rate,
+            reports_per_address,
+            reports_per_prefix,
+            rate_window,
             statics,
         } => {
             let schema = load_schema(&schema, &limits)?;
@@ -406,7 +419,12 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let collector = dpseg_collector::Config {
                 epochs_back,
                 reports_max,
-                connection_rate,
+                rates: RateConfig {
+                    requests_per_sec: request_rate,
+                    reports_per_address,
+                    reports_per_prefix,
+                    window_secs: rate_window,
+                },
                 token_digests: tokens.iter().map(|t| dpseg_collector::token_digest(t)).collect(),
                 schema_document: schema.to_json(),
                 statics,

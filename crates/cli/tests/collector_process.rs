@@ -86,6 +86,15 @@ impl Server {
             .args(["--schema"])
             .arg(examples().join("schema.toml"))
             .args(["--db", db, "--listen", &format!("127.0.0.1:{port}"), "--token", TOKEN])
+            // The test's clients are the load, from one address.
+            .args([
+                "--reports-per-address",
+                "0",
+                "--reports-per-prefix",
+                "0",
+                "--request-rate",
+                "0",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -298,6 +307,7 @@ fn sigterm_stops_gracefully_and_the_log_holds_nothing_about_clients() {
         .arg("--schema")
         .arg(examples().join("schema.toml"))
         .args(["--db", &db, "--listen", &format!("127.0.0.1:{port}"), "--token", TOKEN])
+        .args(["--reports-per-address", "0", "--reports-per-prefix", "0"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -14,6 +14,7 @@
 pub mod health;
 pub mod metrics;
 pub mod parse;
+pub mod ratelimit;
 pub mod store;
 
 use std::collections::HashMap;
@@ -53,9 +54,8 @@ pub struct Config {
     pub epochs_back: u64,
     /// SHA-256 digests of the bearer tokens that may read estimates.
     pub token_digests: Vec<[u8; 32]>,
-    /// Requests per second one connection may make on average (bursts up to twice that);
-    /// 0 disables the limit. Default 100.
-    pub connection_rate: u32,
+    /// Requests per address, reports per address and per prefix ([`ratelimit::RateConfig`]).
+    pub rates: ratelimit::RateConfig,
     /// The data map in its JSON form, served at `GET /v1/schema` for the browser SDK (which
     /// reads no TOML); `Null` serves 404.
     pub schema_document: Value,
@@ -72,7 +72,7 @@ impl Default for Config {
             reports_max: 1000,
             epochs_back: 2,
             token_digests: Vec::new(),
-            connection_rate: 100,
+            rates: ratelimit::RateConfig::default(),
             schema_document: Value::Null,
             statics: Vec::new(),
         }
@@ -248,7 +248,7 @@ pub struct AppState {
     metrics: Metrics,
     writer: mpsc::Sender<Job>,
     write_health: health::WriteHealth,
-    limits: ConnectionLimits,
+    limits: ratelimit::RateLimits,
     /// The clock, injectable for tests: Unix seconds.
     clock: Box<dyn Fn() -> i64 + Send + Sync>,
 }
@@ -274,7 +274,7 @@ impl AppState {
             metrics: Metrics::default(),
             writer: tx,
             write_health: health::WriteHealth::default(),
-            limits: ConnectionLimits::default(),
+            limits: ratelimit::RateLimits::default(),
             clock,
         });
         tokio::spawn(writer(Arc::downgrade(&state), rx));
@@ -404,12 +404,17 @@ fn deltas(catalog: &Catalog, reports: &[&Accepted], fresh: &[bool]) -> Vec<Count
     out
 }
 
+/// The client's address, as the rate limiter saw it (in the request's extensions).
+#[derive(Debug, Clone, Copy)]
+struct Peer(std::net::IpAddr);
+
 /// A client-facing error.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -418,14 +423,27 @@ impl ApiError {
         code: &'static str,
         message: impl Into<String>,
     ) -> ApiError {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), retry_after: None }
+    }
+
+    /// `429 rate-limited` with `Retry-After: wait`.
+    fn rate_limited(message: impl Into<String>, wait: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(wait),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", message)
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"error": {"code": self.code, "message": self.message}})))
-            .into_response()
+        let mut r =
+            (self.status, Json(json!({"error": {"code": self.code, "message": self.message}})))
+                .into_response();
+        if let Some(wait) = self.retry_after {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        }
+        r
     }
 }
 
@@ -471,34 +489,6 @@ pub fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Token buckets per connection (peer socket address), held in memory only while the
-/// connection is recent; never stored or logged.
-#[derive(Debug, Default)]
-pub struct ConnectionLimits {
-    buckets: std::sync::Mutex<HashMap<std::net::SocketAddr, (f64, Instant)>>,
-}
-
-impl ConnectionLimits {
-    /// Takes one token for `peer`; false when its bucket is empty.
-    fn admit(&self, peer: std::net::SocketAddr, rate: f64) -> bool {
-        let Ok(mut buckets) = self.buckets.lock() else { return true };
-        let now = Instant::now();
-        if buckets.len() > 100_000 {
-            buckets.retain(|_, (_, last)| now.duration_since(*last).as_secs() < 60);
-        }
-        let burst = 2.0 * rate;
-        let (tokens, last) = buckets.entry(peer).or_insert((burst, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(burst);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 async fn rate_limit(
     State(state): State<Arc<AppState>>,
     request: axum::extract::Request,
@@ -511,18 +501,14 @@ async fn rate_limit(
             ext.get::<axum::extract::connect_info::MockConnectInfo<std::net::SocketAddr>>()
                 .map(|m| m.0)
         });
-    if let (Some(peer), rate @ 1..) = (peer, state.config.connection_rate) {
-        if !state.limits.admit(peer, f64::from(rate)) {
-            state.metrics.rejected("rate-limited");
-            let mut r = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate-limited",
-                "too many requests on this connection; slow down",
-            )
-            .into_response();
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            return r;
+    let mut request = request;
+    if let Some(ip) = peer.map(|p| p.ip()) {
+        if let Err(wait) = state.limits.request(ip, &state.config.rates) {
+            state.metrics.refused("rate-limited");
+            return ApiError::rate_limited("too many requests from this address; slow down", wait)
+                .into_response();
         }
+        request.extensions_mut().insert(Peer(ip));
     }
     next.run(request).await
 }
@@ -537,17 +523,23 @@ async fn method_not_allowed() -> ApiError {
 
 async fn post_reports(
     State(state): State<Arc<AppState>>,
+    peer: Option<axum::Extension<Peer>>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    let response = ingest(&state, &headers, body).await.unwrap_or_else(IntoResponse::into_response);
+    let peer = peer.map(|axum::Extension(Peer(ip))| ip);
+    let response = ingest(&state, peer, &headers, body).await.unwrap_or_else(|e| {
+        state.metrics.refused(e.code);
+        e.into_response()
+    });
     state.metrics.request("reports", started.elapsed().as_secs_f64());
     response
 }
 
 async fn ingest(
     state: &AppState,
+    peer: Option<std::net::IpAddr>,
     headers: &HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -591,6 +583,15 @@ async fn ingest(
             ApiError::new(StatusCode::BAD_REQUEST, "bad-json", format!("the body is not JSON: {e}"))
         }
     })?;
+    // Reports, not requests, are what a fabricating client multiplies: they are what is limited.
+    if let Some(ip) = peer {
+        state.limits.reports(ip, items.len(), &state.config.rates).map_err(|wait| {
+            ApiError::rate_limited(
+                format!("too many reports from this address or its network; retry in {wait} s"),
+                wait,
+            )
+        })?;
+    }
     let now = (state.clock)();
     let mut accepted = Vec::new();
     let mut positions = Vec::new();
@@ -618,9 +619,24 @@ async fn ingest(
                 "reports could not be stored; retry later",
             )
         };
+        let campaigns: Vec<usize> = accepted.iter().map(|a| a.campaign).collect();
         state.writer.send(Job { reports: accepted, reply }).await.map_err(|_| unavailable())?;
-        wait.await.map_err(|_| unavailable())?.map_err(|()| unavailable())?
+        let fresh = wait.await.map_err(|_| unavailable())?.map_err(|()| unavailable())?;
+        for (&c, _) in campaigns.iter().zip(&fresh).filter(|(_, &f)| f) {
+            state.metrics.counted_for(&state.catalog.campaigns[c].compiled.campaign().id, 1);
+        }
+        fresh
     };
+    Ok(respond(state, positions, fresh, rejected))
+}
+
+/// The answer to a batch: which reports were counted, which were duplicates, which rejected.
+fn respond(
+    state: &AppState,
+    positions: Vec<usize>,
+    fresh: Vec<bool>,
+    rejected: Vec<Value>,
+) -> Response {
     let (mut ok, mut dup) = (Vec::new(), Vec::new());
     for (i, f) in positions.into_iter().zip(fresh) {
         if f {
@@ -630,7 +646,7 @@ async fn ingest(
         }
     }
     state.metrics.accepted(ok.len() as u64, dup.len() as u64);
-    Ok(Json(json!({"accepted": ok, "duplicate": dup, "rejected": rejected})).into_response())
+    Json(json!({"accepted": ok, "duplicate": dup, "rejected": rejected})).into_response()
 }
 
 fn validate(
@@ -790,13 +806,16 @@ pub fn estimates_json(served: &Served, rows: &[store::CounterRow]) -> Value {
         }
     }
     let c = served.compiled.campaign();
+    let counts: Vec<(u64, u64)> = tallies.iter().map(|(e, t)| (*e, t.reports())).collect();
     let epochs: Vec<Value> = tallies
         .iter()
         .map(|(epoch, tally)| {
             let est = estimates(&served.mechanism, tally);
             let segs = c.segments.len();
             let (segments, groups) = c.per_value_json(|i, v| json!(est[i][if i < segs { 0 } else { v }]));
-            json!({"epoch": epoch, "reports": tally.reports(), "segments": segments, "groups": groups})
+            let anomaly = report_rate_anomaly(&counts, *epoch);
+            json!({"epoch": epoch, "reports": tally.reports(), "segments": segments, "groups": groups,
+                   "report_rate_anomaly": anomaly})
         })
         .collect();
     json!({
@@ -806,6 +825,33 @@ pub fn estimates_json(served: &Served, rows: &[store::CounterRow]) -> Value {
         "epochs": epochs,
         "stale_config_reports": stale,
     })
+}
+
+/// An epoch's reports are an anomaly when they pass this multiple of the median of the epochs
+/// before it.
+pub const ANOMALY_FACTOR: f64 = 3.0;
+
+/// `{reports, median_before, factor}` when epoch `epoch` received more than [`ANOMALY_FACTOR`]
+/// times the median reports of the (up to 7) epochs before it that have reports, given at least
+/// 3 of them; `null` otherwise. Devices report once per epoch, so a population does not triple
+/// overnight: many more reports than usual are a sign of fabricated ones (docs/collector.md,
+/// "Threat model").
+pub fn report_rate_anomaly(counts: &[(u64, u64)], epoch: u64) -> Value {
+    let Some(&(_, n)) = counts.iter().find(|(e, _)| *e == epoch) else { return Value::Null };
+    let mut before: Vec<u64> =
+        counts.iter().filter(|(e, _)| *e < epoch && *e + 8 > epoch).map(|(_, n)| *n).collect();
+    if before.len() < 3 {
+        return Value::Null;
+    }
+    before.sort_unstable();
+    let median = before[before.len() / 2].max(1);
+    #[allow(clippy::cast_precision_loss, reason = "report counts are far below 2^53")]
+    let factor = n as f64 / median as f64;
+    if factor > ANOMALY_FACTOR {
+        json!({"reports": n, "median_before": median, "factor": factor})
+    } else {
+        Value::Null
+    }
 }
 
 async fn list_campaigns(State(state): State<Arc<AppState>>) -> Response {

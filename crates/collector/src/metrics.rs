@@ -63,6 +63,8 @@ pub struct Metrics {
     accepted: AtomicU64,
     duplicate: AtomicU64,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
+    refused: Mutex<BTreeMap<&'static str, u64>>,
+    by_campaign: Mutex<BTreeMap<String, u64>>,
     requests: Mutex<BTreeMap<&'static str, std::sync::Arc<Histogram>>>,
     /// Latency of storage commits.
     pub storage: Histogram,
@@ -75,9 +77,24 @@ impl Metrics {
         self.duplicate.fetch_add(duplicate, Ordering::Relaxed);
     }
 
+    /// Counts `n` reports counted for `campaign` (a rate to alert on: devices report once per
+    /// epoch, so a jump is a sign of fabricated reports).
+    pub fn counted_for(&self, campaign: &str, n: u64) {
+        if let Ok(mut m) = self.by_campaign.lock() {
+            *m.entry(campaign.to_owned()).or_default() += n;
+        }
+    }
+
     /// Counts one rejected report by reason.
     pub fn rejected(&self, code: &'static str) {
         if let Ok(mut m) = self.rejected.lock() {
+            *m.entry(code).or_default() += 1;
+        }
+    }
+
+    /// Counts one request refused as a whole (bad JSON, 413, 415, 401, 429, ...) by its code.
+    pub fn refused(&self, code: &'static str) {
+        if let Ok(mut m) = self.refused.lock() {
             *m.entry(code).or_default() += 1;
         }
     }
@@ -107,10 +124,23 @@ impl Metrics {
             "dpseg_reports_duplicate_total {}",
             self.duplicate.load(Ordering::Relaxed)
         );
+        out.push_str("# HELP dpseg_campaign_reports_total Reports counted, by campaign.\n# TYPE dpseg_campaign_reports_total counter\n");
+        if let Ok(m) = self.by_campaign.lock() {
+            for (campaign, n) in m.iter() {
+                let _ =
+                    writeln!(out, "dpseg_campaign_reports_total{{campaign=\"{campaign}\"}} {n}");
+            }
+        }
         out.push_str("# HELP dpseg_reports_rejected_total Reports refused, by reason.\n# TYPE dpseg_reports_rejected_total counter\n");
         if let Ok(m) = self.rejected.lock() {
             for (code, n) in m.iter() {
                 let _ = writeln!(out, "dpseg_reports_rejected_total{{reason=\"{code}\"}} {n}");
+            }
+        }
+        out.push_str("# HELP dpseg_requests_refused_total Requests refused as a whole, by code.\n# TYPE dpseg_requests_refused_total counter\n");
+        if let Ok(m) = self.refused.lock() {
+            for (code, n) in m.iter() {
+                let _ = writeln!(out, "dpseg_requests_refused_total{{code=\"{code}\"}} {n}");
             }
         }
         out.push_str("# HELP dpseg_http_request_duration_seconds Request latency by route.\n# TYPE dpseg_http_request_duration_seconds histogram\n");

@@ -370,7 +370,7 @@ async fn bad_requests_get_the_right_status_and_code_and_change_nothing() {
         assert_eq!(status, StatusCode::OK);
         let before = snapshot(&store).await;
         let cases = corpus();
-        assert!(cases.len() >= 50, "the corpus shrank to {}", cases.len());
+        assert!(cases.len() >= 64, "the corpus shrank to {}", cases.len());
         for case in cases {
             let (status, body) = call(&router, case.request).await;
             let code = body["error"]["code"]
@@ -405,33 +405,62 @@ async fn a_batch_mixes_accepted_duplicate_and_rejected() {
 }
 
 #[tokio::test]
-async fn each_connection_is_rate_limited_on_its_own() {
+async fn rate_limits_key_on_the_address_and_count_reports() {
     use axum::extract::connect_info::MockConnectInfo;
+    use dpseg_collector::ratelimit::RateConfig;
     let store = fresh_store(&urls().await[0]).await;
+    let rates = RateConfig {
+        requests_per_sec: 1,
+        reports_per_address: 30,
+        reports_per_prefix: 50,
+        window_secs: 3_600,
+    };
+    let state =
+        AppState::with_clock(catalog(), store, Config { rates, ..config() }, Box::new(|| NOW));
+    let from = |ip: [u8; 4], port| {
+        app(state.clone()).layer(MockConnectInfo(std::net::SocketAddr::from((ip, port))))
+    };
+    // Requests: a burst of twice the rate per address, whatever the connection (port).
+    let (one, same_address) = (from([10, 0, 0, 1], 40_000), from([10, 0, 0, 1], 40_001));
+    assert_eq!(call(&one, get("/healthz", None)).await.0, StatusCode::OK);
+    assert_eq!(call(&same_address, get("/healthz", None)).await.0, StatusCode::OK);
+    let resp = same_address.clone().oneshot(get("/healthz", None)).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS, "a new connection got a new budget");
+    assert!(resp.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+
+    // Reports: 30 per address per hour, 50 per /24, whatever the number of requests.
+    let rates_only = Config { rates: RateConfig { requests_per_sec: 0, ..rates }, ..config() };
     let state = AppState::with_clock(
         catalog(),
-        store,
-        Config { connection_rate: 1, ..config() },
+        fresh_store(&urls().await[0]).await,
+        rates_only,
         Box::new(|| NOW),
     );
-    let one = app(state.clone())
-        .layer(MockConnectInfo(std::net::SocketAddr::from(([10, 0, 0, 1], 40_000))));
-    let other = app(state.clone())
-        .layer(MockConnectInfo(std::net::SocketAddr::from(([10, 0, 0, 1], 40_001))));
-    // A burst of twice the rate passes, the next request does not.
-    for i in 0..2 {
-        let (status, _) = call(&one, get("/healthz", None)).await;
-        assert_eq!(status, StatusCode::OK, "request {i}");
-    }
-    let resp = one.clone().oneshot(get("/healthz", None)).await.unwrap();
-    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(resp.headers()["retry-after"], "1");
-    let (_, body) = call(&one, get("/healthz", None)).await;
-    assert_eq!(body["error"]["code"], json!("rate-limited"));
-    // Another connection has its own bucket.
-    let (status, _) = call(&other, get("/healthz", None)).await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(state.metrics().render().contains("reason=\"rate-limited\"} 2"));
+    let from = |ip: [u8; 4], port| {
+        app(state.clone()).layer(MockConnectInfo(std::net::SocketAddr::from((ip, port))))
+    };
+    let batch = |n, seed| post(serde_json::to_vec(&reports("spring-2027", n, seed)).unwrap());
+    let (a1, a2) = (from([192, 0, 2, 7], 1), from([192, 0, 2, 7], 2));
+    assert_eq!(call(&a1, batch(20, 1)).await.0, StatusCode::OK);
+    let (status, body) = call(&a2, batch(20, 2)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("rate-limited"))
+    );
+    let resp = a2.clone().oneshot(batch(20, 3)).await.unwrap();
+    // 20 more need 10 beyond the 10 left: 10 × 120 s at 30 per hour.
+    assert_eq!(resp.headers()["retry-after"], "1200");
+    assert_eq!(call(&a2, batch(10, 4)).await.0, StatusCode::OK, "what is left can still be sent");
+    // Another address of the same /24 has its own budget, but the /24's is 50 in all.
+    let b = from([192, 0, 2, 8], 1);
+    assert_eq!(call(&b, batch(20, 5)).await.0, StatusCode::OK);
+    assert_eq!(call(&b, batch(1, 6)).await.0, StatusCode::TOO_MANY_REQUESTS, "the prefix is spent");
+    // Another network is not affected.
+    assert_eq!(call(&from([198, 51, 100, 1], 1), batch(20, 7)).await.0, StatusCode::OK);
+    // Refused requests are request outcomes, not rejected reports.
+    let text = state.metrics().render();
+    assert!(text.contains("dpseg_requests_refused_total{code=\"rate-limited\"} 3"), "{text}");
+    assert!(!text.contains("reason=\"rate-limited\""), "{text}");
 }
 
 #[tokio::test]
@@ -514,4 +543,36 @@ async fn media_types_and_the_bearer_scheme_are_matched_case_insensitively() {
         let (status, body) = call(&router, req).await;
         assert_eq!(status, StatusCode::OK, "{scheme}: {body}");
     }
+}
+
+#[tokio::test]
+async fn an_epoch_with_far_more_reports_than_usual_is_flagged() {
+    // Three ordinary epochs of 40 reports, then one with 40 + 200 fabricated.
+    let (router, state) = router(fresh_store(&urls().await[0]).await, config()).await;
+    for (k, epoch) in [EPOCH - 2, EPOCH - 1, EPOCH].into_iter().enumerate() {
+        let batch = reports_in("spring-2027", 40, 300 + k as u64, epoch);
+        assert_eq!(
+            call(&router, post(serde_json::to_vec(&batch).unwrap())).await.0,
+            StatusCode::OK
+        );
+    }
+    let spike = reports_in("spring-2027", 240, 400, EPOCH + 1);
+    assert_eq!(call(&router, post(serde_json::to_vec(&spike).unwrap())).await.0, StatusCode::OK);
+    let (status, body) =
+        call(&router, get("/v1/campaigns/spring-2027/estimates", Some(TOKEN))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let epochs = body["epochs"].as_array().unwrap();
+    let flag = |e: u64| {
+        epochs.iter().find(|x| x["epoch"] == json!(e)).unwrap()["report_rate_anomaly"].clone()
+    };
+    for e in [EPOCH - 2, EPOCH - 1, EPOCH] {
+        assert_eq!(flag(e), Value::Null, "epoch {e}");
+    }
+    let spiked = flag(EPOCH + 1);
+    assert_eq!(spiked["reports"], json!(240), "{spiked}");
+    assert_eq!(spiked["median_before"], json!(40));
+    assert!(state
+        .metrics()
+        .render()
+        .contains("dpseg_campaign_reports_total{campaign=\"spring-2027\"} 360"));
 }

@@ -95,6 +95,11 @@ pub fn config() -> Config {
 
 /// `n` reports of fresh devices for `campaign` with every segment true and first cases.
 pub fn reports(campaign: &str, n: usize, seed: u64) -> Vec<Report> {
+    reports_in(campaign, n, seed, EPOCH)
+}
+
+/// As [`reports`], in epoch `epoch`.
+pub fn reports_in(campaign: &str, n: usize, seed: u64, epoch: u64) -> Vec<Report> {
     let catalog = catalog();
     let served = catalog.get(campaign).unwrap();
     let mech = &served.mechanism;
@@ -106,7 +111,7 @@ pub fn reports(campaign: &str, n: usize, seed: u64) -> Vec<Report> {
             let prf = Secret::generate(&mut rng).prf(served.compiled.config_id());
             let mut r = DeviceRandomness::one_version(&mut rng, &prf);
             mech.privatize(&truth, &mut r, &mut slots);
-            encode(campaign, served.compiled.config_id(), EPOCH, mech, &slots, &mut r)
+            encode(campaign, served.compiled.config_id(), epoch, mech, &slots, &mut r)
         })
         .collect()
 }
