@@ -24,6 +24,7 @@ use dpseg::schema::Schema;
 use dpseg::simulate::{Population, Truth};
 use dpseg::time::{parse_timestamp, UnixSecs};
 use dpseg_collector::ratelimit::RateConfig;
+use dpseg_collector::serve::ConnectionLimits;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{OsRng, SeedableRng};
 use serde_json::Value;
@@ -141,6 +142,12 @@ enum Command {
         /// The window of the report limits, seconds.
         #[arg(long, default_value_t = RateConfig::default().window_secs)]
         rate_window: u32,
+        /// Serve `/metrics` and `/readyz` on this address only (the operator's), instead of on
+        /// `--listen` with `/metrics` behind the token.
+        #[arg(long)]
+        admin_listen: Option<String>,
+        #[command(flatten)]
+        connections: ConnectionArgs,
         /// Serve a directory's files under a URL prefix, `PREFIX=DIR` (repeatable), such as
         /// `/=www` for a site and `/dpseg=crates/wasm/pkg` for the browser package.
         #[arg(long = "static", value_name = "PREFIX=DIR")]
@@ -384,6 +391,8 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             reports_per_address,
             reports_per_prefix,
             rate_window,
+            admin_listen,
+            connections,
             statics,
         } => {
             let schema = load_schema(&schema, &limits)?;
@@ -425,13 +434,22 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     reports_per_prefix,
                     window_secs: rate_window,
                 },
+                admin_listener: admin_listen.is_some(),
                 token_digests: tokens.iter().map(|t| dpseg_collector::token_digest(t)).collect(),
                 schema_document: schema.to_json(),
                 statics,
                 ..dpseg_collector::Config::default()
             };
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(serve(catalog, &db, &listen, collector, |_| {}))?;
+            let listeners = Listeners { public: &listen, admin: admin_listen.as_deref() };
+            runtime.block_on(serve(
+                catalog,
+                &db,
+                listeners,
+                collector,
+                connections.limits(),
+                |_| {},
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo {
@@ -485,7 +503,9 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 statics,
                 ..dpseg_collector::Config::default()
             };
-            runtime.block_on(serve(catalog, &db, &listen, config, |addr| {
+            let listeners = Listeners { public: &listen, admin: None };
+            let limits = ConnectionLimits::default();
+            runtime.block_on(serve(catalog, &db, listeners, config, limits, |addr| {
                 println!("site:      http://{addr}/");
                 println!("privacy:   http://{addr}/privacy.html");
                 println!("dashboard: http://{addr}/dashboard/");
@@ -532,12 +552,55 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
     }
 }
 
-/// Runs the collector until SIGINT or SIGTERM; in-flight requests finish, then the store closes.
+/// Connection bounds of `dpseg serve` (docs/collector.md, "Connections").
+#[derive(clap::Args, Debug)]
+struct ConnectionArgs {
+    /// Seconds to receive a request's headers; also how long an idle keep-alive connection stays.
+    #[arg(long, default_value_t = 30)]
+    header_timeout: u64,
+    /// Seconds to receive a request's body.
+    #[arg(long, default_value_t = 30)]
+    body_timeout: u64,
+    /// Connections open at once per listener; more wait to be accepted.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Seconds open connections may take to finish after SIGINT or SIGTERM.
+    #[arg(long, default_value_t = 10)]
+    shutdown_deadline: u64,
+}
+
+impl ConnectionArgs {
+    fn limits(&self) -> ConnectionLimits {
+        let secs = std::time::Duration::from_secs;
+        ConnectionLimits {
+            header_timeout: secs(self.header_timeout.max(1)),
+            body_timeout: secs(self.body_timeout.max(1)),
+            max_connections: self.max_connections.max(1),
+            shutdown_deadline: secs(self.shutdown_deadline),
+        }
+    }
+}
+
+/// Where the collector listens: the public address and, optionally, the operator's.
+struct Listeners<'a> {
+    public: &'a str,
+    admin: Option<&'a str>,
+}
+
+async fn bind(addr: &str) -> Result<tokio::net::TcpListener, Failure> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Failure(format!("cannot listen on {addr}: {e}"), 2))
+}
+
+/// Runs the collector until SIGINT or SIGTERM; open connections get the shutdown deadline to
+/// finish, then the store closes.
 async fn serve(
     catalog: dpseg_collector::Catalog,
     db: &str,
-    listen: &str,
+    listeners: Listeners<'_>,
     config: dpseg_collector::Config,
+    limits: ConnectionLimits,
     on_listen: impl FnOnce(std::net::SocketAddr),
 ) -> Result<(), Failure> {
     let store =
@@ -553,16 +616,38 @@ async fn serve(
             tokio::time::sleep(std::time::Duration::from_secs(600)).await;
         }
     });
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| Failure(format!("cannot listen on {listen}: {e}"), 2))?;
+    let listener = bind(listeners.public).await?;
+    let admin = match listeners.admin {
+        Some(a) => Some(bind(a).await?),
+        None => None,
+    };
     let addr = listener.local_addr()?;
     let backend = if db.starts_with("sqlite:") { "sqlite" } else { "postgres" };
     eprintln!("dpseg-collector: serving {campaigns} campaign(s) on http://{addr} ({backend})");
+    // One signal stops both listeners.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown().await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let admin_task = match admin {
+        Some(admin) => {
+            eprintln!("dpseg-collector: operator endpoints on http://{}", admin.local_addr()?);
+            let router = dpseg_collector::admin_app(state.clone());
+            let stop = until_stopped(stopped.clone());
+            Some(tokio::spawn(dpseg_collector::serve::serve(admin, router, limits, stop)))
+        }
+        None => None,
+    };
     on_listen(addr);
-    let app =
-        dpseg_collector::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    let app = dpseg_collector::app(state);
+    dpseg_collector::serve::serve(listener, app, limits, until_stopped(stopped)).await?;
+    if let Some(t) = admin_task {
+        let _ = t.await;
+    }
     store.close().await;
     eprintln!("dpseg-collector: stopped");
     Ok(())

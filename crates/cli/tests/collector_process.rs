@@ -342,3 +342,148 @@ fn sigterm_stops_gracefully_and_the_log_holds_nothing_about_clients() {
         assert!(!log.contains(secret), "the log holds '{secret}': {log}");
     }
 }
+
+/// A collector started with extra arguments; `admin` is its operator port when asked for.
+struct Bounded {
+    child: Child,
+    port: u16,
+    admin: u16,
+}
+
+impl Bounded {
+    fn start(extra: &[&str]) -> Bounded {
+        let db = format!("sqlite:{}", scratch("bounded").join("c.db").display());
+        let (port, admin) = (free_port(), free_port());
+        let child = Command::new(env!("CARGO_BIN_EXE_dpseg"))
+            .args(["serve", "--campaigns"])
+            .arg(campaigns_dir())
+            .arg("--schema")
+            .arg(examples().join("schema.toml"))
+            .args(["--db", &db, "--listen", &format!("127.0.0.1:{port}"), "--token", TOKEN])
+            .args(["--admin-listen", &format!("127.0.0.1:{admin}")])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http(port, "GET", "/healthz", None, None).map(|(s, _)| s) != Some(200) {
+            assert!(Instant::now() < deadline, "collector did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Bounded { child, port, admin }
+    }
+}
+
+impl Drop for Bounded {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until the server closes `s` (read returns 0 or an error), at most `within`; returns
+/// how long it took, or `None` if it stayed open.
+fn closed_within(s: &mut TcpStream, within: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(started.elapsed()),
+            Ok(_) => {} // a response (408, 400) before closing
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return None
+            }
+            Err(_) => return Some(started.elapsed()),
+        }
+        if started.elapsed() > within {
+            return None;
+        }
+    }
+}
+
+#[test]
+fn slow_and_idle_connections_are_closed_at_their_deadlines() {
+    let c = Bounded::start(&["--header-timeout", "1", "--body-timeout", "1"]);
+    // Headers one byte at a time, never finished: closed at the header deadline.
+    let mut slow = TcpStream::connect(("127.0.0.1", c.port)).unwrap();
+    slow.write_all(b"POST /v1/reports HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let took =
+        closed_within(&mut slow, Duration::from_secs(10)).expect("a slow header stayed open");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    // A body that never arrives in full: closed at the body deadline.
+    let mut body = TcpStream::connect(("127.0.0.1", c.port)).unwrap();
+    body.write_all(b"POST /v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[").unwrap();
+    let took = closed_within(&mut body, Duration::from_secs(10)).expect("a slow body stayed open");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    // An idle keep-alive connection after a complete request: closed at the header deadline.
+    let mut idle = TcpStream::connect(("127.0.0.1", c.port)).unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut first = [0u8; 12];
+    idle.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    let took =
+        closed_within(&mut idle, Duration::from_secs(10)).expect("an idle connection stayed open");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+#[test]
+fn open_connections_are_capped_and_the_operator_listener_still_answers() {
+    let c = Bounded::start(&["--max-connections", "8", "--header-timeout", "60"]);
+    // Eight idle connections take every slot of the public listener.
+    let held: Vec<TcpStream> =
+        (0..8).map(|_| TcpStream::connect(("127.0.0.1", c.port)).unwrap()).collect();
+    // Wait until the server has accepted them all: a ninth request is not answered.
+    let mut ninth = TcpStream::connect(("127.0.0.1", c.port)).unwrap();
+    ninth.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    ninth.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let mut buf = [0u8; 12];
+    assert!(ninth.read(&mut buf).is_err(), "a ninth connection was served past the cap");
+    // The operator's listener is not starved.
+    assert_eq!(http(c.admin, "GET", "/healthz", None, None).map(|(s, _)| s), Some(200));
+    assert_eq!(http(c.admin, "GET", "/readyz", None, None).map(|(s, _)| s), Some(200));
+    // One slot frees: the waiting request is served.
+    drop(held);
+    ninth.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    ninth.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"HTTP/1.1 200");
+}
+
+#[test]
+fn metrics_are_the_operators_not_the_publics() {
+    let c = Bounded::start(&[]);
+    let (status, _) = http(c.port, "GET", "/metrics", None, None).unwrap();
+    assert_eq!(status, 404, "the public listener does not serve /metrics with --admin-listen");
+    let mut s = TcpStream::connect(("127.0.0.1", c.admin)).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("dpseg_reports_accepted_total"), "{text}");
+    assert_eq!(
+        http(c.admin, "POST", "/v1/reports", Some(b"[]".as_slice()), None).map(|(s, _)| s),
+        Some(404)
+    );
+}
+
+#[test]
+fn sigterm_waits_for_a_slow_client_no_longer_than_the_deadline() {
+    let mut c = Bounded::start(&["--shutdown-deadline", "1", "--header-timeout", "60"]);
+    let mut slow = TcpStream::connect(("127.0.0.1", c.port)).unwrap();
+    slow.write_all(b"POST /v1/reports HTTP/1.1\r\nHost: x\r\n").unwrap();
+    // The connection is accepted (the server answers others) before the signal.
+    assert_eq!(http(c.port, "GET", "/healthz", None, None).map(|(s, _)| s), Some(200));
+    let started = Instant::now();
+    let ok = Command::new("kill").args(["-TERM", &c.child.id().to_string()]).status().unwrap();
+    assert!(ok.success());
+    let status = c.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(6), "SIGTERM waited {took:?} for a slow client");
+}

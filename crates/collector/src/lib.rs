@@ -15,6 +15,7 @@ pub mod health;
 pub mod metrics;
 pub mod parse;
 pub mod ratelimit;
+pub mod serve;
 pub mod store;
 
 use std::collections::HashMap;
@@ -59,6 +60,9 @@ pub struct Config {
     /// The data map in its JSON form, served at `GET /v1/schema` for the browser SDK (which
     /// reads no TOML); `Null` serves 404.
     pub schema_document: Value,
+    /// True when `/metrics` and `/readyz` are served on their own listener ([`admin_app`]);
+    /// otherwise the public router serves them, `/metrics` behind the bearer token.
+    pub admin_listener: bool,
     /// Static directories served under URL prefixes (`/` for the site, `/dpseg` for the
     /// package), for the demo and the browser tests; empty in production setups that serve the
     /// site elsewhere.
@@ -74,6 +78,7 @@ impl Default for Config {
             token_digests: Vec::new(),
             rates: ratelimit::RateConfig::default(),
             schema_document: Value::Null,
+            admin_listener: false,
             statics: Vec::new(),
         }
     }
@@ -465,9 +470,12 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(public)
         .route("/v1/campaigns/{id}/estimates", get(get_estimates))
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics_text))
         .method_not_allowed_fallback(method_not_allowed);
+    if !state.config.admin_listener {
+        router = router
+            .route("/readyz", get(health::readyz))
+            .route("/metrics", get(metrics_behind_token));
+    }
     let mut root_dir = None;
     for (prefix, dir) in &state.config.statics {
         let prefix = prefix.trim_end_matches('/');
@@ -750,14 +758,8 @@ async fn estimates_response(
     query: &HashMap<String, String>,
 ) -> Result<Response, ApiError> {
     if !authorized(state, headers) {
-        let mut r = ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "a valid bearer token is required",
-        )
-        .into_response();
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return Ok(r);
+        state.metrics.refused("unauthorized");
+        return Ok(unauthorized());
     }
     let served = state.catalog.get(id).ok_or_else(|| {
         ApiError::new(
@@ -879,6 +881,37 @@ async fn get_schema(State(state): State<Arc<AppState>>) -> Response {
     }
     let mut r = Json(state.config.schema_document.clone()).into_response();
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    r
+}
+
+/// The operator's router, for `--admin-listen`: `/metrics`, `/readyz` and `/healthz`, without a
+/// token (the listener is the operator's, not the public's).
+pub fn admin_app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_text))
+        .route("/readyz", get(health::readyz))
+        .route("/healthz", get(health::healthz))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint")
+        })
+        .with_state(state)
+}
+
+/// `/metrics` on the public listener: for holders of a dashboard token only.
+async fn metrics_behind_token(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if !authorized(&state, &headers) {
+        state.metrics.refused("unauthorized");
+        return unauthorized();
+    }
+    metrics_text(State(state)).await
+}
+
+fn unauthorized() -> Response {
+    let mut r =
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required")
+            .into_response();
+    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     r
 }
 
