@@ -118,7 +118,12 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
-        /// A bearer token that may read estimates (repeatable; also `DPSEG_TOKENS`, comma-separated).
+        /// A file of bearer tokens that may read estimates, one per line (`#` comments): the way
+        /// to pass tokens (repeatable; also `DPSEG_TOKENS`, comma-separated).
+        #[arg(long)]
+        token_file: Vec<PathBuf>,
+        /// A bearer token on the command line, for tests: any local user can read it from
+        /// `/proc`. Prefer `--token-file` or `DPSEG_TOKENS`.
         #[arg(long)]
         token: Vec<String>,
         /// Past epochs whose reports are still accepted.
@@ -383,6 +388,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             schema,
             db,
             listen,
+            token_file,
             token,
             epochs_back,
             reports_max,
@@ -419,7 +425,20 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             }
             let catalog = dpseg_collector::Catalog::new(checked, &schema, &limits)
                 .map_err(|e| Failure(format!("campaigns refused, not starting:\n{e}"), 1))?;
+            if !token.is_empty() {
+                eprintln!("dpseg-collector: --token is readable by every local user in /proc; use --token-file or DPSEG_TOKENS");
+            }
             let mut tokens = token;
+            for file in &token_file {
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| Failure(format!("--token-file {}: {e}", file.display()), 2))?;
+                tokens.extend(
+                    text.lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                        .map(str::to_owned),
+                );
+            }
             if let Ok(env) = std::env::var("DPSEG_TOKENS") {
                 tokens.extend(
                     env.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned),

@@ -487,3 +487,18 @@ fn sigterm_waits_for_a_slow_client_no_longer_than_the_deadline() {
     let took = started.elapsed();
     assert!(took < Duration::from_secs(6), "SIGTERM waited {took:?} for a slow client");
 }
+
+#[test]
+fn tokens_come_from_a_file() {
+    let file = scratch("tokens").join("tokens");
+    std::fs::write(&file, "# the dashboard's tokens\nfile-token-1\n\n  file-token-2  \n").unwrap();
+    let c = Bounded::start(&["--token-file", file.to_str().unwrap()]);
+    let estimates = "/v1/campaigns/spring-2027/estimates";
+    for t in ["file-token-1", "file-token-2"] {
+        assert_eq!(http(c.port, "GET", estimates, None, Some(t)).map(|(s, _)| s), Some(200), "{t}");
+    }
+    assert_eq!(
+        http(c.port, "GET", estimates, None, Some("# the dashboard's tokens")).map(|(s, _)| s),
+        Some(401)
+    );
+}

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod parse;
 pub mod ratelimit;
 pub mod serve;
+pub mod statics;
 pub mod store;
 
 use std::collections::HashMap;
@@ -39,7 +40,6 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 use tower_http::cors::{Any, CorsLayer};
-use tower_http::services::ServeDir;
 
 use crate::metrics::Metrics;
 use crate::store::{CounterDelta, NonceRow, Store, StoreError};
@@ -469,29 +469,18 @@ pub fn app(state: Arc<AppState>) -> Router {
     let mut router = Router::new()
         .merge(public)
         .route("/v1/campaigns/{id}/estimates", get(get_estimates))
-        .route("/healthz", get(health::healthz))
-        .method_not_allowed_fallback(method_not_allowed);
+        .route("/healthz", get(health::healthz));
     if !state.config.admin_listener {
         router = router
             .route("/readyz", get(health::readyz))
             .route("/metrics", get(metrics_behind_token));
     }
-    let mut root_dir = None;
-    for (prefix, dir) in &state.config.statics {
-        let prefix = prefix.trim_end_matches('/');
-        if prefix.is_empty() {
-            root_dir = Some(dir.clone());
-        } else {
-            router = router.nest_service(prefix, ServeDir::new(dir));
-        }
-    }
-    let router = match root_dir {
-        Some(dir) => router.fallback_service(ServeDir::new(dir)),
-        None => router.fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint")
-        }),
-    };
+    // After every route: the fallback covers the routes added before it.
+    let router = router.method_not_allowed_fallback(method_not_allowed);
+    let router = statics::mount(router, &state.config.statics);
     router
+        // gzip or brotli when the client accepts it: the browser package, the site, JSON.
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(DefaultBodyLimit::max(state.config.body_bytes_max))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
         .with_state(state)

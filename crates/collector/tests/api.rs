@@ -510,6 +510,33 @@ async fn the_data_map_campaign_list_and_static_files_are_served() {
     assert_eq!((status, body), (StatusCode::OK, json!("export const a = 1;")));
     let (status, _) = call(&app, get("/nothing-here.html", None)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // No dotfiles, at any depth or prefix.
+    std::fs::write(site.join(".env"), "SECRET=1").unwrap();
+    std::fs::create_dir_all(site.join("sub/.git")).unwrap();
+    std::fs::write(site.join("sub/.git/config"), "[core]").unwrap();
+    for path in ["/.env", "/pkg/.git/config", "/sub/.git/config", "/%2eenv"] {
+        let (status, body) = call(&app, get(path, None)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+    }
+    // A directory's redirect keeps the prefix and never names another host.
+    std::fs::create_dir_all(site.join("sub/inner")).unwrap();
+    std::fs::write(site.join("sub/inner/index.html"), "inner").unwrap();
+    for (path, want) in [("/pkg/inner", "/pkg/inner/"), ("/sub", "/sub/"), ("//sub", "/sub/")] {
+        let resp = app.clone().oneshot(get(path, None)).await.unwrap();
+        assert!(resp.status().is_redirection(), "{path}: {}", resp.status());
+        assert_eq!(resp.headers()["location"], want, "{path}");
+    }
+    // Compressed for browsers that accept it.
+    std::fs::write(site.join("sub/big.js"), "export const x = 1;\n".repeat(200)).unwrap();
+    for encoding in ["gzip", "br"] {
+        let req = Request::get("/pkg/big.js")
+            .header("accept-encoding", encoding)
+            .body(Body::empty())
+            .unwrap();
+        let resp = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()["content-encoding"], encoding);
+    }
     // The API keeps its own answers beside the files.
     let (status, body) = call(&app, get("/v1/campaigns/nope", None)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
