@@ -34,4 +34,6 @@ stop_postgres() {
 }
 trap stop_postgres EXIT
 export DPSEG_TEST_POSTGRES_URL="postgres://dpseg@127.0.0.1:$PG_PORT/postgres"
+# The binaries, for tests that run a cluster of their own (crashing it must not hit the others).
+export DPSEG_TEST_PG_BIN="$PG_BIN"
 echo "==> PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on port $PG_PORT (removed on exit)"

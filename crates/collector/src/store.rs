@@ -111,7 +111,15 @@ impl Store {
         let store = if url.starts_with("sqlite:") {
             Store::Sqlite(Store::sqlite_pool().connect_with(Store::sqlite_options(url)?).await?)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Store::Postgres(PgPoolOptions::new().max_connections(8).connect(url).await?)
+            // A batch waits at most 5 s for a connection (the server down or restarting), then
+            // is refused with 503 for the client to send again, rather than holding the request.
+            Store::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect(url)
+                    .await?,
+            )
         } else {
             return Err(StoreError(format!(
                 "'{url}' is not a database URL; use sqlite:PATH or postgres://..."

@@ -357,3 +357,136 @@ async fn a_real_full_disk_never_acknowledges_what_it_did_not_store() {
     assert_eq!(stored(&reopened, "spring-2027").await, acked);
     reopened.close().await;
 }
+
+/// A PostgreSQL cluster of this test's own, which it may crash (`DPSEG_TEST_PG_BIN` names the
+/// binaries; the test script sets it).
+struct OwnPostgres {
+    bin: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    port: u16,
+    root: bool,
+}
+
+impl OwnPostgres {
+    fn start() -> Option<OwnPostgres> {
+        let bin = std::path::PathBuf::from(std::env::var("DPSEG_TEST_PG_BIN").ok()?);
+        let dir = std::env::temp_dir().join(format!("dpseg-own-pg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        if root {
+            // initdb and postgres refuse to run as root.
+            assert!(std::process::Command::new("chown")
+                .arg("postgres")
+                .arg(&dir)
+                .status()
+                .unwrap()
+                .success());
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let pg = OwnPostgres { bin, dir, port, root };
+        pg.run("initdb", &["-D", &pg.data(), "-U", "dpseg", "--auth=trust", "-E", "UTF8"]);
+        pg.start_again();
+        Some(pg)
+    }
+
+    fn data(&self) -> String {
+        self.dir.join("data").display().to_string()
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let exe = self.bin.join(tool);
+        let mut cmd = if self.root {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(exe);
+            c
+        } else {
+            std::process::Command::new(exe)
+        };
+        let out = cmd.args(args).output().unwrap();
+        assert!(out.status.success(), "{tool} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn start_again(&self) {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=on",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("log").display().to_string();
+        self.run("pg_ctl", &["-D", &self.data(), "-l", &log, "-w", "-o", &opts, "start"]);
+    }
+
+    /// Kills the server as a crash would (`immediate`: no checkpoint, recovery on start).
+    fn crash(&self) {
+        self.run("pg_ctl", &["-D", &self.data(), "-m", "immediate", "-w", "stop"]);
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://dpseg@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let data = self.data();
+        let exe = self.bin.join("pg_ctl");
+        let mut cmd = if self.root {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(exe);
+            c
+        } else {
+            std::process::Command::new(exe)
+        };
+        let _ = cmd.args(["-D", &data, "-m", "immediate", "-w", "stop"]).output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test]
+async fn postgres_killed_mid_load_and_restarted_loses_nothing() {
+    let Some(pg) = OwnPostgres::start() else {
+        println!("DPSEG_TEST_PG_BIN not set: the crash test needs a cluster of its own");
+        return;
+    };
+    let store = Store::open(&pg.url()).await.unwrap();
+    let (router, _state) = router(store.clone(), config()).await;
+    let mut acked = 0u64;
+    for b in 0..5u64 {
+        acked += send(&router, &reports("spring-2027", 100, 900 + b)).await.unwrap();
+    }
+    pg.crash();
+    let mut refused = Vec::new();
+    for b in 0..2u64 {
+        let batch = reports("spring-2027", 100, 950 + b);
+        match send(&router, &batch).await {
+            Some(n) => panic!("{n} reports acknowledged while the server was down"),
+            None => refused.push(batch),
+        }
+    }
+    assert_eq!(ready(&router).await.0, StatusCode::SERVICE_UNAVAILABLE);
+    pg.start_again();
+    // No restart of the collector: the pool opens new connections; a batch that meets a
+    // connection broken by the crash is refused and sent again.
+    for batch in &refused {
+        let mut n = None;
+        for _ in 0..5 {
+            n = send(&router, batch).await;
+            if n.is_some() {
+                break;
+            }
+        }
+        acked += n.expect("stored once the server is back");
+    }
+    assert_eq!(ready(&router).await.0, StatusCode::OK);
+    store.close().await;
+    let reopened = Store::open(&pg.url()).await.unwrap();
+    let n = stored(&reopened, "spring-2027").await;
+    println!("postgres crash: {acked} acknowledged, {n} stored after recovery");
+    assert_eq!(n, acked);
+    assert_eq!(acked, 700);
+    reopened.close().await;
+}
