@@ -499,11 +499,19 @@ async fn rate_limit(
                 .map(|m| m.0)
         });
     let mut request = request;
+    // The API's requests are limited; the static files a page loads alongside (the demo's site
+    // and package, many per page view) are not.
+    let api = request.uri().path().starts_with("/v1/");
     if let Some(ip) = peer.map(|p| p.ip()) {
-        if let Err(wait) = state.limits.request(ip, &state.config.rates) {
-            state.metrics.refused("rate-limited");
-            return ApiError::rate_limited("too many requests from this address; slow down", wait)
+        if api {
+            if let Err(wait) = state.limits.request(ip, &state.config.rates) {
+                state.metrics.refused("rate-limited");
+                return ApiError::rate_limited(
+                    "too many requests from this address; slow down",
+                    wait,
+                )
                 .into_response();
+            }
         }
         request.extensions_mut().insert(Peer(ip));
     }

@@ -154,12 +154,17 @@ function loadVerifier() {
   return verifyLoading;
 }
 
-/** The module that makes reports. */
+/**
+ * The reporting code: the report module and the JS that makes and sends reports
+ * (dpseg_reporting.js), `{report, send, budget}`.
+ */
 function loadReporter() {
-  reportLoading ??= importModule(() => import('./dpseg_report.js'), 'report', 'report').catch((e) => {
-    reportLoading = null;
-    throw e;
-  });
+  reportLoading ??= Promise.all([importModule(() => import('./dpseg_report.js'), 'report', 'report'), import('./dpseg_reporting.js')])
+    .then(([m, js]) => js.install({ m, guard, fromBase64, randomUnit }))
+    .catch((e) => {
+      reportLoading = null;
+      throw e instanceof DpsegError ? e : loadFailed('report', e);
+    });
   return reportLoading;
 }
 
@@ -179,13 +184,7 @@ function fromBase64(t) {
 }
 
 const DAY_MS = 86_400_000;
-const BACKOFF_MIN_MS = 1_000;
-const BACKOFF_MAX_MS = 3_600_000;
-const SENT_LOG_MAX = 500;
 const TIMER_MAX_MS = 60_000;
-const LEASE_MS = 30_000;
-/** Reports older than this many epochs leave the outbox unsent: the collector refuses them. */
-const OUTBOX_EPOCHS_BACK = 2;
 
 /** Storage that survives reloads when it can, and says when it cannot. */
 class Store {
@@ -413,6 +412,11 @@ export class Engine {
       if (e.key === null || e.key.startsWith(`${this.store.prefix}:`)) this.sync();
     };
     globalThis.addEventListener?.('storage', this.onStorage);
+    // Reports waiting to be sent go out as the page is left (keepalive requests outlive it).
+    this.onHide = () => {
+      if (this.outbox.length && globalThis.document?.visibilityState !== 'visible') this.flush();
+    };
+    for (const t of ['pagehide', 'visibilitychange']) globalThis.addEventListener?.(t, this.onHide);
     this.arm();
   }
 
@@ -710,19 +714,6 @@ export class Engine {
     this.arm();
   }
 
-  /** Drops reports the collector would refuse as too old (and so keeps the outbox bounded). */
-  dropStale(now) {
-    const keep = this.outbox.filter((r) => {
-      const c = this.handles.get(r.campaign);
-      if (!c) return false; // the campaign is no longer loaded
-      return r.epoch + OUTBOX_EPOCHS_BACK >= Math.floor(now / (c.info.epoch_secs * 1000));
-    });
-    if (keep.length !== this.outbox.length) {
-      this.outbox = keep;
-      this.store.setJson('outbox', this.outbox);
-    }
-  }
-
   dropDisallowed() {
     const keep = this.outbox.filter((r) => this.allowed(r.purpose));
     if (keep.length !== this.outbox.length) {
@@ -735,17 +726,7 @@ export class Engine {
 
   /** ε spent over the rolling window, and the ledger entries (read by the report module). */
   async budget() {
-    const now = this.now();
-    const { r } = this.reporterOf(await loadReporter());
-    this.sync();
-    const b = this.deviceText === undefined ? { spent: 0, ledger: [], charged: 0, lifetimeMax: this.epsilonLifetimeMax ?? 32 } : guard(() => r.budget(fromBase64(this.deviceText), now));
-    return { ...b, windowMax: this.epsilonWindowMax, reportMax: this.epsilonReportMax };
-  }
-
-  /** The report module's reporter for this engine's caps, with the campaigns it has read. */
-  reporterOf(module) {
-    this.reporter ??= { r: guard(() => new module.Reporter(this.epsilonReportMax, this.epsilonWindowMax, this.epsilonLifetimeMax)), loaded: new Map() };
-    return this.reporter;
+    return (await loadReporter()).budget(this);
   }
 
   /** When this epoch's report of `info`'s campaign is due; picks a random time once per epoch. */
@@ -777,7 +758,7 @@ export class Engine {
     };
     if ([...this.handles.values()].some(isDue)) {
       try {
-        this.report(await loadReporter(), isDue, now);
+        await (await loadReporter()).report(this, isDue, now);
       } catch (e) {
         // The report module did not load (or refused the caps): the reports stay due, for the next tick.
         this.lastError = `${e.code}: ${e.message}`;
@@ -785,40 +766,6 @@ export class Engine {
     }
     await this.flush();
     this.arm();
-  }
-
-  /** Makes the reports `isDue` picks with the report module; no await, so no tab or tick interleaves. */
-  report(module, isDue, now) {
-    const { r, loaded } = this.reporterOf(module);
-    this.sync(); // what other tabs did while the module loaded
-    for (const c of this.handles.values()) {
-      if (!isDue(c)) continue;
-      const { info } = c;
-      const s = this.due(info, now);
-      try {
-        // The reporter reads a campaign once per version (its head and mechanism).
-        let l = loaded.get(info.id);
-        if (l?.runnable !== c.runnable) {
-          l = { runnable: c.runnable, handle: guard(() => r.load(fromBase64(c.runnable))) };
-          loaded.set(info.id, l);
-        }
-        const make = () => r.report(l.handle, fromBase64(this.deviceText), (i) => this.rt.itemTruth(c.handle, i, now), now);
-        if (this.deviceText === undefined) this.saveDevice(guard(() => module.newDevice()));
-        // A stored device state this build cannot read (device-syntax) is never replaced by a
-        // new one: that would restart the visitor's privacy budget. Reporting stops instead,
-        // with the error, until the visitor resets (forget()).
-        const made = guard(make);
-        // The spend is stored before the report: losing a report is safe, re-spending is not.
-        this.saveDevice(made.device);
-        this.outbox.push({ campaign: info.id, purpose: info.purpose, epoch: s.epoch, report: made.body, attempts: 0, next: now });
-        this.store.setJson('outbox', this.outbox);
-      } catch (e) {
-        // already-reported (say, after a reload) or a cap reached: nothing to send this epoch.
-        this.lastError = e.code === 'already-reported' ? this.lastError : `${e.code}: ${e.message}`;
-      }
-      s.done = true;
-      this.store.setJson('schedule', this.scheduleState);
-    }
   }
 
   /**
@@ -848,62 +795,9 @@ export class Engine {
   }
 
   async send() {
-    if (!this.collector || this.closed) return;
-    const generation = this.generation;
-    this.dropDisallowed();
-    const now = this.now();
-    this.dropStale(now);
-    const batch = this.outbox.filter((r) => r.next <= now);
-    if (batch.length === 0) return;
-    // A lease: other tabs leave these alone while this one is sending them.
-    for (const r of batch) r.next = now + LEASE_MS;
-    this.store.setJson('outbox', this.outbox);
-    const body = `[${batch.map((r) => r.report).join(',')}]`;
-    const entry = { at: new Date(now).toISOString(), url: `${this.collector}/v1/reports`, body, status: null };
-    let outcome = null;
-    try {
-      const res = await this.fetch(entry.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
-        keepalive: true,
-        credentials: 'omit',
-        referrerPolicy: 'no-referrer',
-        mode: 'cors',
-      });
-      entry.status = res.status;
-      if (res.ok) outcome = await res.json();
-    } catch (e) {
-      entry.status = `network error: ${e && e.message ? e.message : e}`;
-    }
-    // Closed, or forgotten while the request was out: nothing of it is written back.
-    if (this.closed || generation !== this.generation) return;
-    // Storage may have changed while the request was out (another tab, a reload of state):
-    // take it, then settle this batch's entries by their report text.
-    this.sync();
-    this.record(entry);
-    const sentNow = new Set(batch.map((r) => r.report));
-    if (outcome && typeof outcome === 'object') {
-      // Accepted, duplicate (an earlier try arrived) and rejected reports all leave the outbox.
-      this.outbox = this.outbox.filter((r) => !sentNow.has(r.report));
-      for (const r of outcome.rejected ?? []) {
-        this.lastError = `report refused by the collector: ${r.code}`;
-      }
-    } else {
-      for (const r of this.outbox.filter((x) => sentNow.has(x.report))) {
-        r.attempts += 1;
-        const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (r.attempts - 1));
-        r.next = now + backoff * (0.5 + randomUnit() / 2);
-      }
-      this.lastError = `sending failed (${entry.status}); will retry`;
-    }
-    this.store.setJson('outbox', this.outbox);
-  }
-
-  record(entry) {
-    this.sentLog.push(entry);
-    if (this.sentLog.length > SENT_LOG_MAX) this.sentLog.splice(0, this.sentLog.length - SENT_LOG_MAX);
-    this.store.setJson('sent', this.sentLog);
+    // The reporting code loads only when something waits to be sent.
+    if (!this.collector || this.closed || this.outbox.length === 0) return;
+    await (await loadReporter()).send(this);
   }
 
   /** Every request this engine sent: `[{at, url, body, status}]`, the body byte for byte. */
@@ -955,6 +849,7 @@ export class Engine {
   close() {
     this.closed = true;
     globalThis.removeEventListener?.('storage', this.onStorage);
+    for (const t of ['pagehide', 'visibilitychange']) globalThis.removeEventListener?.(t, this.onHide);
     this.disarm();
   }
 
