@@ -458,7 +458,9 @@ pub fn app(state: Arc<AppState>) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::CONTENT_TYPE]);
+        .allow_headers([header::CONTENT_TYPE])
+        // The SDK reads the collector's clock to refuse to spend ε with a wrong device clock.
+        .expose_headers([header::DATE]);
     let public = Router::new()
         .route("/v1/reports", post(post_reports))
         .route("/v1/campaigns", get(list_campaigns))

@@ -38,6 +38,14 @@ export interface OpenOptions {
   epsilonWindowMax?: number;
   /** Highest total ε of the permanent answers a device creates, for as long as its state is kept (default 32). */
   epsilonLifetimeMax?: number;
+  /**
+   * Send reports even when state cannot persist (memory-only storage, blocked or full storage).
+   * Every page is then a new device, with a new secret and an empty ledger, so the lifetime
+   * bound does not hold; default false: evaluate and explain, but do not report.
+   */
+  reportWithoutStorage?: boolean;
+  /** Milliseconds after which a request to the collector is abandoned (default 3000). */
+  timeout?: number;
   /** Where state persists: default `localStorage`; `'memory'` keeps nothing across reloads. */
   storage?: StorageLike | 'memory';
   /** Prefix of the storage keys. Default `dpseg`. */

@@ -126,6 +126,24 @@ export function loadTools(source) {
   return toolsLoading;
 }
 
+/**
+ * `get(url)` (a fetch) without cookies or referrer, abandoned after `ms` (default 3 s): a slow
+ * or unreachable collector never holds the page. Rejects with a `network` DpsegError.
+ */
+export function timed(get, url, ms = 3000) {
+  const abort = new AbortController();
+  const fail = (why) => new DpsegError('network', `could not fetch ${url}: ${why}`);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      abort.abort();
+      reject(fail(`no answer in ${ms} ms`));
+    }, ms);
+    get(url, { credentials: 'omit', referrerPolicy: 'no-referrer', signal: abort.signal })
+      .then(resolve, (e) => reject(fail(e && e.message)))
+      .finally(() => clearTimeout(timer));
+  });
+}
+
 /** The `wasm-load` error for module `what`. */
 const loadFailed = (what, e) => new DpsegError('wasm-load', `could not load the dpseg ${what} module: ${e && e.message}`);
 
@@ -160,7 +178,7 @@ function loadVerifier() {
  */
 function loadReporter() {
   reportLoading ??= Promise.all([importModule(() => import('./dpseg_report.js'), 'report', 'report'), import('./dpseg_reporting.js')])
-    .then(([m, js]) => js.install({ m, guard, fromBase64, randomUnit }))
+    .then(([m, js]) => js.install({ m, guard, fromBase64, randomUnit, timed }))
     .catch((e) => {
       reportLoading = null;
       throw e instanceof DpsegError ? e : loadFailed('report', e);
@@ -335,21 +353,25 @@ function randomUnit() {
  */
 export async function open(options = {}) {
   await load(options.wasm, { report: options.report, verifier: options.verifier, tools: options.tools });
+  const store = new Store(options.storage, options.storageKey ?? 'dpseg');
   if (options.schema === undefined && options.collector) {
-    // The collector serves the data map it was started with.
+    // The collector serves the data map it was started with. A data map this device validated
+    // before opens the engine at once; the collector's answer refreshes it for the next page.
     const base = String(options.collector).replace(/\/+$/, '');
     const get = options.fetch ?? ((...a) => globalThis.fetch(...a));
-    let res;
-    try {
-      res = await get(`${base}/v1/schema`, { credentials: 'omit', referrerPolicy: 'no-referrer' });
-    } catch (e) {
-      throw new DpsegError('network', `could not fetch the data map: ${e && e.message}`);
+    const fetched = timed(get, `${base}/v1/schema`, options.timeout).then(async (res) => {
+      if (!res.ok) throw new DpsegError('schema-unavailable', `collector answered ${res.status} for the data map`, { status: res.status });
+      return res.text();
+    });
+    const cached = store.getJson('schema', null)?.text;
+    if (typeof cached === 'string') {
+      fetched.then((t) => t !== cached && store.setJson('schema', { text: t, compact: '' }), () => {});
+      options = { ...options, schema: cached };
+    } else {
+      options = { ...options, schema: await fetched };
     }
-    if (!res.ok) throw new DpsegError('schema-unavailable', `collector answered ${res.status} for the data map`, { status: res.status });
-    options = { ...options, schema: await res.text() };
   }
   const schemaText = text(options.schema ?? null);
-  const store = new Store(options.storage, options.storageKey ?? 'dpseg');
   // The device state (secret and ledger) is made by the report module when the first report is
   // due, that is after the visitor consented: never on opening (docs/privacy.md, "Before a
   // choice"). Its absence from storage later tells other tabs that one forgot (see `sync`).
@@ -392,6 +414,10 @@ export class Engine {
     this.fetch = o.fetch ?? ((...a) => globalThis.fetch(...a));
     this.honourGpc = o.honourGpc !== false;
     this.autoSchedule = o.autoSchedule !== false && this.collector !== null;
+    // Without persistent storage every page is a new device (a new secret, an empty ledger):
+    // the lifetime bound would not hold, so nothing spends ε unless the site opts in.
+    this.reportWithoutStorage = o.reportWithoutStorage === true;
+    this.timeout = o.timeout;
     this.store = prepared.store;
     this.lastError = null;
     this.timer = null;
@@ -588,19 +614,33 @@ export class Engine {
    */
   async loadCampaign(id) {
     if (!this.collector) throw new DpsegError('no-collector', 'the engine was opened without a collector URL');
+    const known = this.handles.get(String(id));
     let res;
     try {
-      res = await this.fetch(`${this.collector}/v1/campaigns/${encodeURIComponent(id)}`, {
-        credentials: 'omit',
-        referrerPolicy: 'no-referrer',
-      });
+      res = await timed(this.fetch, `${this.collector}/v1/campaigns/${encodeURIComponent(id)}`, this.timeout);
     } catch (e) {
-      throw new DpsegError('network', `could not fetch campaign '${id}': ${e && e.message}`);
+      // Offline or slow: a campaign verified on an earlier visit keeps running.
+      if (known) {
+        this.lastError = `${e.code}: ${e.message}`;
+        return known.info;
+      }
+      throw e;
+    }
+    if (res.status === 404 || res.status === 410) {
+      // The collector no longer serves it: it ended, so it stops here too.
+      this.dropCampaign(String(id));
+      throw new DpsegError('campaign-ended', `campaign '${id}' is not served any more (${res.status})`, { status: res.status });
     }
     if (!res.ok) {
+      if (known) return known.info;
       throw new DpsegError('campaign-unavailable', `collector answered ${res.status} for campaign '${id}'`, { status: res.status });
     }
     return this.addCampaign(await res.text());
+  }
+
+  /** Forgets a campaign the collector no longer serves: no more reports or memberships. */
+  dropCampaign(id) {
+    if (this.handles.delete(id)) this.saveCampaigns();
   }
 
   /**
@@ -753,6 +793,10 @@ export class Engine {
     const now = this.now();
     const isDue = (c) => {
       if (!this.allowed(c.info.purpose)) return false;
+      if (!this.store.backend && !this.reportWithoutStorage) {
+        this.lastError = 'no-storage: not reporting without persistent storage (reportWithoutStorage: true to opt in)';
+        return false;
+      }
       const s = this.due(c.info, now);
       return !s.done && now >= s.at;
     };

@@ -37,7 +37,54 @@ function claim(engine, info, epoch) {
 }
 
 /** `{report, send, budget}` over the report module `m` and dpseg.js's helpers. */
-export function install({ m, guard, fromBase64, randomUnit }) {
+export function install({ m, guard, fromBase64, randomUnit, timed }) {
+  /**
+   * Before spending ε on campaign `c`, asks the collector for it: a campaign it no longer
+   * serves (404, 410) is dropped; a new version is verified and reported next time; and the
+   * collector's clock (its `Date` header) must put this device's epoch inside the window it
+   * accepts (two epochs back to one ahead), or a wrong device clock would spend ε on a report
+   * the collector refuses. Without an answer nothing is spent now. Returns true to report.
+   */
+  async function stillServed(e, c, epoch) {
+    if (!e.collector) return true;
+    let res;
+    try {
+      res = await timed(e.fetch, `${e.collector}/v1/campaigns/${encodeURIComponent(c.info.id)}`, e.timeout);
+    } catch (err) {
+      e.lastError = `${err.code}: ${err.message}; the report waits`;
+      return false;
+    }
+    if (res.status === 404 || res.status === 410) {
+      e.dropCampaign(c.info.id);
+      e.lastError = `campaign-ended: '${c.info.id}' is not served any more`;
+      return false;
+    }
+    if (!res.ok) return false;
+    const date = Date.parse(res.headers.get('date') ?? '');
+    if (Number.isFinite(date)) {
+      const theirs = Math.floor(date / (c.info.epoch_secs * 1000));
+      if (epoch < theirs - 2 || epoch > theirs + 1) {
+        e.lastError = `clock-skew: this device's clock is ${Math.round((e.now() - date) / 60_000)} min off the collector's; not reporting`;
+        return false;
+      }
+    }
+    const text = await res.text();
+    let doc;
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      return false;
+    }
+    if (doc.config_id !== c.info.config_id) {
+      // A new version: verified now, reported at its own time (never the old, stale one).
+      await e.addCampaign(text).catch((err) => {
+        e.lastError = `${err.code}: ${err.message}`;
+      });
+      return false;
+    }
+    return true;
+  }
+
   /** The report module's reporter for `e`'s caps, with the campaigns it has read. */
   function reporterOf(e) {
     e.reporter ??= { r: guard(() => new m.Reporter(e.epsilonReportMax, e.epsilonWindowMax, e.epsilonLifetimeMax)), loaded: new Map() };
@@ -47,8 +94,9 @@ export function install({ m, guard, fromBase64, randomUnit }) {
   /** Makes the reports `isDue` picks whose epoch this tab could claim. */
   async function report(e, isDue, now) {
     const mine = new Set();
-    for (const c of e.handles.values()) {
-      if (isDue(c) && (await claim(e, c.info, e.due(c.info, now).epoch))) mine.add(c);
+    for (const c of [...e.handles.values()]) {
+      const epoch = isDue(c) && e.due(c.info, now).epoch;
+      if (epoch !== false && (await stillServed(e, c, epoch)) && (await claim(e, c.info, epoch))) mine.add(c);
     }
     makeReports(e, (c) => mine.has(c) && isDue(c), now);
   }

@@ -35,18 +35,23 @@ function clock(start = Date.now()) {
   return c;
 }
 
-/** A fetch that records every request and hands it to the real network. */
+/**
+ * A fetch that records every report POST (in `calls`) and every other request (in `checks`:
+ * the campaign checks made before spending ε) and hands them to the real network.
+ */
 function recordingFetch() {
   const calls = [];
+  const checks = [];
   const f = async (url, init = {}) => {
-    calls.push({ url: String(url), init });
+    (init.method === 'POST' ? calls : checks).push({ url: String(url), init });
     return fetch(url, init);
   };
-  return { f, calls };
+  return { f, calls, checks };
 }
 
 async function openWith(opts = {}) {
-  return dpseg.open({ schema, storage: 'memory', autoSchedule: false, ...opts });
+  // In memory, with the site's opt-in to reporting there: each test engine is a fresh device.
+  return dpseg.open({ schema, storage: 'memory', reportWithoutStorage: true, autoSchedule: false, ...opts });
 }
 
 function fill(engine, name) {
@@ -152,7 +157,8 @@ test('explanations name the visitor\'s data in words', async () => {
 const endOfDay = (k) => (Math.floor(Date.now() / 86_400_000) + k + 1) * 86_400_000 - 1;
 
 test('no consent, GPC or an exhausted ledger: no request at all', async () => {
-  const c = clock(endOfDay(0));
+  // Days from yesterday to tomorrow: the epochs the collector accepts (its clock is real).
+  const c = clock(endOfDay(-1));
   const { f, calls } = recordingFetch();
   const engine = await openWith({ collector: collector.url, now: c.now, fetch: f });
   await engine.addCampaign(spring);
@@ -166,7 +172,7 @@ test('no consent, GPC or an exhausted ledger: no request at all', async () => {
   Object.defineProperty(globalThis.navigator, 'globalPrivacyControl', { value: true, configurable: true });
   try {
     engine.setConsent('measurement', true);
-    c.t = endOfDay(1);
+    c.t = endOfDay(0);
     await engine.tick();
     assert.equal(calls.length, 0, 'sent under GPC');
     assert.equal(engine.status().gpc, true);
@@ -175,7 +181,7 @@ test('no consent, GPC or an exhausted ledger: no request at all', async () => {
     else delete globalThis.navigator.globalPrivacyControl;
   }
   // The same engine sends once GPC is gone: the checks above were not vacuous.
-  c.t = endOfDay(2);
+  c.t = endOfDay(1);
   await engine.tick();
   assert.equal(calls.length, 1);
 
@@ -184,7 +190,7 @@ test('no consent, GPC or an exhausted ledger: no request at all', async () => {
   const capped = await openWith({ collector: collector.url, now: c.now, fetch: f, epsilonWindowMax: 2 });
   await capped.addCampaign(spring);
   capped.setConsent('measurement', true);
-  for (let day = 0; day < 3; day++) {
+  for (let day = -1; day < 2; day++) {
     c.t = endOfDay(day);
     await capped.tick();
   }
@@ -249,6 +255,71 @@ test('the report module keeps no visitor data and refuses answers outside an ite
   assert.throws(() => reporter.report(campaign + 1, device, truth, now), { code: 'unknown-campaign' });
 });
 
+test('a clock days off the collector\'s spends nothing; a campaign the collector stopped serving is dropped', async () => {
+  const { f, calls } = recordingFetch();
+  // Three days ahead: the collector would refuse the report's epoch.
+  const ahead = endOfDay(3);
+  const skewed = await openWith({ collector: collector.url, now: () => ahead, fetch: f });
+  await skewed.addCampaign(spring);
+  skewed.setConsent('measurement', true);
+  await skewed.tick();
+  assert.equal(calls.length, 0);
+  assert.match(skewed.status().lastError, /^clock-skew/);
+  assert.equal((await skewed.budget()).ledger.length, 0, 'no ε spent');
+  // The collector answers 404 for the campaign: the device drops it and reports nothing.
+  const end = endOfDay(0);
+  const ended = async (url, init = {}) =>
+    init.method !== 'POST' && String(url).includes('/v1/campaigns/spring-2027') ? new Response('{}', { status: 404 }) : f(url, init);
+  const engine = await openWith({ collector: collector.url, now: () => end, fetch: ended });
+  await engine.addCampaign(spring);
+  engine.setConsent('measurement', true);
+  await engine.tick();
+  assert.equal(calls.length, 0);
+  assert.deepEqual(engine.campaigns(), [], 'the ended campaign is gone');
+  await assert.rejects(engine.loadCampaign('spring-2027'), { code: 'campaign-ended' });
+});
+
+test('the collector down or slow: the page opens from storage and still evaluates', async () => {
+  const { store, storage } = mapStorage();
+  const first = await dpseg.open({ collector: collector.url, storage, autoSchedule: false });
+  await first.loadCampaign('spring-2027');
+  first.setConsent('measurement', true);
+  first.set('budget', 150);
+  // Stopped (nothing listens there) and hanging (never answers): each opens within the timeout.
+  const hang = () => new Promise(() => {});
+  for (const opts of [{ collector: 'http://127.0.0.1:9' }, { collector: collector.url, fetch: hang, timeout: 200 }]) {
+    const started = Date.now();
+    const engine = await dpseg.open({ storage, autoSchedule: false, ...opts });
+    const info = await engine.loadCampaign('spring-2027');
+    assert.equal(info.id, 'spring-2027');
+    assert.equal(engine.profile().attributes.budget, 150);
+    assert.equal(typeof engine.memberships('spring-2027').segments.hikers, 'boolean');
+    assert.ok(Date.now() - started < 2_500, `open took ${Date.now() - started} ms`);
+    assert.match(engine.status().lastError, /^network/);
+  }
+  assert.ok(store.has('dpseg:schema'));
+});
+
+test('without persistent storage nothing spends ε unless the site opts in', async () => {
+  const end = endOfDay(0);
+  const calls = [];
+  const f = async (url, init) => {
+    calls.push(url);
+    return fetch(url, init);
+  };
+  for (const [opts, requests] of [[{}, 0], [{ reportWithoutStorage: true }, 1]]) {
+    calls.length = 0;
+    const engine = await dpseg.open({ schema, storage: 'memory', autoSchedule: false, now: () => end, collector: collector.url, fetch: f, ...opts });
+    await engine.addCampaign(spring);
+    engine.setConsent('measurement', true);
+    await engine.tick();
+    assert.equal(calls.filter((u) => String(u).endsWith('/v1/reports')).length, requests, JSON.stringify(opts));
+    if (requests === 0) assert.match(engine.status().lastError, /^no-storage/);
+    // Evaluating works either way.
+    assert.equal(typeof engine.memberships('spring-2027').segments.hikers, 'boolean');
+  }
+});
+
 test('an unreadable stored device state is kept, never replaced by a new device', async () => {
   // Replacing it would restart the visitor's privacy budget (a fresh secret, an empty ledger).
   const storage = new Map();
@@ -296,7 +367,9 @@ test('the report module refuses a mechanism whose coins do not give what it clai
 test('an unreachable collector: the outbox retries with backoff, then drops what is too old to count', async () => {
   const c = clock(endOfDay(0));
   const attempts = [];
+  // The collector answers the SDK's check of the campaign, then refuses every report POST.
   const down = async (url, init) => {
+    if (init.method !== 'POST') return fetch(url, init);
     attempts.push({ at: c.t, body: init.body });
     throw new TypeError('connection refused');
   };
