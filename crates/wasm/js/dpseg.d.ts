@@ -1,10 +1,23 @@
 // Types of the dpseg browser SDK (dpseg.js).
 
 /** The one error shape of the SDK. */
+/**
+ * The codes the package's README tables, thrown as `DpsegError.code` or passed to `error`
+ * listeners; the engine's core adds others for bad data (`unknown-attribute`, `bad-value`, ...),
+ * so the type stays open to any string.
+ */
+export type ErrorCode =
+  | 'bad-input' | 'bad-time' | 'json-syntax' | 'use-open' | 'not-loaded' | 'wasm-load' | 'internal'
+  | 'no-collector' | 'network' | 'schema-unavailable' | 'campaign-unavailable' | 'campaign-ended'
+  | 'unknown-campaign' | 'unknown-segment' | 'lint-refused' | 'config-id-mismatch' | 'campaign-empty'
+  | 'over-report-cap' | 'over-window-cap' | 'over-lifetime-cap' | 'already-reported' | 'dishonest-mechanism'
+  | 'device-syntax' | 'runnable-syntax' | 'no-storage' | 'clock-skew' | 'send-failed'
+  | (string & {});
+
 export class DpsegError extends Error {
   readonly name: 'DpsegError';
   /** Stable code, such as `unknown-attribute`, `lint-refused`, `config-id-mismatch`. */
-  readonly code: string;
+  readonly code: ErrorCode;
   /** Where and what: `{path}` for profile values, `{at}` for rules, `{findings}` for lint. */
   readonly details: Record<string, unknown> | null;
 }
@@ -46,6 +59,8 @@ export interface OpenOptions {
   reportWithoutStorage?: boolean;
   /** Milliseconds after which a request to the collector is abandoned (default 3000). */
   timeout?: number;
+  /** Log the engine's decisions (why nothing was sent) with `console.debug`. */
+  debug?: boolean;
   /** Where state persists: default `localStorage`; `'memory'` keeps nothing across reloads. */
   storage?: StorageLike | 'memory';
   /** Prefix of the storage keys. Default `dpseg`. */
@@ -144,8 +159,14 @@ export class Engine {
   addCampaign(document: Record<string, Json> | string): Promise<CampaignInfo>;
   campaigns(): CampaignInfo[];
   evaluate(campaign: string): Uint16Array;
+  /** Empty maps for a campaign that is not loaded (reported on `error`, never thrown). */
   memberships(campaign: string): Memberships;
+  /** `false` for a campaign that is not loaded or a segment it lacks (reported on `error`). */
   inSegment(campaign: string, segment: string): boolean;
+  /** Subscribes to the engine's events; returns the function that unsubscribes. */
+  on(type: 'change', fn: (detail: { reason: 'profile' | 'campaign'; campaign?: string }) => void): () => void;
+  on(type: 'report', fn: (detail: { campaign: string; status: number | string }) => void): () => void;
+  on(type: 'error', fn: (detail: { code: ErrorCode; message: string }) => void): () => void;
   /** Why the visitor is (not) in a segment, in words; loads the full module on first use. */
   explain(campaign: string, segment: string): Promise<Explanation>;
   gpc(): boolean;

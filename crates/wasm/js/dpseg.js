@@ -417,6 +417,9 @@ export class Engine {
     // Without persistent storage every page is a new device (a new secret, an empty ledger):
     // the lifetime bound would not hold, so nothing spends ε unless the site opts in.
     this.reportWithoutStorage = o.reportWithoutStorage === true;
+    this.debug = o.debug === true;
+    /** Per event type, the site's listeners (`on`). */
+    this.listeners = {};
     this.timeout = o.timeout;
     this.store = prepared.store;
     this.lastError = null;
@@ -444,6 +447,36 @@ export class Engine {
     };
     for (const t of ['pagehide', 'visibilitychange']) globalThis.addEventListener?.(t, this.onHide);
     this.arm();
+  }
+
+  // ---- events --------------------------------------------------------------------------------
+
+  /**
+   * Calls `fn(detail)` on each event of `type`: `change` (the profile or the campaigns changed:
+   * memberships may differ), `report` (a request of reports was answered: `{campaign, status}`)
+   * and `error` (`{code, message}`: what `status().lastError` records). Returns a function that
+   * removes the listener. A listener that throws is ignored.
+   */
+  on(type, fn) {
+    (this.listeners[type] ??= new Set()).add(fn);
+    return () => this.listeners[type].delete(fn);
+  }
+
+  emit(type, detail) {
+    for (const fn of this.listeners[type] ?? []) {
+      try {
+        fn(detail);
+      } catch {
+        // The site's listener failed: not the engine's business.
+      }
+    }
+  }
+
+  /** Records a problem or a decision: `lastError`, the `error` event, and the debug log. */
+  note(code, message) {
+    this.lastError = `${code}: ${message}`;
+    this.emit('error', { code, message });
+    if (this.debug) globalThis.console?.debug(`dpseg: ${code}: ${message}`);
   }
 
   // ---- persistence -------------------------------------------------------------------------
@@ -490,6 +523,7 @@ export class Engine {
   saveProfile() {
     this.profileText = JSON.stringify(this.rt.profile());
     if (this.mayStore()) this.store.set('profile', this.profileText);
+    this.emit('change', { reason: 'profile' });
   }
 
   /** True when the data map marks attribute `name` as observed rather than declared. */
@@ -597,6 +631,7 @@ export class Engine {
   run(entry) {
     const handle = guard(() => this.rt.loadRunnable(fromBase64(entry.runnable)));
     this.handles.set(entry.info.id, { ...entry, handle });
+    this.emit('change', { reason: 'campaign', campaign: entry.info.id });
     return entry.info;
   }
 
@@ -621,7 +656,7 @@ export class Engine {
     } catch (e) {
       // Offline or slow: a campaign verified on an earlier visit keeps running.
       if (known) {
-        this.lastError = `${e.code}: ${e.message}`;
+        this.note(e.code, e.message);
         return known.info;
       }
       throw e;
@@ -641,6 +676,7 @@ export class Engine {
   /** Forgets a campaign the collector no longer serves: no more reports or memberships. */
   dropCampaign(id) {
     if (this.handles.delete(id)) this.saveCampaigns();
+    this.emit('change', { reason: 'campaign', campaign: id });
   }
 
   /**
@@ -679,6 +715,16 @@ export class Engine {
   }
 
   /**
+   * As `entry`, for the hot read paths, which never throw into the page: `undefined` for a
+   * campaign that is not loaded (yet, or any more), with the problem on the `error` event.
+   */
+  loadedEntry(campaign) {
+    const c = this.handles.get(campaign);
+    if (!c) this.note('unknown-campaign', `campaign '${campaign}' is not loaded`);
+    return c;
+  }
+
+  /**
    * Evaluates every segment and group of a campaign: a Uint16Array with one entry per segment
    * (1 in, 0 out) then one per group (case index + 1, or 0). The fast path.
    */
@@ -687,9 +733,14 @@ export class Engine {
     return guard(() => this.rt.evaluate(handle, this.now()));
   }
 
-  /** `{segments: {id: bool}, groups: {id: case id or null}}` for a campaign. */
+  /**
+   * `{segments: {id: bool}, groups: {id: case id or null}}` for a campaign; empty maps for a
+   * campaign that is not loaded (reported on the `error` event, never thrown).
+   */
   memberships(campaign) {
-    const { info } = this.entry(campaign);
+    const c = this.loadedEntry(campaign);
+    if (!c) return { segments: {}, groups: {} };
+    const { info } = c;
     const flat = this.evaluate(campaign);
     const segments = {};
     info.segments.forEach((s, i) => {
@@ -703,12 +754,15 @@ export class Engine {
     return { segments, groups };
   }
 
-  /** Whether the visitor is in one segment. */
+  /**
+   * Whether the visitor is in one segment; `false` for a campaign that is not loaded or a
+   * segment it does not have (reported on the `error` event, never thrown).
+   */
   inSegment(campaign, segment) {
-    const { handle, info } = this.entry(campaign);
-    const index = info.segments.findIndex((s) => s.id === segment);
-    if (index < 0) throw new DpsegError('unknown-segment', `campaign '${campaign}' has no segment '${segment}'`);
-    return guard(() => this.rt.inSegment(handle, index, this.now()));
+    const c = this.loadedEntry(campaign);
+    const index = c ? c.info.segments.findIndex((s) => s.id === segment) : -1;
+    if (c && index < 0) this.note('unknown-segment', `campaign '${campaign}' has no segment '${segment}'`);
+    return index >= 0 && guard(() => this.rt.inSegment(c.handle, index, this.now()));
   }
 
   /**
@@ -792,9 +846,12 @@ export class Engine {
     this.sync();
     const now = this.now();
     const isDue = (c) => {
-      if (!this.allowed(c.info.purpose)) return false;
+      if (!this.allowed(c.info.purpose)) {
+        if (this.debug) globalThis.console?.debug(`dpseg: ${c.info.id}: no consent to ${c.info.purpose} (or GPC): no report`);
+        return false;
+      }
       if (!this.store.backend && !this.reportWithoutStorage) {
-        this.lastError = 'no-storage: not reporting without persistent storage (reportWithoutStorage: true to opt in)';
+        this.note('no-storage', 'not reporting without persistent storage (reportWithoutStorage: true to opt in)');
         return false;
       }
       const s = this.due(c.info, now);
@@ -805,7 +862,7 @@ export class Engine {
         await (await loadReporter()).report(this, isDue, now);
       } catch (e) {
         // The report module did not load (or refused the caps): the reports stay due, for the next tick.
-        this.lastError = `${e.code}: ${e.message}`;
+        this.note(e.code, e.message);
       }
     }
     await this.flush();

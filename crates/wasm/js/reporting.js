@@ -51,12 +51,12 @@ export function install({ m, guard, fromBase64, randomUnit, timed }) {
     try {
       res = await timed(e.fetch, `${e.collector}/v1/campaigns/${encodeURIComponent(c.info.id)}`, e.timeout);
     } catch (err) {
-      e.lastError = `${err.code}: ${err.message}; the report waits`;
+      e.note(err.code, `${err.message}; the report waits`);
       return false;
     }
     if (res.status === 404 || res.status === 410) {
       e.dropCampaign(c.info.id);
-      e.lastError = `campaign-ended: '${c.info.id}' is not served any more`;
+      e.note('campaign-ended', `'${c.info.id}' is not served any more`);
       return false;
     }
     if (!res.ok) return false;
@@ -64,7 +64,7 @@ export function install({ m, guard, fromBase64, randomUnit, timed }) {
     if (Number.isFinite(date)) {
       const theirs = Math.floor(date / (c.info.epoch_secs * 1000));
       if (epoch < theirs - 2 || epoch > theirs + 1) {
-        e.lastError = `clock-skew: this device's clock is ${Math.round((e.now() - date) / 60_000)} min off the collector's; not reporting`;
+        e.note('clock-skew', `this device's clock is ${Math.round((e.now() - date) / 60_000)} min off the collector's; not reporting`);
         return false;
       }
     }
@@ -77,9 +77,7 @@ export function install({ m, guard, fromBase64, randomUnit, timed }) {
     }
     if (doc.config_id !== c.info.config_id) {
       // A new version: verified now, reported at its own time (never the old, stale one).
-      await e.addCampaign(text).catch((err) => {
-        e.lastError = `${err.code}: ${err.message}`;
-      });
+      await e.addCampaign(text).catch((err) => e.note(err.code, err.message));
       return false;
     }
     return true;
@@ -127,7 +125,7 @@ export function install({ m, guard, fromBase64, randomUnit, timed }) {
         e.store.setJson('outbox', e.outbox);
       } catch (err) {
         // already-reported (say, after a reload) or a cap reached: nothing to send this epoch.
-        e.lastError = err.code === 'already-reported' ? e.lastError : `${err.code}: ${err.message}`;
+        if (err.code !== 'already-reported') e.note(err.code, err.message);
       }
       s.done = true;
       e.store.setJson('schedule', e.scheduleState);
@@ -201,18 +199,19 @@ export function install({ m, guard, fromBase64, randomUnit, timed }) {
     e.sync();
     for (const { batch, entry, outcome } of results) {
       record(e, entry);
+      e.emit('report', { campaign: batch[0].campaign, status: entry.status });
       const sentNow = new Set(batch.map((r) => r.report));
       if (outcome && typeof outcome === 'object') {
         // Accepted, duplicate (an earlier try arrived) and rejected reports all leave the outbox.
         e.outbox = e.outbox.filter((r) => !sentNow.has(r.report));
-        for (const r of outcome.rejected ?? []) e.lastError = `report refused by the collector: ${r.code}`;
+        for (const r of outcome.rejected ?? []) e.note(r.code, 'report refused by the collector');
       } else {
         for (const r of e.outbox.filter((x) => sentNow.has(x.report))) {
           r.attempts += 1;
           const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (r.attempts - 1));
           r.next = now + backoff * (0.5 + randomUnit() / 2);
         }
-        e.lastError = `sending failed (${entry.status}); will retry`;
+        e.note('send-failed', `sending failed (${entry.status}); will retry`);
       }
     }
     e.store.setJson('outbox', e.outbox);

@@ -113,7 +113,14 @@ test('bad input throws one error shape and changes nothing', async () => {
     });
   }
   assert.deepEqual(engine.profile(), before);
-  assert.throws(() => engine.memberships('nope'), { name: 'DpsegError', code: 'unknown-campaign' });
+  // The hot read paths answer a documented default and report the problem instead of throwing.
+  const seen = [];
+  const off = engine.on('error', (e) => seen.push(e.code));
+  assert.deepEqual(engine.memberships('nope'), { segments: {}, groups: {} });
+  assert.equal(engine.inSegment('nope', 'hikers'), false);
+  off();
+  assert.equal(engine.inSegment('nope', 'hikers'), false);
+  assert.deepEqual(seen, ['unknown-campaign', 'unknown-campaign']);
   await assert.rejects(dpseg.open({ schema: '{"attributes": 1}', storage: 'memory' }), { name: 'DpsegError' });
 });
 
