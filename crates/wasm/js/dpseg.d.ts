@@ -61,6 +61,8 @@ export interface OpenOptions {
   timeout?: number;
   /** Log the engine's decisions (why nothing was sent) with `console.debug`. */
   debug?: boolean;
+  /** Origins whose `postMessage({dpseg: [command, ...args]})` the engine runs (the native bridge). */
+  bridgeOrigins?: string[];
   /** Where state persists: default `localStorage`; `'memory'` keeps nothing across reloads. */
   storage?: StorageLike | 'memory';
   /** Prefix of the storage keys. Default `dpseg`. */

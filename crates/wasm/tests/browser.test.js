@@ -469,3 +469,51 @@ test('two tabs whose timers fire together make one report between them (Web Lock
   assert.ok(await page.evaluate(() => typeof navigator.locks?.request === 'function'), 'Chromium has Web Locks');
   await context.close();
 });
+
+test('the native bridge: a pre-load queue, push after loading, and messages from allowed origins only', async () => {
+  const other = await startCollector({ statics: [`/test=${join(root, 'crates', 'wasm', 'tests')}`] });
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  try {
+    await page.goto(`${collector.url}/test/browser/index.html`);
+    const result = await page.evaluate(
+      async ({ schema, otherOrigin }) => {
+        // What an app's WKUserScript or evaluateJavascript does before the SDK loads.
+        window.dpsegQueue = [['set', 'budget', 321], ['setConsent', 'measurement', true], ['forget'], 'junk'];
+        const dpseg = await import('/dpseg/dpseg.js');
+        const errors = [];
+        const engine = await dpseg.open({ schema, autoSchedule: false, bridgeOrigins: [location.origin] });
+        engine.on('error', (e) => errors.push(e.code));
+        const queued = { budget: engine.profile().attributes.budget, consent: engine.consent() };
+        window.dpsegQueue.push(['set', 'interests', ['hiking']]);
+        // From this page's origin (allowed), then from another origin's frame (not allowed).
+        await new Promise((done) => {
+          window.addEventListener('message', function seen(e) {
+            if (e.data?.dpseg?.[1] === 'household_size') {
+              window.removeEventListener('message', seen);
+              setTimeout(done, 0);
+            }
+          });
+          window.postMessage({ dpseg: ['set', 'household_size', 4] }, '*');
+        });
+        await new Promise((done) => {
+          window.addEventListener('message', (e) => e.data?.posted && setTimeout(done, 0));
+          const frame = document.createElement('iframe');
+          frame.src = `${otherOrigin}/test/browser/post.html`;
+          document.body.append(frame);
+        });
+        window.dpsegQueue.push(['set', 'budget', 'not a number']);
+        return { queued, profile: engine.profile().attributes, errors };
+      },
+      { schema, otherOrigin: other.url },
+    );
+    assert.deepEqual(result.queued, { budget: 321, consent: { measurement: true } }, 'the queue ran in order; forget is not bridged');
+    assert.deepEqual(result.profile.interests, ['hiking']);
+    assert.equal(result.profile.household_size, 4, 'a message from an allowed origin ran');
+    assert.equal(result.profile.budget, 321, 'a message from another origin did not, nor a bad value');
+    assert.ok(result.errors.length >= 1, `a bad command is an error event: ${result.errors}`);
+  } finally {
+    await context.close();
+    await other.stop();
+  }
+});
