@@ -130,7 +130,7 @@ export function loadTools(source) {
  * `get(url)` (a fetch) without cookies or referrer, abandoned after `ms` (default 3 s): a slow
  * or unreachable collector never holds the page. Rejects with a `network` DpsegError.
  */
-export function timed(get, url, ms = 3000) {
+function timed(get, url, ms = 3000) {
   const abort = new AbortController();
   const fail = (why) => new DpsegError('network', `could not fetch ${url}: ${why}`);
   return new Promise((resolve, reject) => {
@@ -388,6 +388,9 @@ export async function open(options = {}) {
   return engine;
 }
 
+/** The events on which waiting reports are sent: the page is being hidden or left. */
+const HIDE = ['pagehide', 'visibilitychange'];
+
 /** What native code may ask of the engine through the queue or a message. */
 const BRIDGED = ['set', 'unset', 'track', 'setConsent'];
 
@@ -476,7 +479,7 @@ export class Engine {
     this.onHide = () => {
       if (this.outbox.length && globalThis.document?.visibilityState !== 'visible') this.flush();
     };
-    for (const t of ['pagehide', 'visibilitychange']) globalThis.addEventListener?.(t, this.onHide);
+    for (const t of HIDE) globalThis.addEventListener?.(t, this.onHide);
     this.arm();
   }
 
@@ -739,20 +742,17 @@ export class Engine {
     return [...this.handles.values()].map((c) => c.info);
   }
 
-  entry(campaign) {
-    const c = this.handles.get(campaign);
-    if (!c) throw new DpsegError('unknown-campaign', `campaign '${campaign}' is not loaded`);
-    return c;
-  }
-
   /**
-   * As `entry`, for the hot read paths, which never throw into the page: `undefined` for a
-   * campaign that is not loaded (yet, or any more), with the problem on the `error` event.
+   * The loaded campaign `campaign`. Not loaded (yet, or any more): throws, or with `quiet` (the
+   * hot read paths, which never throw into the page) answers `undefined` and reports the problem
+   * on the `error` event.
    */
-  loadedEntry(campaign) {
+  entry(campaign, quiet) {
     const c = this.handles.get(campaign);
-    if (!c) this.note('unknown-campaign', `campaign '${campaign}' is not loaded`);
-    return c;
+    if (c) return c;
+    const e = new DpsegError('unknown-campaign', `campaign '${campaign}' is not loaded`);
+    if (!quiet) throw e;
+    this.note(e.code, e.message);
   }
 
   /**
@@ -769,7 +769,7 @@ export class Engine {
    * campaign that is not loaded (reported on the `error` event, never thrown).
    */
   memberships(campaign) {
-    const c = this.loadedEntry(campaign);
+    const c = this.entry(campaign, true);
     if (!c) return { segments: {}, groups: {} };
     const { info } = c;
     const flat = this.evaluate(campaign);
@@ -790,7 +790,7 @@ export class Engine {
    * segment it does not have (reported on the `error` event, never thrown).
    */
   inSegment(campaign, segment) {
-    const c = this.loadedEntry(campaign);
+    const c = this.entry(campaign, true);
     const index = c ? c.info.segments.findIndex((s) => s.id === segment) : -1;
     if (c && index < 0) this.note('unknown-segment', `campaign '${campaign}' has no segment '${segment}'`);
     return index >= 0 && guard(() => this.rt.inSegment(c.handle, index, this.now()));
@@ -877,10 +877,7 @@ export class Engine {
     this.sync();
     const now = this.now();
     const isDue = (c) => {
-      if (!this.allowed(c.info.purpose)) {
-        if (this.debug) globalThis.console?.debug(`dpseg: ${c.info.id}: no consent to ${c.info.purpose} (or GPC): no report`);
-        return false;
-      }
+      if (!this.allowed(c.info.purpose)) return false;
       if (!this.store.backend && !this.reportWithoutStorage) {
         this.note('no-storage', 'not reporting without persistent storage (reportWithoutStorage: true to opt in)');
         return false;
@@ -981,7 +978,7 @@ export class Engine {
   close() {
     this.closed = true;
     globalThis.removeEventListener?.('storage', this.onStorage);
-    for (const t of ['pagehide', 'visibilitychange']) globalThis.removeEventListener?.(t, this.onHide);
+    for (const t of HIDE) globalThis.removeEventListener?.(t, this.onHide);
     this.disarm();
   }
 
