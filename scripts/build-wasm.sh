@@ -30,7 +30,7 @@ inputs=(src crates/wasm/src crates/wasm-rt/src crates/wasm-report/src crates/was
         crates/wasm/Cargo.toml crates/wasm-rt/Cargo.toml crates/wasm-report/Cargo.toml crates/wasm-common/Cargo.toml
         Cargo.toml Cargo.lock .cargo package-lock.json)
 if [ -f "$out/dpseg_core_bg.wasm" ] && [ -f "$out/dpseg_verify_bg.wasm" ] && [ -f "$out/dpseg_rt_bg.wasm" ] \
-   && [ -f "$out/dpseg_report_bg.wasm" ] && [ -f "$out/dpseg_tools.js" ] && [ -f "$out/dpseg_reporting.js" ] \
+   && [ -f "$out/dpseg_report_bg.wasm" ] && [ -f "$out/dpseg_tools.js" ] && [ -f "$out/dpseg_reporting.js" ] && [ -f "$out/dpseg_consent.js" ] \
    && [ -z "$(find "${inputs[@]}" -newer "$out/dpseg_rt_bg.wasm" -print -quit)" ]; then
   say "browser package is up to date ($out)"
   exit 0
@@ -64,7 +64,7 @@ rm -f "$out"/*
 cp "$tmp"/dpseg_rt_bg.wasm "$tmp"/dpseg_report_bg.wasm "$tmp"/dpseg_report.js \
    "$tmp"/dpseg_verify_bg.wasm "$tmp"/dpseg_verify.js \
    "$tmp"/dpseg_core_bg.wasm "$tmp"/dpseg_core.js "$out/"
-cp crates/wasm/js/dpseg.d.ts crates/wasm/js/package.json crates/wasm/js/README.md "$out/"
+cp crates/wasm/js/dpseg.d.ts crates/wasm/js/dpseg_consent.d.ts crates/wasm/js/package.json crates/wasm/js/README.md "$out/"
 # dpseg.js: the SDK and the runtime's glue in one minified module (with a source map); the
 # other modules' glue stays in separate files, imported only when needed.
 cp crates/wasm/js/dpseg.js "$tmp/dpseg.js"
@@ -75,6 +75,9 @@ node_modules/.bin/esbuild "$tmp/dpseg.js" --bundle --format=esm --minify --sourc
 # The tools' JS (lint, planner, rule tools), imported with the full module by loadTools().
 node_modules/.bin/esbuild crates/wasm/js/tools.js --format=esm --minify --legal-comments=none \
   --log-level=warning --outfile="$out/dpseg_tools.js"
+# The consent adapters (TCF, Consent Mode), imported by sites that use them: `dpseg/consent`.
+node_modules/.bin/esbuild crates/wasm/js/consent.js --format=esm --minify --legal-comments=none \
+  --log-level=warning --outfile="$out/dpseg_consent.js"
 # The reporting JS (making and sending reports), imported with the report module.
 node_modules/.bin/esbuild crates/wasm/js/reporting.js --format=esm --minify --legal-comments=none \
   --log-level=warning --outfile="$out/dpseg_reporting.js"

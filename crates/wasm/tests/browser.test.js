@@ -517,3 +517,54 @@ test('the native bridge: a pre-load queue, push after loading, and messages from
     await other.stop();
   }
 });
+
+test('consent follows a TCF v2.2 CMP and Google Consent Mode, as the site maps them', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  try {
+    await page.goto(`${collector.url}/test/browser/index.html`);
+    const steps = await page.evaluate(async (schema) => {
+      // A stub CMP: the visitor first consents to purposes 1, 8 and 9, then withdraws 8.
+      const listeners = [];
+      let tc = { gdprApplies: true, eventStatus: 'tcloaded', listenerId: 1, purpose: { consents: { 1: true, 8: true, 9: true } } };
+      window.__tcfapi = (cmd, version, cb) => {
+        if (cmd === 'addEventListener') {
+          listeners.push(cb);
+          cb(tc, true);
+        }
+      };
+      const dpseg = await import('/dpseg/dpseg.js');
+      const { connectTcf, connectConsentMode } = await import('/dpseg/dpseg_consent.js');
+      const engine = await dpseg.open({ schema, storage: 'memory', autoSchedule: false });
+      const out = [];
+      connectTcf(engine, { purposes: { measurement: [1, 8, 9], personalization: [1, 3, 4] } });
+      out.push(engine.consent());
+      tc = { ...tc, eventStatus: 'useractioncomplete', purpose: { consents: { 1: true, 8: false, 9: true } } };
+      for (const l of listeners) l(tc, true);
+      out.push(engine.consent());
+      // Consent Mode on another engine: a default already in the dataLayer, then an update.
+      window.dataLayer = [];
+      window.gtag = function () {
+        window.dataLayer.push(arguments);
+      };
+      gtag('consent', 'default', { analytics_storage: 'denied', ad_user_data: 'denied' });
+      const other = await dpseg.open({ schema, storage: 'memory', autoSchedule: false, storageKey: 'other' });
+      connectConsentMode(other, { types: { measurement: ['analytics_storage'], personalization: ['ad_user_data', 'ad_personalization'] } });
+      out.push(other.consent());
+      gtag('consent', 'update', { analytics_storage: 'granted', ad_user_data: 'granted' });
+      out.push(other.consent());
+      gtag('consent', 'update', { ad_personalization: 'granted' });
+      out.push(other.consent());
+      return out;
+    }, schema);
+    assert.deepEqual(steps, [
+      { measurement: true, personalization: false },
+      { measurement: false, personalization: false },
+      { measurement: false, personalization: false },
+      { measurement: true, personalization: false },
+      { measurement: true, personalization: true },
+    ]);
+  } finally {
+    await context.close();
+  }
+});

@@ -1,7 +1,8 @@
 // Compiled with `tsc --noEmit --strict` by scripts/test.sh: the package's declarations
 // (dpseg.d.ts) describe its whole public API as a web developer uses it.
 import { DpsegError, Engine, lint, load, loadTools, open, plan, tools, version } from '../../pkg/dpseg.js';
-import type { CampaignInfo, Explanation, Memberships, SentRequest, Status } from '../../pkg/dpseg.js';
+import type { CampaignInfo, ErrorCode, Explanation, Memberships, SentRequest, Status } from '../../pkg/dpseg.js';
+import { connectConsentMode, connectTcf } from '../../pkg/dpseg_consent.js';
 
 export async function embed(collector: string): Promise<void> {
   await load();
@@ -18,6 +19,14 @@ export async function embed(collector: string): Promise<void> {
   const m: Memberships = dpseg.memberships(info.id);
   const flat: Uint16Array = dpseg.evaluate(info.id);
   const inIt: boolean = dpseg.inSegment(info.id, info.segments[0].id);
+  const off: () => void = dpseg.on('error', (e: { code: ErrorCode; message: string }) => console.log(e.code, e.message));
+  off();
+  dpseg.on('change', (c) => console.log(c.reason));
+  dpseg.on('report', (r) => console.log(r.campaign, r.status));
+  const stopTcf = connectTcf(dpseg, { purposes: { measurement: [1, 8, 9] } });
+  if (stopTcf) stopTcf();
+  connectConsentMode(dpseg, { types: { measurement: ['analytics_storage'] } })();
+  const offline: Engine = await open({ collector, timeout: 1500, reportWithoutStorage: false, debug: true, bridgeOrigins: ['https://app.example'] });
   const why: Explanation = await dpseg.explain(info.id, 'hikers');
   const reasons: string[] = why.reasons.map((r) => r.text);
   dpseg.setConsent('measurement', true);
