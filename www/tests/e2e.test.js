@@ -67,8 +67,13 @@ after(async () => {
   await demo?.stop();
 });
 
-async function newPage(width = 1200) {
+async function newPage(width = 1200, { gpc = false } = {}) {
   const context = await browser.newContext({ viewport: { width, height: 900 } });
+  if (gpc) {
+    await context.addInitScript(() => {
+      Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true, configurable: true });
+    });
+  }
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
@@ -196,6 +201,25 @@ test('with consent off, no report is sent', async () => {
   await page.evaluate(() => window.dpsegEngine.sendNow());
   assert.deepEqual(reportPosts(start), []);
   assert.deepEqual(await page.evaluate(() => window.dpsegEngine.sent()), []);
+  await context.close();
+});
+
+test('under Global Privacy Control the switch is off, cannot be turned on, and says why', async () => {
+  const { context, page, errors } = await newPage(1200, { gpc: true });
+  page.on('console', (m) => errors.push(`console: ${m.text()}`));
+  page.on('response', (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
+  await page.goto(`${demo.site}/privacy.html`);
+  await page.waitForFunction(() => window.dpsegEngine !== undefined);
+  await page.evaluate(() => window.dpsegEngine.setConsent('measurement', true));
+  await page.reload();
+  await page.waitForSelector('#gpc:not(:empty)', { timeout: 5000 }).catch((e) => {
+    throw new Error(`${e.message}; page said: ${errors.join(' | ')}`);
+  });
+  const box = page.locator('#consent-measurement');
+  assert.equal(await box.isChecked(), false);
+  assert.equal(await box.isDisabled(), true);
+  assert.match(await page.locator('#consent-state').innerText(), /your browser asks not to be tracked/);
+  assert.doesNotMatch(await page.locator('#consent-state').innerText(), /^Allowed/);
   await context.close();
 });
 

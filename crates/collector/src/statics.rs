@@ -57,13 +57,13 @@ fn files(
                     .into_response());
             }
             let mut resp = serve.oneshot(req).await.map(IntoResponse::into_response)?;
-            if resp.status().is_redirection() {
-                let location = resp
-                    .headers()
-                    .get(header::LOCATION)
-                    .and_then(|l| l.to_str().ok())
-                    .map(|l| safe_location(&prefix, l));
-                match location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            // A redirect (not a 304, which has no Location) gets its Location made safe.
+            if let Some(location) = resp.headers().get(header::LOCATION) {
+                let safe = location
+                    .to_str()
+                    .ok()
+                    .and_then(|l| HeaderValue::from_str(&safe_location(&prefix, l)).ok());
+                match safe {
                     Some(l) => {
                         resp.headers_mut().insert(header::LOCATION, l);
                     }

@@ -528,6 +528,14 @@ async fn the_data_map_campaign_list_and_static_files_are_served() {
         assert!(resp.status().is_redirection(), "{path}: {}", resp.status());
         assert_eq!(resp.headers()["location"], want, "{path}");
     }
+    // A conditional request (a reload) answers 304 Not Modified, untouched.
+    let first = app.clone().oneshot(get("/pkg/a.js", None)).await.unwrap();
+    let modified = first.headers()["last-modified"].clone();
+    let again = Request::get("/pkg/a.js")
+        .header("if-modified-since", modified)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.clone().oneshot(again).await.unwrap().status(), StatusCode::NOT_MODIFIED);
     // Compressed for browsers that accept it.
     std::fs::write(site.join("sub/big.js"), "export const x = 1;\n".repeat(200)).unwrap();
     for encoding in ["gzip", "br"] {
