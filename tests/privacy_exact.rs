@@ -565,6 +565,17 @@ fn regression_a_32_case_group_at_epsilon_1_is_honest() {
 
 #[test]
 fn the_claim_is_never_above_the_campaign_epsilon() {
+    // The supported range, at its ends and one step past them.
+    assert!(Mechanism::for_domains(&[2], 1, 0.001, 0.004).is_ok());
+    assert!(matches!(
+        Mechanism::for_domains(&[2], 1, 0.000_999, 0.004),
+        Err(MechanismError::Epsilon(_))
+    ));
+    assert!(Mechanism::for_domains(&[2], 1, 5.0, EPSILON_SUPPORTED_MAX).is_ok());
+    assert!(matches!(
+        Mechanism::for_domains(&[2], 1, 5.0, EPSILON_SUPPORTED_MAX + 0.001),
+        Err(MechanismError::Epsilon(_))
+    ));
     // ε = 0.005 planned 0.005001 before (the total was rounded up to 1e-6).
     for eps in [0.001, 0.005, 0.01, 0.123_456_789, 1.0, 2.0] {
         for d in [1usize, 3, 10, 64, 200] {
