@@ -1,6 +1,7 @@
 // End-to-end: the demo site, preference center and dashboard in headless Chromium (Debian's,
 // driven by playwright-core) against the real `dpseg demo` (collector + SQLite + simulated
-// population). Writes the README's screenshots to docs/screenshots/.
+// population). Writes its screenshots to target/screenshots/ (never to tracked files:
+// `scripts/screenshots.sh` copies them over the README's, in docs/screenshots/).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const shots = join(root, 'docs', 'screenshots');
+const shots = process.env.DPSEG_SCREENSHOTS ?? join(root, 'target', 'screenshots');
 const CHROMIUM = process.env.DPSEG_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(existsSync);
 
 let demo;
