@@ -787,6 +787,7 @@ mod compact {
 
     use super::{ItemMechanism, Mechanism, Oracle};
     use crate::compact::{Reader, Writer};
+    use crate::prelude::*;
     use crate::privacy::coin::Coin;
 
     const ORACLES: [Oracle; 4] = [Oracle::Grr, Oracle::Oue, Oracle::Olh, Oracle::Ss];
@@ -856,34 +857,27 @@ mod compact {
             // Figures written by this build from the same coins; a difference beyond the
             // rounding of `ln` between std and libm means the bytes were not made by a plan.
             let same = |stored: f64, derived: f64| (stored - derived).abs() <= 2e-9;
-            let items = r.list(|r| {
-                let oracle = ORACLES[r.len(ORACLES.len() - 1)];
-                let domain: u16 = r.small();
-                let memo = Coin::from_numerator(r.uint());
-                let inst = Coin::from_numerator(r.uint());
-                let omega: u16 = r.small();
-                let g: u16 = r.small();
-                let stored = [r.float(), r.float(), r.float(), r.float()];
-                let it = ItemMechanism::from_coins(oracle, domain, memo, inst, omega, g);
-                let derived = [it.p, it.q, it.eps_report, it.eps_memo];
-                if it.check().is_err() || !stored.iter().zip(derived).all(|(&s, d)| same(s, d)) {
+            let stored = Mechanism::read_compact_as_stored(r);
+            let mut items = Vec::with_capacity(stored.items.len());
+            for s in &stored.items {
+                let it =
+                    ItemMechanism::from_coins(s.oracle, s.domain, s.memo, s.inst, s.omega, s.g);
+                let pairs = [
+                    (s.p, it.p),
+                    (s.q, it.q),
+                    (s.eps_report, it.eps_report),
+                    (s.eps_memo, it.eps_memo),
+                ];
+                if it.check().is_err() || !pairs.iter().all(|&(a, b)| same(a, b)) {
                     r.fail("an honest item mechanism whose figures are its coins'");
                 }
-                it
-            });
-            let segments: u16 = r.small();
-            let per_report: u16 = r.small();
-            let eps_report = r.float();
-            let eps_lifetime = r.float();
-            let answer_bytes: u16 = r.small();
+                items.push(it);
+            }
             let max = u16::try_from(items.len()).unwrap_or(u16::MAX).max(1);
-            let mech = Mechanism::assemble(items, segments, per_report.clamp(1, max));
-            if usize::from(segments) > mech.items.len()
-                || per_report == 0
-                || usize::from(per_report) > mech.items.len()
-                || answer_bytes != mech.answer_bytes
-                || !same(eps_report, mech.eps_report)
-                || !same(eps_lifetime, mech.eps_lifetime)
+            let mech = Mechanism::assemble(items, stored.segments, stored.per_report.clamp(1, max));
+            if stored.answer_bytes != mech.answer_bytes
+                || !same(stored.eps_report, mech.eps_report)
+                || !same(stored.eps_lifetime, mech.eps_lifetime)
                 || mech.check().is_err()
             {
                 r.fail("a mechanism a plan produces, its totals its items'");
