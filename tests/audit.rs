@@ -111,10 +111,16 @@ fn outputs(mech: &Mechanism, truth: &[u16], n: u64, seed: u64) -> HashMap<Vec<Sl
 /// The largest ε lower bound over single-output events, both directions.
 fn audit(mech: &Mechanism, x: &[u16], x2: &[u16], n: u64) -> f64 {
     let (a, b) = (outputs(mech, x, n, 1), outputs(mech, x2, n, 2));
+    let count = |o: &HashMap<Vec<Slot>, u64>, y| o.get(y).copied().unwrap_or(0);
+    lower_bound(a.keys().chain(b.keys()).map(|y| (count(&a, y), count(&b, y))), n)
+}
+
+/// The largest ε lower bound over events seen `k` times under one input and `k2` under the
+/// other, in `n` trials each, both directions: ln of a Clopper–Pearson lower bound over an upper.
+fn lower_bound(events: impl Iterator<Item = (u64, u64)>, n: u64) -> f64 {
     let mut best = 0.0f64;
-    for (p, q) in [(&a, &b), (&b, &a)] {
-        for (y, &k) in p {
-            let k2 = q.get(y).copied().unwrap_or(0);
+    for (k, k2) in events {
+        for (k, k2) in [(k, k2), (k2, k)] {
             let (lo, _) = clopper_pearson(k, n, 1e-3);
             let (_, hi) = clopper_pearson(k2, n, 1e-3);
             if lo > 0.0 {
@@ -201,17 +207,7 @@ fn audit_support(mech: &Mechanism, x: u16, x2: u16, n: u64) -> f64 {
         k
     };
     let (a, b) = (count(x, 1), count(x2, 2));
-    let mut best = 0.0f64;
-    for (p, q) in [(&a, &b), (&b, &a)] {
-        for (&k, &k2) in p.iter().zip(q) {
-            let (lo, _) = clopper_pearson(k, n, 1e-3);
-            let (_, hi) = clopper_pearson(k2, n, 1e-3);
-            if lo > 0.0 {
-                best = best.max((lo / hi).ln());
-            }
-        }
-    }
-    best
+    lower_bound(a.into_iter().zip(b), n)
 }
 
 #[test]

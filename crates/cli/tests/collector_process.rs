@@ -11,7 +11,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -78,35 +78,12 @@ struct Server {
 }
 
 impl Server {
-    fn start(db: &str, campaigns: &PathBuf) -> Server {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_dpseg"))
-            .args(["serve", "--campaigns"])
-            .arg(campaigns)
-            .args(["--schema"])
-            .arg(examples().join("schema.toml"))
-            .args(["--db", db, "--listen", &format!("127.0.0.1:{port}"), "--token", TOKEN])
-            // The test's clients are the load, from one address.
-            .args([
-                "--reports-per-address",
-                "0",
-                "--reports-per-prefix",
-                "0",
-                "--request-rate",
-                "0",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = Server { child, port };
-        // Wait until it answers (a condition, with a deadline).
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while http(port, "GET", "/healthz", None, None).map(|(s, _)| s) != Some(200) {
-            assert!(Instant::now() < deadline, "collector did not start on {db}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        server
+    fn start(db: &str, campaigns: &Path) -> Server {
+        // The test's clients are the load, from one address.
+        let unlimited =
+            ["--reports-per-address", "0", "--reports-per-prefix", "0", "--request-rate", "0"];
+        let (child, port) = serve(db, campaigns, &unlimited, Stdio::null());
+        Server { child, port }
     }
 
     fn kill(mut self) {
@@ -149,6 +126,29 @@ fn http(
         .and_then(|(_, b)| serde_json::from_str(b).ok())
         .unwrap_or(Value::Null);
     Some((status, json))
+}
+
+/// Starts `dpseg serve` on `db` with extra arguments, and waits (with a deadline) until it
+/// answers `/healthz`; its stderr goes to `stderr`.
+fn serve(db: &str, campaigns: &Path, extra: &[&str], stderr: Stdio) -> (Child, u16) {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_dpseg"))
+        .args(["serve", "--campaigns"])
+        .arg(campaigns)
+        .arg("--schema")
+        .arg(examples().join("schema.toml"))
+        .args(["--db", db, "--listen", &format!("127.0.0.1:{port}"), "--token", TOKEN])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http(port, "GET", "/healthz", None, None).map(|(s, _)| s) != Some(200) {
+        assert!(Instant::now() < deadline, "collector did not start on {db}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, port)
 }
 
 fn campaigns_dir() -> PathBuf {
@@ -299,24 +299,7 @@ fn two_collectors_on_one_database_equal_one() {
 #[test]
 fn sigterm_stops_gracefully_and_the_log_holds_nothing_about_clients() {
     let db = format!("sqlite:{}", scratch("log").join("c.db").display());
-    let campaigns = campaigns_dir();
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dpseg"))
-        .args(["serve", "--campaigns"])
-        .arg(&campaigns)
-        .arg("--schema")
-        .arg(examples().join("schema.toml"))
-        .args(["--db", &db, "--listen", &format!("127.0.0.1:{port}"), "--token", TOKEN])
-        .args(["--reports-per-address", "0", "--reports-per-prefix", "0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http(port, "GET", "/healthz", None, None).map(|(s, _)| s) != Some(200) {
-        assert!(Instant::now() < deadline, "collector did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (mut child, port) = serve(&db, &campaigns_dir(), &[], Stdio::piped());
     let (good, _, _) = reports(3, 4);
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let body = serde_json::to_vec(&json!([good[0], {"v": 1, "campaign": "x"}])).unwrap();
@@ -353,24 +336,11 @@ struct Bounded {
 impl Bounded {
     fn start(extra: &[&str]) -> Bounded {
         let db = format!("sqlite:{}", scratch("bounded").join("c.db").display());
-        let (port, admin) = (free_port(), free_port());
-        let child = Command::new(env!("CARGO_BIN_EXE_dpseg"))
-            .args(["serve", "--campaigns"])
-            .arg(campaigns_dir())
-            .arg("--schema")
-            .arg(examples().join("schema.toml"))
-            .args(["--db", &db, "--listen", &format!("127.0.0.1:{port}"), "--token", TOKEN])
-            .args(["--admin-listen", &format!("127.0.0.1:{admin}")])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while http(port, "GET", "/healthz", None, None).map(|(s, _)| s) != Some(200) {
-            assert!(Instant::now() < deadline, "collector did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let admin = free_port();
+        let listen = format!("127.0.0.1:{admin}");
+        let args: Vec<&str> =
+            ["--admin-listen", listen.as_str()].into_iter().chain(extra.iter().copied()).collect();
+        let (child, port) = serve(&db, &campaigns_dir(), &args, Stdio::null());
         Bounded { child, port, admin }
     }
 }

@@ -63,6 +63,38 @@ async fn send(router: &Router, batch: &[Report]) -> Option<u64> {
     }
 }
 
+/// What sending batches into a failing store gave.
+struct Filled {
+    /// Reports acknowledged.
+    acked: u64,
+    /// The batches refused, to send again.
+    refused: Vec<Vec<Report>>,
+    /// Reports acknowledged after the first refusal.
+    after_first_refusal: u64,
+}
+
+/// Sends batches of `size` new reports (seeds from `seed`), at most `batches`, until `refusals`
+/// of them are refused.
+async fn fill(router: &Router, size: usize, seed: u64, batches: u64, refusals: usize) -> Filled {
+    let mut f = Filled { acked: 0, refused: Vec::new(), after_first_refusal: 0 };
+    for b in 0..batches {
+        let batch = reports("spring-2027", size, seed + b);
+        match send(router, &batch).await {
+            Some(n) => {
+                f.acked += n;
+                if !f.refused.is_empty() {
+                    f.after_first_refusal += n;
+                }
+            }
+            None => f.refused.push(batch),
+        }
+        if f.refused.len() == refusals {
+            break;
+        }
+    }
+    f
+}
+
 async fn ready(router: &Router) -> (StatusCode, Value) {
     call(router, get("/readyz", None)).await
 }
@@ -93,21 +125,8 @@ async fn sqlite_disk_full_never_acknowledges_what_it_did_not_store() {
     pool.execute(format!("PRAGMA max_page_count = {}", pages + 60).as_str()).await.unwrap();
     let (router, _state) = router(store.clone(), config()).await;
 
-    let (mut acked, mut refused, mut after_first_refusal) = (0u64, Vec::new(), 0u64);
-    for b in 0..2_000u64 {
-        let batch = reports("spring-2027", 50, 10_000 + b);
-        match send(&router, &batch).await {
-            Some(n) if refused.is_empty() => acked += n,
-            Some(n) => {
-                acked += n;
-                after_first_refusal += n;
-            }
-            None => refused.push(batch),
-        }
-        if refused.len() == 20 {
-            break;
-        }
-    }
+    let Filled { mut acked, refused, after_first_refusal } =
+        fill(&router, 50, 10_000, 2_000, 20).await;
     assert_eq!(refused.len(), 20, "the small disk never filled");
     println!("disk full: {acked} acknowledged ({after_first_refusal} after the first refusal), 20 batches refused");
     // While full: not ready, and no write transaction is left open for others.
@@ -322,21 +341,8 @@ async fn a_real_full_disk_never_acknowledges_what_it_did_not_store() {
     let url = format!("sqlite:{}", path.display());
     let store = Store::open(&url).await.unwrap();
     let (router, _state) = router(store.clone(), config()).await;
-    let (mut acked, mut refused, mut after_first_refusal) = (0u64, Vec::new(), 0u64);
-    for b in 0..4_000u64 {
-        let batch = reports("spring-2027", 100, 50_000 + b);
-        match send(&router, &batch).await {
-            Some(n) if refused.is_empty() => acked += n,
-            Some(n) => {
-                acked += n;
-                after_first_refusal += n;
-            }
-            None => refused.push(batch),
-        }
-        if refused.len() == 30 {
-            break;
-        }
-    }
+    let Filled { mut acked, refused, after_first_refusal } =
+        fill(&router, 100, 50_000, 4_000, 30).await;
     println!(
         "real full disk: {acked} acknowledged ({after_first_refusal} after the first refusal)"
     );
