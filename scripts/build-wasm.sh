@@ -64,7 +64,7 @@ rm -f "$out"/*
 cp "$tmp"/dpseg_rt_bg.wasm "$tmp"/dpseg_report_bg.wasm "$tmp"/dpseg_report.js \
    "$tmp"/dpseg_verify_bg.wasm "$tmp"/dpseg_verify.js \
    "$tmp"/dpseg_core_bg.wasm "$tmp"/dpseg_core.js "$out/"
-cp crates/wasm/js/dpseg.d.ts crates/wasm/js/dpseg_consent.d.ts crates/wasm/js/package.json crates/wasm/js/README.md "$out/"
+cp crates/wasm/js/dpseg.d.ts crates/wasm/js/dpseg_tools.d.ts crates/wasm/js/dpseg_consent.d.ts crates/wasm/js/package.json crates/wasm/js/README.md "$out/"
 # dpseg.js: the SDK and the runtime's glue in one minified module (with a source map); the
 # other modules' glue stays in separate files, imported only when needed.
 cp crates/wasm/js/dpseg.js "$tmp/dpseg.js"
@@ -72,7 +72,7 @@ version=$(awk '/^\[workspace.package\]/ { p = 1 } p && /^version = / { gsub(/ver
 node_modules/.bin/esbuild "$tmp/dpseg.js" --bundle --format=esm --minify --sourcemap --define:DPSEG_VERSION="\"$version\"" \
   --external:./dpseg_core.js --external:./dpseg_verify.js --external:./dpseg_report.js --external:./dpseg_tools.js --external:./dpseg_reporting.js \
   --legal-comments=none --log-level=warning --outfile="$out/dpseg.js"
-# The tools' JS (lint, planner, rule tools), imported with the full module by loadTools().
+# The tools' entry (lint, planner, rule tools; `dpseg/tools`): it loads the full module.
 node_modules/.bin/esbuild crates/wasm/js/tools.js --format=esm --minify --legal-comments=none \
   --log-level=warning --outfile="$out/dpseg_tools.js"
 # The consent adapters (TCF, Consent Mode), imported by sites that use them: `dpseg/consent`.

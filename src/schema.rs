@@ -184,6 +184,40 @@ impl EventDef {
     }
 }
 
+/// What the device may keep for a purpose before the visitor has made a consent choice for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BeforeConsent {
+    /// Nothing is written to storage for this purpose until the visitor allows it (the default).
+    #[default]
+    Nothing,
+    /// Zero-party data the visitor gives on purpose (an attribute whose source is `declared`)
+    /// is kept; observed data and events still wait for consent.
+    Declared,
+}
+
+impl BeforeConsent {
+    /// The value's name in the data map.
+    pub fn name(self) -> &'static str {
+        match self {
+            BeforeConsent::Nothing => "nothing",
+            BeforeConsent::Declared => "declared",
+        }
+    }
+}
+
+/// One purpose the data map declares (`[purposes.NAME]`). A purpose that attributes name but
+/// the table does not declare behaves as declared with the defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PurposeDef {
+    /// Name, as attributes and campaigns spell it.
+    pub name: String,
+    /// What may be stored for it before a consent choice.
+    pub before_consent: BeforeConsent,
+    /// Free text for people.
+    pub description: Option<String>,
+}
+
 /// A validated data map.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schema {
@@ -191,6 +225,9 @@ pub struct Schema {
     attributes: Vec<AttributeDef>,
     /// Sorted by name; the index is the [`EventId`].
     events: Vec<EventDef>,
+    /// Declared purposes, sorted by name (the device's compact form leaves them out: the
+    /// runtime does not store anything).
+    purposes: Vec<PurposeDef>,
 }
 
 /// Why a schema was refused. Every message names the offending entry by its path
@@ -274,6 +311,15 @@ struct RawSchema {
     attributes: BTreeMap<String, RawAttribute>,
     #[serde(default)]
     events: BTreeMap<String, RawEvent>,
+    #[serde(default)]
+    purposes: BTreeMap<String, RawPurpose>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPurpose {
+    before_consent: Option<String>,
+    description: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -311,7 +357,7 @@ mod json_form {
 
     use serde_json::{Map, Value};
 
-    use super::{RawAttribute, RawEvent, RawSchema, SchemaError};
+    use super::{RawAttribute, RawEvent, RawPurpose, RawSchema, SchemaError};
 
     fn found(v: &Value) -> &'static str {
         match v {
@@ -396,7 +442,7 @@ mod json_form {
 
     impl RawSchema {
         pub(super) fn from_json(v: &Value) -> Result<RawSchema, SchemaError> {
-            let top = object("", v, &["attributes", "events"])?;
+            let top = object("", v, &["attributes", "events", "purposes"])?;
             let mut attributes = BTreeMap::new();
             for (name, a) in table("", top, "attributes")?.into_iter().flatten() {
                 let path = format!("attributes.{name}");
@@ -437,7 +483,17 @@ mod json_form {
                 };
                 events.insert(name.clone(), raw);
             }
-            Ok(RawSchema { attributes, events })
+            let mut purposes = BTreeMap::new();
+            for (name, p) in table("", top, "purposes")?.into_iter().flatten() {
+                let path = format!("purposes.{name}");
+                let m = object(&path, p, &["before_consent", "description"])?;
+                let raw = RawPurpose {
+                    before_consent: string(&path, m, "before_consent")?,
+                    description: string(&path, m, "description")?,
+                };
+                purposes.insert(name.clone(), raw);
+            }
+            Ok(RawSchema { attributes, events, purposes })
         }
     }
 }
@@ -485,7 +541,21 @@ impl Schema {
                 (e.name.clone(), Value::Object(m))
             })
             .collect();
-        json!({"attributes": attributes, "events": events})
+        let mut doc = json!({"attributes": attributes, "events": events});
+        if !self.purposes.is_empty() {
+            let purposes: Map<String, Value> = self
+                .purposes
+                .iter()
+                .map(|p| {
+                    let mut m = Map::new();
+                    m.insert("before_consent".into(), json!(p.before_consent.name()));
+                    opt(&mut m, "description", p.description.as_ref().map(|d| json!(d)));
+                    (p.name.clone(), Value::Object(m))
+                })
+                .collect();
+            doc["purposes"] = Value::Object(purposes);
+        }
+        doc
     }
 
     /// Parses and validates a schema written in TOML.
@@ -642,7 +712,21 @@ impl Schema {
                 description: e.description,
             });
         }
-        Ok(Schema { attributes, events })
+        let purposes = validate_purposes(raw.purposes, &attributes, &events)?;
+        Ok(Schema { attributes, events, purposes })
+    }
+
+    /// The purposes the data map declares, sorted by name.
+    pub fn purposes(&self) -> &[PurposeDef] {
+        &self.purposes
+    }
+
+    /// What may be stored for `purpose` before a consent choice (the default for a purpose the
+    /// data map does not declare).
+    pub fn before_consent(&self, purpose: &str) -> BeforeConsent {
+        self.purposes
+            .binary_search_by(|p| p.name.as_str().cmp(purpose))
+            .map_or(BeforeConsent::Nothing, |i| self.purposes[i].before_consent)
     }
 
     /// All attributes, sorted by name; the index is the [`AttrId`].
@@ -708,6 +792,47 @@ fn check_name(path: &str, name: &str, limits: &Limits) -> Result<(), SchemaError
     Err(SchemaError::BadName { path: path.to_owned(), reason })
 }
 
+/// The `[purposes]` table: each name one that some attribute or event uses (a declared purpose
+/// nothing uses is a typo), each `before_consent` one of the allowed values.
+fn validate_purposes(
+    raw: BTreeMap<String, RawPurpose>,
+    attributes: &[AttributeDef],
+    events: &[EventDef],
+) -> Result<Vec<PurposeDef>, SchemaError> {
+    let used: Vec<&str> = attributes
+        .iter()
+        .flat_map(|a| &a.purposes)
+        .chain(events.iter().flat_map(|e| &e.purposes))
+        .map(String::as_str)
+        .collect();
+    let mut out = Vec::with_capacity(raw.len());
+    for (name, p) in raw {
+        let path = format!("purposes.{name}");
+        if !used.contains(&name.as_str()) {
+            return Err(SchemaError::BadName {
+                path,
+                reason: format!(
+                    "no attribute or event has the purpose '{name}'{}",
+                    suggestion_suffix(did_you_mean(&name, used.iter().copied()))
+                ),
+            });
+        }
+        let before_consent = match p.before_consent.as_deref() {
+            None | Some("nothing") => BeforeConsent::Nothing,
+            Some("declared") => BeforeConsent::Declared,
+            Some(other) => {
+                return Err(SchemaError::BadValue {
+                    path: format!("{path}.before_consent"),
+                    value: other.into(),
+                    expected: "nothing or declared".into(),
+                })
+            }
+        };
+        out.push(PurposeDef { name, before_consent, description: p.description });
+    }
+    Ok(out)
+}
+
 fn check_purposes(
     path: &str,
     purposes: Vec<String>,
@@ -760,6 +885,35 @@ mod tests {
         assert!(schema.attributes.iter().any(|a| a.sensitive.is_some()));
         assert!(schema.attributes.iter().any(|a| a.values.is_some()));
         assert!(schema.events.iter().any(|e| e.retention.is_some()));
+        assert!(!schema.purposes.is_empty(), "the example declares its purposes");
+    }
+
+    #[test]
+    fn purposes_say_what_is_kept_before_consent() -> Result<(), SchemaError> {
+        let base = "[attributes.a]\ntype='bool'\npurposes=['personalization','measurement']\n";
+        let s = schema(&format!("{base}[purposes.personalization]\nbefore_consent='declared'\n"))?;
+        assert_eq!(s.before_consent("personalization"), BeforeConsent::Declared);
+        // Not declared in the table, or declared without the field: nothing before consent.
+        assert_eq!(s.before_consent("measurement"), BeforeConsent::Nothing);
+        let s = schema(&format!("{base}[purposes.measurement]\ndescription='counts'\n"))?;
+        assert_eq!(s.before_consent("measurement"), BeforeConsent::Nothing);
+        // A purpose nothing uses is a typo, named with its path and the likely meant name.
+        let e = schema(&format!("{base}[purposes.personalisation]\nbefore_consent='declared'\n"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("purposes.personalisation") && e.contains("'personalization'"), "{e}");
+        let e = schema(&format!("{base}[purposes.measurement]\nbefore_consent='always'\n"));
+        let e = e.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("purposes.measurement.before_consent") && e.contains("always"), "{e}");
+        let e = schema(&format!("{base}[purposes.measurement]\nstore=true\n"));
+        assert_eq!(e.map_err(|e| e.code()), Err("schema-syntax"));
+        // The JSON reader agrees.
+        let json = r#"{"attributes": {"a": {"type": "bool", "purposes": ["measurement"]}},
+            "purposes": {"measurement": {"before_consent": 3}}}"#;
+        let e = Schema::from_json(json, &Limits::default()).err().map(|e| e.to_string());
+        assert!(e.is_some_and(|m| m.contains("purposes.measurement.before_consent")));
+        Ok(())
     }
 
     fn schema(toml: &str) -> Result<Schema, SchemaError> {
@@ -982,7 +1136,7 @@ mod compact {
                 });
             }
             r.finish()?;
-            Ok(Schema { attributes, events })
+            Ok(Schema { attributes, events, purposes: Vec::new() })
         }
     }
 }

@@ -460,6 +460,30 @@ impl CompiledCampaign {
         &self.rule_info
     }
 
+    /// The sensitive attributes and events the campaign's rules read, by name, with their
+    /// category, in name order: what a visitor is asked to allow for this campaign alone.
+    pub fn sensitive_data<'s>(
+        &self,
+        schema: &'s Schema,
+    ) -> Vec<(&'s str, crate::schema::Sensitivity)> {
+        use crate::rules::compile::DataRef;
+        let mut out: Vec<(&str, crate::schema::Sensitivity)> = self
+            .rule_info
+            .iter()
+            .flat_map(|info| info.uses.iter().map(|&(data, _)| data))
+            .filter_map(|data| match data {
+                DataRef::Attr(a) => {
+                    schema.attribute_by_id(a).map(|d| (d.name.as_str(), d.sensitive))
+                }
+                DataRef::Event(e) => schema.event_by_id(e).map(|d| (d.name.as_str(), d.sensitive)),
+            })
+            .filter_map(|(name, s)| Some((name, s?)))
+            .collect();
+        out.sort_unstable_by_key(|&(name, _)| name);
+        out.dedup();
+        out
+    }
+
     /// An empty membership of the right shape; see [`Runnable::new_membership`].
     pub fn new_membership(&self) -> Membership {
         self.run.new_membership()

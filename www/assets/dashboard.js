@@ -2,7 +2,7 @@
 // series per epoch, the mechanism and ε in words, the lint review, and a planner. Charts are
 // Chart.js with the error-bars plugin; lint and planner run in the browser package.
 
-import { loadTools, lint, plan } from '/dpseg/dpseg.js';
+import { loadTools, lint, plan } from '/dpseg/dpseg_tools.js';
 
 const { Chart, ChartErrorBars } = window;
 Chart.register(ChartErrorBars.BarWithErrorBarsController, ChartErrorBars.BarWithErrorBar);

@@ -3,7 +3,7 @@
 
 import { open, DpsegError } from '/dpseg/dpseg.js';
 
-export const CAMPAIGNS = ['spring-2027', 'family-gear'];
+export const CAMPAIGNS = ['spring-2027', 'family-gear', 'picks'];
 export { DpsegError };
 
 let opening = null;

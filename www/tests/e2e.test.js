@@ -205,6 +205,43 @@ test('with consent off, no report is sent', async () => {
   await context.close();
 });
 
+test('Picked for you comes from the personalisation campaign and stops when personalisation is off; a sensitive campaign asks on its own', async () => {
+  const { context, page } = await newPage();
+  // "No thanks" to counting: the suggestions still come (personalisation is another choice).
+  await answerQuiz(page, { consent: false });
+  await page.waitForSelector('#picks:not([hidden])');
+  assert.match(await page.locator('#picks-text').innerText(), /spring tent collection.*premium shells/);
+  // The SDK, not just the page, refuses a measurement campaign's memberships for the page.
+  const refused = await page.evaluate(() => {
+    const codes = [];
+    const off = window.dpsegEngine.on('error', (e) => codes.push(e.code));
+    const m = window.dpsegEngine.memberships('spring-2027');
+    off();
+    return { m, codes };
+  });
+  assert.deepEqual(refused, { m: { segments: {}, groups: {} }, codes: ['not-for-personalization'] });
+
+  await page.goto(`${demo.site}/privacy.html`);
+  await page.waitForSelector('#groups details');
+  assert.equal(await page.locator('#personalization-state').innerText(), 'Not chosen yet');
+  // family-gear reads has_kids (children): its own switch, off until the visitor allows it.
+  const family = page.locator('input[data-campaign="family-gear"]');
+  assert.equal(await family.isChecked(), false);
+  assert.match(await page.locator('#campaign-consent').innerText(), /has kids \(children\)/);
+  await family.check();
+  await page.waitForFunction(() => window.dpsegEngine.consent()['campaign:family-gear'] === true);
+  // Personalisation on, then off: the switch says so, and the home page stops suggesting.
+  await page.check('#consent-personalization');
+  await page.waitForFunction(() => document.querySelector('#personalization-state').textContent === 'Allowed');
+  await page.uncheck('#consent-personalization');
+  await page.waitForFunction(() => document.querySelector('#personalization-state').textContent === 'Not allowed');
+  await answerQuiz(page, { consent: false });
+  await page.waitForSelector('#picks:not([hidden])');
+  assert.match(await page.locator('#picks-text').innerText(), /turned personalised suggestions off/);
+  assert.deepEqual(await page.evaluate(() => window.dpsegEngine.memberships('picks')), { segments: {}, groups: {} });
+  await context.close();
+});
+
 test('under Global Privacy Control the switch is off, cannot be turned on, and says why', async () => {
   const { context, page, errors } = await newPage(1200, { gpc: true });
   page.on('console', (m) => errors.push(`console: ${m.text()}`));
@@ -278,6 +315,47 @@ test('works at 375 px and with the keyboard; every control has a label', async (
     await page.screenshot({ path: join(shots, `${name}-mobile.png`), fullPage: true });
   }
   assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('what a visitor transfers of the SDK: a first page and a later one (Chromium, compressed by the collector)', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  const open = new Map();
+  let done = [];
+  cdp.on('Network.responseReceived', (e) => {
+    if (new URL(e.response.url).pathname.startsWith('/dpseg/')) {
+      const h = Object.fromEntries(Object.entries(e.response.headers).map(([k, v]) => [k.toLowerCase(), v]));
+      open.set(e.requestId, { file: new URL(e.response.url).pathname.slice(7), encoding: h['content-encoding'] ?? 'identity', status: e.response.status });
+    }
+  });
+  cdp.on('Network.loadingFinished', (e) => {
+    const r = open.get(e.requestId);
+    if (r) done.push({ ...r, bytes: e.encodedDataLength });
+  });
+  const visit = async (path) => {
+    done = [];
+    await page.goto(`${demo.site}${path}`);
+    await page.waitForFunction(() => window.dpsegEngine?.campaigns().length === 3);
+    const files = done.filter((r) => /\.(js|wasm)$/.test(r.file));
+    return { files, total: files.reduce((a, r) => a + r.bytes, 0) };
+  };
+  const first = await visit('/');
+  const later = await visit('/shop.html');
+  const line = (v) => v.files.map((r) => `${r.file} ${r.bytes} B (${r.encoding}, ${r.status})`).join(', ');
+  console.log(`SDK transferred (response headers and bodies), first page: ${first.total} B [${line(first)}]; later page: ${later.total} B [${line(later)}]`);
+  // Every SDK file of the first page came compressed, and the verifier only then.
+  assert.ok(first.files.length >= 3, line(first));
+  for (const r of first.files) assert.notEqual(r.encoding, 'identity', `${r.file} was sent uncompressed`);
+  assert.ok(first.files.some((r) => r.file === 'dpseg_verify_bg.wasm'));
+  assert.ok(!later.files.some((r) => r.file.startsWith('dpseg_verify')), `a later page verified again: ${line(later)}`);
+  assert.ok(later.total < first.total / 3, `${later.total} B on a later page`);
+  // The package's names carry no content hash, so the collector says `no-cache`: a later page
+  // revalidates every file (a 304 of a few header bytes, no body) rather than trusting a
+  // guessed freshness, which would show as 0 B here.
+  for (const r of later.files) assert.ok(r.bytes > 0 && r.bytes < 1024, `${r.file}: ${r.bytes} B`);
   await context.close();
 });
 

@@ -96,9 +96,12 @@ fn eval_explain_shows_values_and_inputs() {
 
 #[test]
 fn lint_passes_the_example_campaigns() {
-    for c in
-        ["campaigns/spring-2027.toml", "campaigns/family-gear.toml", "benchmark/benchmark.toml"]
-    {
+    for c in [
+        "campaigns/spring-2027.toml",
+        "campaigns/family-gear.toml",
+        "campaigns/picks.toml",
+        "benchmark/benchmark.toml",
+    ] {
         let out = dpseg(&["lint", "--schema", "schema.toml", "--campaign", c]);
         assert!(out.status.success(), "{c}: {}", String::from_utf8_lossy(&out.stderr));
         let v = stdout_json(&out);

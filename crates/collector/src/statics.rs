@@ -1,6 +1,7 @@
 //! Static files under URL prefixes (`--static PREFIX=DIR`): for the demo's site and the browser
 //! package on the collector's origin. `tower-http`'s `ServeDir` serves them, compressed with gzip
-//! or brotli when the browser accepts it; around it, dotfiles (`.env`, `.git/…`) are never
+//! or brotli when the browser accepts it, with `Cache-Control: no-cache` (revalidated with
+//! `If-Modified-Since`, since the names carry no content hash); around it, dotfiles (`.env`, `.git/…`) are never
 //! served, and a directory's redirect to its trailing slash keeps the URL prefix and can never
 //! become a `//host` (protocol-relative, so another site's) `Location`.
 
@@ -57,6 +58,12 @@ fn files(
                     .into_response());
             }
             let mut resp = serve.oneshot(req).await.map(IntoResponse::into_response)?;
+            // The files keep their names across versions (the package is not content-hashed):
+            // a browser revalidates each use (a 304 when unchanged) instead of guessing a
+            // freshness from Last-Modified and mixing an old module with a new one.
+            resp.headers_mut()
+                .entry(header::CACHE_CONTROL)
+                .or_insert(HeaderValue::from_static("no-cache"));
             // A redirect (not a 304, which has no Location) gets its Location made safe.
             if let Some(location) = resp.headers().get(header::LOCATION) {
                 let safe = location

@@ -530,6 +530,8 @@ async fn the_data_map_campaign_list_and_static_files_are_served() {
     }
     // A conditional request (a reload) answers 304 Not Modified, untouched.
     let first = app.clone().oneshot(get("/pkg/a.js", None)).await.unwrap();
+    // Names without a content hash: every use is revalidated, never guessed fresh.
+    assert_eq!(first.headers()["cache-control"], "no-cache");
     let modified = first.headers()["last-modified"].clone();
     let again = Request::get("/pkg/a.js")
         .header("if-modified-since", modified)

@@ -96,7 +96,10 @@ const collector = await startCollector({ campaigns: join(outdoor, 'benchmark') }
 try {
   const schema = await (await fetch(`${collector.url}/v1/schema`)).json();
   const doc = await (await fetch(`${collector.url}/v1/campaigns/benchmark`)).json();
-  const engine = await dpseg.open({ schema, storage: 'memory', autoSchedule: false, now: () => NOW_MS });
+  // The benchmark campaign is a measurement campaign: the page may use it here because the
+  // bench says so (`personalize`) and consents, so the timed path is the page's real one.
+  const engine = await dpseg.open({ schema, storage: 'memory', autoSchedule: false, now: () => NOW_MS, personalize: ['measurement'] });
+  engine.setConsent('measurement', true);
   const info = await engine.addCampaign(doc);
   const generated = heavyProfile(schema, 500, 7);
   for (const [k, v] of Object.entries(generated.attributes)) engine.set(k, v);

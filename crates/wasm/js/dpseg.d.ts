@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'unknown-campaign' | 'unknown-segment' | 'lint-refused' | 'config-id-mismatch' | 'campaign-empty'
   | 'over-report-cap' | 'over-window-cap' | 'over-lifetime-cap' | 'already-reported' | 'dishonest-mechanism'
   | 'device-syntax' | 'runnable-syntax' | 'no-storage' | 'clock-skew' | 'send-failed'
+  | 'not-for-personalization' | 'no-consent'
   | (string & {});
 
 export class DpsegError extends Error {
@@ -27,8 +28,25 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 
 /** The data map in its JSON form (the TOML file's tables as objects). */
 export interface DataMap {
-  attributes?: Record<string, Record<string, Json>>;
-  events?: Record<string, Record<string, Json>>;
+  attributes?: Record<string, {
+    type: 'number' | 'string' | 'bool' | 'set' | 'time';
+    /** Default `'declared'`. */
+    source?: 'declared' | 'observed';
+    purposes?: string[];
+    sensitive?: string;
+    values?: string[];
+    description?: string;
+  }>;
+  events?: Record<string, {
+    props?: Record<string, 'number' | 'string' | 'bool' | 'time'>;
+    purposes?: string[];
+    /** A duration such as `90d`, `52w`; absent: kept up to the event limit. */
+    retention?: string;
+    sensitive?: string;
+    description?: string;
+  }>;
+  /** Per purpose, `before_consent`: `'nothing'` (default) or `'declared'` (docs/data-map.md). */
+  purposes?: Record<string, { before_consent?: 'nothing' | 'declared'; description?: string }>;
 }
 
 /** Something like `localStorage`. */
@@ -67,6 +85,14 @@ export interface OpenOptions {
   storage?: StorageLike | 'memory';
   /** Prefix of the storage keys. Default `dpseg`. */
   storageKey?: string;
+  /**
+   * Purposes whose campaigns' memberships the page may use (`memberships`, `inSegment`,
+   * `evaluate`); other campaigns answer empty maps with `not-for-personalization`. Default
+   * `['personalization']`.
+   */
+  personalize?: string[];
+  /** The purpose reports are: every report needs the visitor's yes to it and to its campaign's purpose. Default `'measurement'`. */
+  measurement?: string;
   /** Treat `navigator.globalPrivacyControl` as "no measurement". Default true. */
   honourGpc?: boolean;
   /** Run the report timer. Default true when a collector is given. */
@@ -96,6 +122,8 @@ export interface CampaignInfo {
   groups: { id: string; cases: string[] }[];
   mechanism: Json;
   report_bytes_payload: number;
+  /** The sensitive attributes and events its rules read: it needs the visitor's consent to the campaign itself. */
+  sensitive: { data: string; category: string }[];
 }
 
 export interface Memberships {
@@ -152,18 +180,24 @@ export class Engine {
   unset(name: string): void;
   track(name: string, props?: Record<string, Json>, at?: Date | string): void;
   profile(): { attributes: Record<string, Json>; events: { name: string; at: string; props?: Record<string, Json> }[] };
-  dataMap(): {
-    attributes: Record<string, { type: string; purposes: string[]; sensitive: string | null }>;
-    events: Record<string, { purposes: string[]; retention_secs: number | null }>;
-  };
+  /** The data map as the engine validated it (a copy); a field left out takes its default. */
+  dataMap(): DataMap;
   loadCampaign(id: string): Promise<CampaignInfo>;
   /** Verifies (loading the verifier module if needed) and keeps a campaign document. */
   addCampaign(document: Record<string, Json> | string): Promise<CampaignInfo>;
   campaigns(): CampaignInfo[];
+  /** For use on the page; throws `not-for-personalization` or `no-consent` where `memberships` answers empty maps. */
   evaluate(campaign: string): Uint16Array;
-  /** Empty maps for a campaign that is not loaded (reported on `error`, never thrown). */
+  /**
+   * For use on the page: only a campaign of a `personalize` purpose the visitor allowed (and,
+   * when it reads sensitive data, the campaign itself). Otherwise, and for a campaign that is not
+   * loaded, empty maps, with the reason on `error` (`not-for-personalization`, `no-consent`,
+   * `unknown-campaign`), never thrown.
+   */
   memberships(campaign: string): Memberships;
-  /** `false` for a campaign that is not loaded or a segment it lacks (reported on `error`). */
+  /** Any loaded campaign's memberships, to show the visitor (the preference center); never for changing the page. */
+  membershipsForVisitor(campaign: string): Memberships;
+  /** `false` where `memberships` answers empty maps, and for a segment the campaign lacks (reported on `error`). */
   inSegment(campaign: string, segment: string): boolean;
   /** Subscribes to the engine's events; returns the function that unsubscribes. */
   on(type: 'change', fn: (detail: { reason: 'profile' | 'campaign'; campaign?: string }) => void): () => void;
@@ -173,8 +207,13 @@ export class Engine {
   explain(campaign: string, segment: string): Promise<Explanation>;
   gpc(): boolean;
   allowed(purpose: string): boolean;
+  /** The visitor's choices: a key is a purpose, or `campaign:ID` for a campaign that reads sensitive data. */
   consent(): Record<string, boolean>;
-  setConsent(purpose: string, granted: boolean): void;
+  /**
+   * Records a choice for a purpose, or for `campaign:ID`: a campaign whose rules read sensitive
+   * data (`CampaignInfo.sensitive`) reports, and is used on the page, only with a yes to it too.
+   */
+  setConsent(purposeOrCampaign: string, granted: boolean): void;
   /**
    * ε spent over the rolling 30-day window, the site's caps, and the ledger. Async: the ledger is
    * read by the report module, which is imported on first use.
@@ -207,35 +246,5 @@ export class Engine {
  * default the files next to dpseg.js are fetched, the last three only when first needed.
  */
 export function load(source?: unknown, more?: { report?: unknown; verifier?: unknown; tools?: unknown }): Promise<void>;
-/** Loads the full module (and the runtime); `lint`, `plan` and `tools` need it awaited first. */
-export function loadTools(source?: unknown): Promise<void>;
 export function open(options: OpenOptions): Promise<Engine>;
 export function version(): Promise<string>;
-export function lint(
-  schema: DataMap | string,
-  campaign: Record<string, Json> | string,
-  config?: { epsilonMax?: number; devices?: number; limits?: Record<string, number> },
-): LintFinding[];
-
-export function plan(
-  campaign: Record<string, Json> | string,
-  options: { devices: number; rate?: number; epsilon?: number },
-): {
-  per_report: number;
-  epsilon_report: number;
-  epsilon_lifetime: number;
-  items: { id: string; oracle: string; std: number; half_width: number }[];
-};
-
-export const tools: {
-  /** The rule's JSON tree. */
-  parseRule(rule: string, limits?: Record<string, number>): Json;
-  checkRule(schema: DataMap, rule: { rule?: string; ast?: Json }, profile: Json, now: string, limits?: Record<string, number>): boolean;
-  printRule(rule: { rule?: string; ast?: Json }, limits?: Record<string, number>): string;
-  evaluateCampaign(schema: DataMap, campaign: Json, profile: Json, now: string, limits?: Record<string, number>): Memberships;
-  /** As `evaluateCampaign`, evaluated by the runtime module exactly as a device does. */
-  evaluateOnDevice(schema: DataMap | string, campaign: Json, profile: Json, now: string): Memberships;
-  checkProfile(schema: DataMap, profile: Json, now: string, limits?: Record<string, number>): void;
-  /** As `checkProfile`, checked by the runtime module as a device checks what it stores. */
-  checkProfileOnDevice(schema: DataMap | string, profile: Json, now: string): void;
-};

@@ -7,7 +7,7 @@
 // and device state; the verifier is the whole engine, in one of two builds: dpseg_verify to
 // verify a campaign version this device has not verified (recompile, recompute config_id, lint
 // under the site's caps), dpseg_core (with the tools) to explain a segment in words and for
-// lint, plan and tools. This file adds what only the page can do: storage, consent, scheduling
+// lint, plan and tools, which dpseg_tools.js (the `dpseg/tools` entry) loads. This file adds what only the page can do: storage, consent, scheduling
 // and transport. Public API and types: dpseg.d.ts. Guide: README.md.
 //
 // Promises kept here, each tested in crates/wasm/tests/:
@@ -22,7 +22,7 @@
 // Named imports only, so that the bundle leaves out what the SDK does not use of the glue.
 import initRuntime, { Runtime } from './dpseg_rt.js';
 
-/** The full module's exports (verifier and tools), once loaded (see `loadTools`). */
+/** The full module's exports (verifier and tools), once dpseg_tools.js loaded it. */
 let core = null;
 
 /** The one error shape of the SDK: a stable `code`, a message, and `details`. */
@@ -37,8 +37,8 @@ export class DpsegError extends Error {
 
 function wrap(e) {
   if (e instanceof DpsegError) return e;
-  if (e && e.name === 'DpsegError') return new DpsegError(e.code, e.message, e.details ?? null);
-  return new DpsegError('internal', `dpseg engine failure: ${e && e.message ? e.message : e}`);
+  if (e?.name === 'DpsegError') return new DpsegError(e.code, e.message, e.details ?? null);
+  return new DpsegError('internal', `dpseg engine failure: ${e?.message ?? e}`);
 }
 
 /** Runs `f`, turning anything it throws into a DpsegError. */
@@ -57,7 +57,7 @@ function text(v) {
   try {
     t = JSON.stringify(v);
   } catch (e) {
-    throw new DpsegError('bad-input', `not a JSON value: ${e && e.message}`);
+    throw new DpsegError('bad-input', `not a JSON value: ${e?.message}`);
   }
   return t === undefined ? 'null' : t;
 }
@@ -69,19 +69,9 @@ const optStr = (v) => (typeof v === 'string' ? v : undefined);
 
 let loading = null;
 let verifyLoading = null;
-let toolsLoading = null;
 let reportLoading = null;
 /** Where the modules imported on demand get their wasm (see `load`). */
 const sources = { verifier: undefined, tools: undefined, report: undefined };
-
-/** The stateless tools need the verifier loaded first (`await loadTools()`). */
-/** The tools' code (dpseg_tools.js) over the full module, once `loadTools()` installed it. */
-let toolkit = null;
-
-function loaded() {
-  if (!toolkit) throw new DpsegError('not-loaded', 'call and await loadTools() before using lint, plan or tools');
-  return toolkit;
-}
 
 /**
  * Loads the runtime module once. `source` is what wasm-bindgen's init accepts (a URL, a
@@ -104,27 +94,8 @@ export function load(source, more = {}) {
   return loading;
 }
 
-/**
- * Loads the full module once (and the runtime, if not yet): the whole engine with the tools,
- * for `lint`, `plan` and `tools`. The engine loads it by itself to explain a segment. `source`
- * as for `load`.
- */
-export function loadTools(source) {
-  if (source !== undefined) sources.tools = source;
-  if (!toolsLoading) {
-    toolsLoading = Promise.all([load(), import('./dpseg_core.js'), import('./dpseg_tools.js')])
-      .then(async ([, m, t]) => {
-        await m.default(initArg(sources.tools));
-        core = m;
-        toolkit = t.install({ core, Runtime, guard, text, num, optNum, optStr });
-      })
-      .catch((e) => {
-        toolsLoading = null;
-        throw loadFailed('tools', e);
-      });
-  }
-  return toolsLoading;
-}
+/** The full module, loaded by dpseg_tools.js: what explains a segment in words. */
+const loadTools = async () => (await import('./dpseg_tools.js')).loadTools();
 
 /**
  * `get(url)` (a fetch) without cookies or referrer, abandoned after `ms` (default 3 s): a slow
@@ -139,13 +110,13 @@ function timed(get, url, ms = 3000) {
       reject(fail(`no answer in ${ms} ms`));
     }, ms);
     get(url, { credentials: 'omit', referrerPolicy: 'no-referrer', signal: abort.signal })
-      .then(resolve, (e) => reject(fail(e && e.message)))
+      .then(resolve, (e) => reject(fail(e?.message)))
       .finally(() => clearTimeout(timer));
   });
 }
 
 /** The `wasm-load` error for module `what`. */
-const loadFailed = (what, e) => new DpsegError('wasm-load', `could not load the dpseg ${what} module: ${e && e.message}`);
+const loadFailed = (what, e) => new DpsegError('wasm-load', `could not load the dpseg ${what} module: ${e?.message}`);
 
 /** `{module_or_path: source}` for a module's init, or nothing for its default file. */
 const initArg = (source) => (source === undefined ? undefined : { module_or_path: source });
@@ -174,7 +145,7 @@ function loadVerifier() {
 
 /**
  * The reporting code: the report module and the JS that makes and sends reports
- * (dpseg_reporting.js), `{report, send, budget}`.
+ * (dpseg_reporting.js), `{report, send, budget, hurry}`.
  */
 function loadReporter() {
   reportLoading ??= Promise.all([importModule(() => import('./dpseg_report.js'), 'report', 'report'), import('./dpseg_reporting.js')])
@@ -228,7 +199,7 @@ class Store {
       this.backend = s;
       this.origin = s;
     } catch (e) {
-      this.problem = `storage unavailable: ${e && e.message ? e.message : e}`;
+      this.problem = `storage unavailable: ${e?.message ?? e}`;
     }
   }
 
@@ -312,7 +283,7 @@ class Store {
       }
     }
     this.backend = null;
-    this.problem = `storage failed, now in memory: ${e && e.message ? e.message : e}`;
+    this.problem = `storage failed, now in memory: ${e?.message ?? e}`;
   }
 
   /** The stored text of `name` when another tab changed it since this engine last saw it. */
@@ -447,6 +418,10 @@ export class Engine {
     this.now = o.now ?? (() => Date.now());
     this.fetch = o.fetch ?? ((...a) => globalThis.fetch(...a));
     this.honourGpc = o.honourGpc !== false;
+    /** Purposes whose campaigns' memberships the page may use (`memberships`, `inSegment`). */
+    this.personalize = o.personalize ?? ['personalization'];
+    /** The purpose that reports are: every report also needs the visitor's yes to it. */
+    this.measurement = o.measurement ?? 'measurement';
     this.autoSchedule = o.autoSchedule !== false && this.collector !== null;
     // Without persistent storage every page is a new device (a new secret, an empty ledger):
     // the lifetime bound would not hold, so nothing spends ε unless the site opts in.
@@ -518,12 +493,10 @@ export class Engine {
   restore() {
     const now = this.now();
     const profile = this.store.get('profile');
-    // A stored profile was stored after a choice (or declared data) on an earlier visit.
-    this.declared = profile !== null;
     if (profile) {
       try {
         guard(() => this.rt.importProfile(JSON.parse(profile), now));
-        this.profileText = profile;
+        this.storedProfile = profile;
       } catch (e) {
         this.lastError = `stored profile dropped: ${e.message}`;
       }
@@ -536,6 +509,9 @@ export class Engine {
     this.scheduleState = this.store.getJson('schedule', {});
     // Campaigns verified on an earlier visit load as they were verified: no verifier needed.
     for (const entry of this.store.getJson('campaigns', [])) {
+      // Verified by an older build that did not record the campaign's sensitive data: fetched
+      // and verified again by loadCampaign.
+      if (!entry.info?.sensitive) continue;
       try {
         this.run(entry);
       } catch (e) {
@@ -545,25 +521,39 @@ export class Engine {
   }
 
   /**
-   * True once the visitor made a choice: consented to a purpose, or gave zero-party data on
-   * purpose (an attribute the data map does not mark `source = "observed"`). Until then the
-   * profile lives in memory only; observed data (a first-visit time, page-view events) is
-   * never stored before a choice.
+   * Whether data with these purposes may be written to storage: the visitor allowed one of
+   * them, or (`given`: a declared attribute, zero-party data given on purpose) the visitor has
+   * not chosen for one of them yet and the data map keeps declared data for it before consent
+   * (`[purposes.NAME] before_consent = "declared"`). Observed attributes and events wait for
+   * consent. The rest of the profile lives in memory only.
    */
-  mayStore() {
-    return this.declared || Object.values(this.consentState).some((v) => v === true);
+  mayKeep(purposes = [], given) {
+    return purposes.some(
+      (p) => this.allowed(p) || (given && this.consentState[p] === undefined && this.map().purposes?.[p]?.before_consent === 'declared'),
+    );
   }
 
+  /** The stored part of the profile (see `mayKeep`), or `null` when nothing may be kept. */
+  keepable() {
+    const { attributes: a, events: e } = this.map();
+    const { attributes, events } = this.rt.profile();
+    for (const name in attributes) if (!this.mayKeep(a[name].purposes, a[name].source !== 'observed')) delete attributes[name];
+    const kept = events.filter((ev) => this.mayKeep(e[ev.name].purposes));
+    return Object.keys(attributes).length || kept.length ? { attributes, events: kept } : null;
+  }
+
+  /** Writes what may be kept of the profile and removes the rest from storage. */
   saveProfile() {
-    this.profileText = JSON.stringify(this.rt.profile());
-    if (this.mayStore()) this.store.set('profile', this.profileText);
+    const keep = this.keepable();
+    this.storedProfile = keep && JSON.stringify(keep);
+    if (keep) this.store.set('profile', this.storedProfile);
+    else this.store.remove('profile');
     this.emit('change', { reason: 'profile' });
   }
 
-  /** True when the data map marks attribute `name` as observed rather than declared. */
-  observed(name) {
-    this.mapCache ??= JSON.parse(this.schemaText);
-    return this.mapCache.attributes?.[name]?.source === 'observed';
+  /** The data map's JSON document (validated by the runtime). */
+  map() {
+    return (this.mapCache ??= JSON.parse(this.schemaText));
   }
 
   /** Keeps the device state the report module made or updated, in memory and in storage. */
@@ -588,10 +578,10 @@ export class Engine {
     // Another tab's report changed the ledger: the next report and budget() read this one.
     this.deviceText = device;
     const profile = this.store.get('profile');
-    if (profile !== null && profile !== this.profileText) {
+    if (profile !== null && profile !== this.storedProfile) {
       try {
         this.rt.importProfile(JSON.parse(profile), this.now());
-        this.profileText = profile;
+        this.storedProfile = profile;
       } catch {
         // As above.
       }
@@ -618,7 +608,6 @@ export class Engine {
   set(name, value) {
     this.sync();
     guard(() => this.rt.set(String(name), value ?? null));
-    if (!this.observed(String(name))) this.declared = true;
     this.saveProfile();
   }
 
@@ -642,21 +631,13 @@ export class Engine {
     return this.rt.profile();
   }
 
-  /** The data map: each attribute and event with its type, purposes and sensitivity. */
+  /**
+   * The data map, as the engine validated it (its JSON form: `attributes`, `events`,
+   * `purposes`); a field left out takes its default (docs/data-map.md). A copy: changing it
+   * changes nothing.
+   */
   dataMap() {
-    // From the data map the runtime validated (so every retention is a valid duration).
-    const unit = { m: 60, h: 3_600, d: 86_400, w: 604_800 };
-    const secs = (r) => (typeof r === 'string' ? Number(r.slice(0, -1)) * unit[r.slice(-1)] : null);
-    const map = JSON.parse(this.schemaText);
-    const attributes = {};
-    for (const [name, a] of Object.entries(map.attributes ?? {})) {
-      attributes[name] = { type: a.type, purposes: a.purposes ?? [], sensitive: a.sensitive ?? null };
-    }
-    const events = {};
-    for (const [name, e] of Object.entries(map.events ?? {})) {
-      events[name] = { purposes: e.purposes ?? [], retention_secs: secs(e.retention) };
-    }
-    return { attributes, events };
+    return JSON.parse(this.schemaText);
   }
 
   // ---- campaigns ---------------------------------------------------------------------------
@@ -723,7 +704,7 @@ export class Engine {
     try {
       parsed = typeof doc === 'string' ? JSON.parse(doc) : doc;
     } catch (e) {
-      throw new DpsegError('json-syntax', `campaign document is not JSON: ${e && e.message}`);
+      throw new DpsegError('json-syntax', `campaign document is not JSON: ${e?.message}`);
     }
     const known = parsed && typeof parsed === 'object' ? this.handles.get(parsed.id) : undefined;
     if (known && known.info.config_id === parsed.config_id) return known.info;
@@ -756,23 +737,56 @@ export class Engine {
   }
 
   /**
-   * Evaluates every segment and group of a campaign: a Uint16Array with one entry per segment
-   * (1 in, 0 out) then one per group (case index + 1, or 0). The fast path.
+   * Why the page may not use this campaign's memberships, or `null` when it may: the
+   * campaign's purpose is one the site personalises with (`open({personalize})`), the visitor
+   * allowed that purpose (or has not chosen yet and the data map keeps declared data for it
+   * before consent), and, for a campaign that reads sensitive data, allowed this campaign.
+   */
+  refusal({ id, purpose, sensitive }) {
+    if (!this.personalize.includes(purpose)) return ['not-for-personalization', `campaign '${id}' is for ${purpose}`];
+    if (!this.mayKeep([purpose], true) || (sensitive.length && !this.allowed(`campaign:${id}`))) {
+      return ['no-consent', `no consent for '${id}'`];
+    }
+  }
+
+  /**
+   * Evaluates every segment and group of a campaign for use on the page: a Uint16Array with one
+   * entry per segment (1 in, 0 out) then one per group (case index + 1, or 0). The fast path;
+   * throws `not-for-personalization` or `no-consent` when the page may not use the campaign
+   * (see `memberships`).
    */
   evaluate(campaign) {
-    const { handle } = this.entry(campaign);
+    const { handle, info } = this.entry(campaign);
+    const refused = this.refusal(info);
+    if (refused) throw new DpsegError(...refused);
     return guard(() => this.rt.evaluate(handle, this.now()));
   }
 
   /**
-   * `{segments: {id: bool}, groups: {id: case id or null}}` for a campaign; empty maps for a
-   * campaign that is not loaded (reported on the `error` event, never thrown).
+   * `{segments: {id: bool}, groups: {id: case id or null}}` of a campaign, for use on the page.
+   * Only a campaign whose purpose the site personalises with (`open({personalize})`, default
+   * `['personalization']`), with the visitor's consent to it (and to the campaign itself when it
+   * reads sensitive data); otherwise, and for a campaign that is not loaded, empty maps, with the
+   * reason on the `error` event (`not-for-personalization`, `no-consent`, `unknown-campaign`),
+   * never thrown. To show the visitor their own memberships, `membershipsForVisitor`.
    */
   memberships(campaign) {
     const c = this.entry(campaign, true);
+    const refused = c && this.refusal(c.info);
+    if (refused) this.note(...refused);
+    return c && !refused ? this.membershipsForVisitor(campaign) : { segments: {}, groups: {} };
+  }
+
+  /**
+   * The visitor's memberships of any loaded campaign, whatever its purpose: for showing the
+   * visitor what the engine works out about them (the preference center), never for changing
+   * the page. Empty maps for a campaign that is not loaded (reported on `error`).
+   */
+  membershipsForVisitor(campaign) {
+    const c = this.entry(campaign, true);
     if (!c) return { segments: {}, groups: {} };
     const { info } = c;
-    const flat = this.evaluate(campaign);
+    const flat = guard(() => this.rt.evaluate(c.handle, this.now()));
     const segments = {};
     info.segments.forEach((s, i) => {
       segments[s.id] = flat[i] === 1;
@@ -786,14 +800,17 @@ export class Engine {
   }
 
   /**
-   * Whether the visitor is in one segment; `false` for a campaign that is not loaded or a
-   * segment it does not have (reported on the `error` event, never thrown).
+   * Whether the visitor is in one segment, for use on the page; `false` where `memberships`
+   * would answer empty maps, and for a segment the campaign does not have (the reason on the
+   * `error` event, never thrown).
    */
   inSegment(campaign, segment) {
     const c = this.entry(campaign, true);
     const index = c ? c.info.segments.findIndex((s) => s.id === segment) : -1;
     if (c && index < 0) this.note('unknown-segment', `campaign '${campaign}' has no segment '${segment}'`);
-    return index >= 0 && guard(() => this.rt.inSegment(c.handle, index, this.now()));
+    const refused = index >= 0 && this.refusal(c.info);
+    if (refused) this.note(...refused);
+    return index >= 0 && !refused && guard(() => this.rt.inSegment(c.handle, index, this.now()));
   }
 
   /**
@@ -823,9 +840,22 @@ export class Engine {
     return true;
   }
 
-  /** The visitor's switches, `{purpose: bool}` (GPC not applied; see `allowed`). */
+  /**
+   * The visitor's choices, `{key: bool}` (GPC not applied; see `allowed`): a key is a purpose,
+   * or `campaign:ID` for a campaign that reads sensitive data (`CampaignInfo.sensitive`).
+   */
   consent() {
     return { ...this.consentState };
+  }
+
+  /**
+   * Whether a campaign (`{id, purpose, sensitive}`, as its info or an outbox entry has them)
+   * may report. A report is measurement: it needs the visitor's yes to measurement
+   * (`open({measurement})`), to the campaign's own purpose (the same for a measurement
+   * campaign) and, when it reads sensitive data, to `campaign:ID`.
+   */
+  mayReport({ id, purpose, sensitive }) {
+    return this.allowed(this.measurement) && this.allowed(purpose) && (!sensitive?.length || this.allowed(`campaign:${id}`));
   }
 
   /** Records the visitor's choice for a purpose. Withdrawing drops queued reports for it. */
@@ -833,14 +863,14 @@ export class Engine {
     this.sync();
     this.consentState[String(purpose)] = granted === true;
     this.store.setJson('consent', this.consentState);
-    // A choice: what the visitor gave so far may be kept now (if any purpose is allowed).
-    if (this.profileText !== undefined) this.saveProfile();
+    // A choice: what the visitor's choices allow is kept now, and the rest removed from storage.
+    this.saveProfile();
     if (granted !== true) this.dropDisallowed();
     this.arm();
   }
 
   dropDisallowed() {
-    const keep = this.outbox.filter((r) => this.allowed(r.purpose));
+    const keep = this.outbox.filter((r) => this.mayReport({ ...r, id: r.campaign }));
     if (keep.length !== this.outbox.length) {
       this.outbox = keep;
       this.store.setJson('outbox', this.outbox);
@@ -877,9 +907,9 @@ export class Engine {
     this.sync();
     const now = this.now();
     const isDue = (c) => {
-      if (!this.allowed(c.info.purpose)) return false;
+      if (!this.mayReport(c.info)) return false;
       if (!this.store.backend && !this.reportWithoutStorage) {
-        this.note('no-storage', 'not reporting without persistent storage (reportWithoutStorage: true to opt in)');
+        this.note('no-storage', 'no persistent storage: no reports (see reportWithoutStorage)');
         return false;
       }
       const s = this.due(c.info, now);
@@ -903,13 +933,11 @@ export class Engine {
    * about to close. Never throws.
    */
   async sendNow() {
-    const now = this.now();
-    for (const { info } of this.handles.values()) {
-      if (!this.allowed(info.purpose)) continue;
-      const s = this.due(info, now);
-      if (!s.done) s.at = Math.min(s.at, now);
+    try {
+      (await loadReporter()).hurry(this);
+    } catch (e) {
+      this.note(e.code, e.message);
     }
-    this.store.setJson('schedule', this.scheduleState);
     await this.tick();
   }
 
@@ -969,8 +997,7 @@ export class Engine {
     this.sentLog = [];
     this.scheduleState = {};
     this.deviceText = undefined;
-    this.profileText = undefined;
-    this.declared = false;
+    this.storedProfile = undefined;
     this.disarm();
   }
 
@@ -994,7 +1021,7 @@ export class Engine {
     const now = this.now();
     let next = now + TIMER_MAX_MS;
     for (const { info } of this.handles.values()) {
-      if (!this.allowed(info.purpose)) continue;
+      if (!this.mayReport(info)) continue;
       const s = this.due(info, now);
       next = Math.min(next, s.done ? (s.epoch + 1) * info.epoch_secs * 1000 : s.at);
     }
@@ -1003,32 +1030,14 @@ export class Engine {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.tick().catch((e) => {
-        this.lastError = `tick failed: ${e && e.message}`;
+        this.lastError = `tick failed: ${e?.message}`;
       });
     }, Math.max(0, Math.min(next - now, TIMER_MAX_MS, DAY_MS)));
   }
 }
 
-/** Lints a campaign (JSON form) against a data map (JSON form): `[{code, severity, ...}]`. */
-export function lint(schema, campaign, options) {
-  return loaded().lint(schema, campaign, options);
-}
-
 /**
- * The planner: expected ±95% half-width per segment and group of a campaign (JSON form or
- * collector document) with `devices` reporting devices an epoch, for a value held by `rate` of
- * them, optionally at another ε per report.
+ * What dpseg_tools.js (the tools' entry, `dpseg/tools`) shares with this module, so that the
+ * tools' code stays off the pages that do not use it. Not part of the public API.
  */
-export function plan(campaign, options) {
-  return loaded().plan(campaign, options);
-}
-
-/**
- * Tools for rule editors and the spec suite; each throws DpsegError with `details.at`/`path`.
- * Their code is in dpseg_tools.js, imported by `loadTools()` with the full module.
- */
-export const tools = Object.fromEntries(
-  ['parseRule', 'checkRule', 'printRule', 'evaluateCampaign', 'evaluateOnDevice', 'checkProfileOnDevice', 'checkProfile'].map(
-    (name) => [name, (...args) => loaded().tools[name](...args)],
-  ),
-);
+export const internals = { Runtime, guard, text, num, optNum, optStr, load, sources, initArg, loadFailed, setCore: (m) => (core = m) };

@@ -36,7 +36,7 @@ function claim(engine, info, epoch) {
   });
 }
 
-/** `{report, send, budget}` over the report module `m` and dpseg.js's helpers. */
+/** `{report, send, budget, hurry}` over the report module `m` and dpseg.js's helpers. */
 export function install({ m, guard, fromBase64, randomUnit, timed }) {
   /**
    * Before spending ε on campaign `c`, asks the collector for it: a campaign it no longer
@@ -121,7 +121,7 @@ export function install({ m, guard, fromBase64, randomUnit, timed }) {
         const made = guard(() => r.report(l.handle, fromBase64(e.deviceText), (i) => e.rt.itemTruth(c.handle, i, now), now));
         // The spend is stored before the report: losing a report is safe, re-spending is not.
         e.saveDevice(made.device);
-        e.outbox.push({ campaign: info.id, purpose: info.purpose, epoch: s.epoch, report: made.body, attempts: 0, next: now });
+        e.outbox.push({ campaign: info.id, purpose: info.purpose, sensitive: info.sensitive, epoch: s.epoch, report: made.body, attempts: 0, next: now });
         e.store.setJson('outbox', e.outbox);
       } catch (err) {
         // already-reported (say, after a reload) or a cap reached: nothing to send this epoch.
@@ -226,5 +226,16 @@ export function install({ m, guard, fromBase64, randomUnit, timed }) {
     return { ...b, windowMax: e.epsilonWindowMax, reportMax: e.epsilonReportMax };
   }
 
-  return { report, send, budget };
+  /** `sendNow`: this epoch's reports of every campaign that may report are due now. */
+  function hurry(e) {
+    const now = e.now();
+    for (const { info } of e.handles.values()) {
+      if (!e.mayReport(info)) continue;
+      const s = e.due(info, now);
+      if (!s.done) s.at = Math.min(s.at, now);
+    }
+    e.store.setJson('schedule', e.scheduleState);
+  }
+
+  return { report, send, budget, hurry };
 }

@@ -142,7 +142,8 @@ fn policy_from(epsilon_report_max: f64, epsilon_window_max: f64) -> Result<SiteP
 /// (JSON form) and the site's caps. Returns `{runnable, info}`: the campaign in the compact
 /// form the runtime module loads (a `Uint8Array`), and what a page needs to name results —
 /// `{id, config_id, purpose, epoch_secs, epsilon, epsilon_lifetime, segments: [{id,
-/// description?}], groups: [{id, cases: [id]}], mechanism, report_bytes_payload}`.
+/// description?}], groups: [{id, cases: [id]}], mechanism, report_bytes_payload, sensitive:
+/// [{data, category}]}` (`sensitive`: the sensitive attributes and events its rules read).
 ///
 /// # Errors
 /// `schema-*`, `campaign-*` codes, `config-id-mismatch`, `lint-refused` (with
@@ -175,6 +176,7 @@ pub fn verify_campaign(
         "groups": c.groups.iter().map(|g| json!({"id": g.id, "cases": g.cases.iter().map(|k| &k.id).collect::<Vec<_>>()})).collect::<Vec<_>>(),
         "mechanism": mechanism,
         "report_bytes_payload": mechanism.map(Mechanism::payload_bytes),
+        "sensitive": compiled.sensitive_data(&schema).iter().map(|(data, category)| json!({"data": data, "category": category.name()})).collect::<Vec<_>>(),
     });
     let runnable = js_sys::Uint8Array::from(compiled.runnable().to_compact().as_slice());
     Ok(object(&[("runnable", runnable.into()), ("info", to_js(&info))]))

@@ -19,7 +19,10 @@ export function specFiles() {
     .map((name) => ({ name, doc: JSON.parse(readFileSync(join(specDir, name), 'utf8')) }));
 }
 
-/** The package's module, with the wasm loaded from bytes (Node has no fetch of file URLs). */
+/**
+ * The package's module and its tools entry as one object, with the wasm loaded from bytes (Node
+ * has no fetch of file URLs).
+ */
 export async function loadPackage() {
   const dpseg = await import(join(pkg, 'dpseg.js'));
   const wasm = (name) => readFileSync(join(pkg, name));
@@ -28,8 +31,9 @@ export async function loadPackage() {
     verifier: wasm('dpseg_verify_bg.wasm'),
     tools: wasm('dpseg_core_bg.wasm'),
   });
-  await dpseg.loadTools(); // the spec suite, lint and the planner are tools
-  return dpseg;
+  const tools = await import(join(pkg, 'dpseg_tools.js'));
+  await tools.loadTools(); // the spec suite, lint and the planner are tools
+  return { ...dpseg, ...tools };
 }
 
 export const TOKEN = 'test-token-not-secret';

@@ -77,7 +77,7 @@ test('memberships agree with the CLI for every example profile', async () => {
     const engine = await openWith({ now: () => Date.parse(now) });
     await engine.addCampaign(spring);
     fill(engine, name);
-    assert.deepEqual(engine.memberships('spring-2027'), want, name);
+    assert.deepEqual(engine.membershipsForVisitor('spring-2027'), want, name);
   }
 });
 
@@ -141,12 +141,12 @@ test('campaigns are verified and linted on the device', async () => {
   assert.equal(info.config_id, spring.config_id);
   // Once verified, a document claiming the same config_id cannot change what the device runs.
   fill(engine, 'alice');
-  const before = engine.memberships('spring-2027');
+  const before = engine.membershipsForVisitor('spring-2027');
   const sneaky = structuredClone(spring);
   sneaky.segments[0].rule = `not (${spring.segments[0].rule})`; // flips the first segment
   sneaky.segments[0].description = 'changed';
   assert.deepEqual(await engine.addCampaign(sneaky), info);
-  assert.deepEqual(engine.memberships('spring-2027'), before);
+  assert.deepEqual(engine.membershipsForVisitor('spring-2027'), before);
 });
 
 test('explanations name the visitor\'s data in words', async () => {
@@ -154,7 +154,7 @@ test('explanations name the visitor\'s data in words', async () => {
   await engine.addCampaign(spring);
   fill(engine, 'alice');
   const words = await engine.explain('spring-2027', 'hikers');
-  assert.equal(words.holds, engine.inSegment('spring-2027', 'hikers'));
+  assert.equal(words.holds, engine.membershipsForVisitor('spring-2027').segments.hikers);
   const text = JSON.stringify(words);
   assert.match(text, /your budget is 150/i);
   assert.match(words.summary, /^You are (not )?in “hikers”/);
@@ -300,7 +300,7 @@ test('the collector down or slow: the page opens from storage and still evaluate
     const info = await engine.loadCampaign('spring-2027');
     assert.equal(info.id, 'spring-2027');
     assert.equal(engine.profile().attributes.budget, 150);
-    assert.equal(typeof engine.memberships('spring-2027').segments.hikers, 'boolean');
+    assert.equal(typeof engine.membershipsForVisitor('spring-2027').segments.hikers, 'boolean');
     assert.ok(Date.now() - started < 2_500, `open took ${Date.now() - started} ms`);
     assert.match(engine.status().lastError, /^network/);
   }
@@ -323,7 +323,7 @@ test('without persistent storage nothing spends ε unless the site opts in', asy
     assert.equal(calls.filter((u) => String(u).endsWith('/v1/reports')).length, requests, JSON.stringify(opts));
     if (requests === 0) assert.match(engine.status().lastError, /^no-storage/);
     // Evaluating works either way.
-    assert.equal(typeof engine.memberships('spring-2027').segments.hikers, 'boolean');
+    assert.equal(typeof engine.membershipsForVisitor('spring-2027').segments.hikers, 'boolean');
   }
 });
 
@@ -506,10 +506,103 @@ test('before a choice, nothing about the visitor is stored', async () => {
   await engine.tick();
   assert.deepEqual(personal(store), [], 'no device secret, no profile, no schedule before a choice');
   assert.equal(engine.profile().attributes.first_visit_at, '2026-11-24T10:00:00Z', 'kept in memory');
-  // Zero-party data given on purpose is a choice: it is kept, with what came before.
-  engine.set('budget', 80);
-  assert.match(store.get('dpseg:profile'), /first_visit_at/);
-  assert.equal(store.has('dpseg:device'), false, 'no device secret without consent to measurement');
+});
+
+test("what is kept before consent follows the data map's purposes", async () => {
+  const { store, storage } = mapStorage();
+  const engine = await dpseg.open({ schema, storage, autoSchedule: false });
+  assert.equal(schema.purposes.personalization.before_consent, 'declared', 'the example keeps quiz answers');
+  assert.equal(engine.dataMap().purposes.measurement.before_consent, 'nothing');
+  const stored = () => JSON.parse(store.get('dpseg:profile') ?? 'null');
+  engine.set('first_visit_at', '2026-11-24T10:00:00Z'); // observed, measurement only
+  engine.track('search', { query: 'tent' }); // an event: observed
+  engine.set('budget', 80); // zero-party data given on purpose, for personalisation (kept before consent)
+  assert.deepEqual(stored(), { attributes: { budget: 80 }, events: [] }, 'only the answer given on purpose');
+  // No to personalisation: what only it allowed leaves storage, and stays in memory for this page.
+  engine.setConsent('personalization', false);
+  assert.equal(store.has('dpseg:profile'), false);
+  assert.equal(engine.profile().attributes.budget, 80);
+  engine.set('shoe_size', 42); // personalisation only, refused: not kept
+  assert.equal(store.has('dpseg:profile'), false);
+  // Yes to measurement: what measurement may use is kept (budget, first visit); the search
+  // (personalisation only) and the shoe size are not.
+  engine.setConsent('measurement', true);
+  assert.deepEqual(stored().attributes, { budget: 80, first_visit_at: '2026-11-24T10:00:00Z' });
+  assert.deepEqual(stored().events, []);
+  engine.track('page_view', { path: '/' }, '2026-11-24T11:00:00Z');
+  assert.deepEqual(stored().events.map((e) => e.name), ['page_view']);
+  assert.equal(store.has('dpseg:device'), false, 'no device secret until a report is made');
+  // A data map without a purposes table keeps nothing before consent, declared or not.
+  const bare = structuredClone(schema);
+  delete bare.purposes;
+  const other = mapStorage();
+  const e2 = await dpseg.open({ schema: bare, storage: other.storage, autoSchedule: false });
+  e2.set('budget', 80);
+  assert.deepEqual(personal(other.store), []);
+  e2.setConsent('personalization', true);
+  assert.match(other.store.get('dpseg:profile'), /"budget":80/);
+});
+
+test('memberships on the page: only a personalisation campaign, only with consent; sensitive campaigns ask on their own', async () => {
+  const end = endOfDay(0);
+  const calls = [];
+  const fetchLog = async (url, init) => {
+    if (init?.method === 'POST') calls.push(JSON.parse(init.body).map((r) => r.campaign));
+    return fetch(url, init);
+  };
+  const engine = await dpseg.open({ schema, storage: 'memory', reportWithoutStorage: true, autoSchedule: false, now: () => end, collector: collector.url, fetch: fetchLog });
+  await engine.loadCampaign('spring-2027');
+  await engine.loadCampaign('picks');
+  const family = await engine.loadCampaign('family-gear');
+  assert.deepEqual(family.sensitive, [{ data: 'has_kids', category: 'children' }], 'the verifier names what it reads');
+  assert.deepEqual(engine.campaigns().find((c) => c.id === 'picks').sensitive, []);
+  engine.set('interests', ['hiking']);
+  engine.set('budget', 250);
+  const seen = [];
+  engine.on('error', (e) => seen.push(e.code));
+  // A measurement campaign is never for the page, whatever the consent.
+  engine.setConsent('measurement', true);
+  assert.deepEqual(engine.memberships('spring-2027'), { segments: {}, groups: {} });
+  assert.equal(engine.inSegment('spring-2027', 'hikers'), false);
+  assert.throws(() => engine.evaluate('spring-2027'), { code: 'not-for-personalization' });
+  assert.equal(engine.membershipsForVisitor('spring-2027').segments.hikers, true, 'the visitor still sees it');
+  // The personalisation campaign: before a choice the data map allows declared data for it.
+  assert.deepEqual(engine.memberships('picks'), { segments: { hiking_packs: true, tents: false }, groups: { price_tier: 'high' } });
+  assert.equal(engine.inSegment('picks', 'hiking_packs'), true);
+  // "No" to personalisation: refused on the page, with the reason.
+  engine.setConsent('personalization', false);
+  assert.deepEqual(engine.memberships('picks'), { segments: {}, groups: {} });
+  assert.equal(engine.inSegment('picks', 'hiking_packs'), false);
+  assert.throws(() => engine.evaluate('picks'), { code: 'no-consent' });
+  assert.deepEqual([...new Set(seen)].sort(), ['no-consent', 'not-for-personalization']);
+  // Reports: measurement campaigns with the yes to measurement; the sensitive one only with
+  // the yes to it too; the personalisation campaign only with both purposes.
+  await engine.sendNow();
+  assert.deepEqual(calls.flat().sort(), ['spring-2027'], `family-gear waits for its own yes; picks for personalisation (${engine.status().lastError})`);
+  calls.length = 0;
+  engine.setConsent('campaign:family-gear', true);
+  engine.setConsent('personalization', true);
+  assert.deepEqual(engine.consent(), { measurement: true, personalization: true, 'campaign:family-gear': true });
+  await engine.sendNow();
+  assert.deepEqual(calls.flat().sort(), ['family-gear', 'picks'], 'each sent, none dropped on the way');
+  // A personalisation campaign's report is measurement: without measurement it waits.
+  const other = await dpseg.open({ schema, storage: 'memory', reportWithoutStorage: true, autoSchedule: false, now: () => end, collector: collector.url, fetch: fetchLog });
+  await other.loadCampaign('picks');
+  other.setConsent('personalization', true);
+  calls.length = 0;
+  await other.sendNow();
+  assert.deepEqual(calls, [], 'no measurement consent, no report');
+  assert.equal(other.memberships('picks').segments.hiking_packs, false, 'used on the page all the same');
+  // Withdrawing the campaign's own consent drops its queued reports, and only those (here the
+  // collector takes no reports, so they wait in the outbox).
+  const offline = await dpseg.open({ schema, storage: 'memory', reportWithoutStorage: true, autoSchedule: false, now: () => end, collector: collector.url, fetch: async (url, init) => (init?.method === 'POST' ? Promise.reject(new Error('offline')) : fetch(url, init)) });
+  await offline.addCampaign(spring);
+  await offline.addCampaign(await (await fetch(`${collector.url}/v1/campaigns/family-gear`)).json());
+  for (const k of ['measurement', 'campaign:family-gear']) offline.setConsent(k, true);
+  await offline.sendNow();
+  assert.deepEqual(offline.pending().map((r) => r.campaign).sort(), ['family-gear', 'spring-2027'], 'both wait to be sent');
+  offline.setConsent('campaign:family-gear', false);
+  assert.deepEqual(offline.pending().map((r) => r.campaign), ['spring-2027']);
 });
 
 test('full or missing storage keeps the engine working in memory and says so', async () => {
@@ -618,5 +711,5 @@ test('garbage across the boundary: only DpsegErrors with a real code, and the en
     engine.profile();
   }
   assert.ok(errors > 500, `too few refusals to mean anything: ${errors}`);
-  assert.deepEqual(Object.keys(engine.memberships('spring-2027')), ['segments', 'groups']);
+  assert.deepEqual(Object.keys(engine.membershipsForVisitor('spring-2027')), ['segments', 'groups']);
 });

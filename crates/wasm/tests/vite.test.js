@@ -27,7 +27,7 @@ const engine = await open({ collector: location.origin });
 await engine.loadCampaign('spring-2027');
 engine.set('budget', 150);
 engine.set('interests', ['hiking']);
-window.result = { memberships: engine.memberships('spring-2027'), explained: (await engine.explain('spring-2027', 'hikers')).holds };
+window.result = { memberships: engine.membershipsForVisitor('spring-2027'), explained: (await engine.explain('spring-2027', 'hikers')).holds };
 `,
   );
   await build({

@@ -1,6 +1,7 @@
 // Compiled with `tsc --noEmit --strict` by scripts/test.sh: the package's declarations
 // (dpseg.d.ts) describe its whole public API as a web developer uses it.
-import { DpsegError, Engine, lint, load, loadTools, open, plan, tools, version } from '../../pkg/dpseg.js';
+import { DpsegError, Engine, load, open, version } from '../../pkg/dpseg.js';
+import { lint, loadTools, plan, tools } from '../../pkg/dpseg_tools.js';
 import type { CampaignInfo, ErrorCode, Explanation, Memberships, SentRequest, Status } from '../../pkg/dpseg.js';
 import { connectConsentMode, connectTcf } from '../../pkg/dpseg_consent.js';
 
