@@ -1,6 +1,7 @@
 //! Storage: aggregate counters and recent nonces, in SQLite (one file, WAL, `synchronous=FULL`)
 //! or PostgreSQL (many collectors on one database). Both backends run the same statements in
-//! one transaction per batch; migrations are numbered SQL files in `migrations/<backend>/`.
+//! one transaction per batch; migrations are numbered SQL files in `migrations/<backend>/`, run by
+//! `sqlx::migrate!`.
 //!
 //! What is stored (and nothing else): per (campaign, config_id, epoch, key) a counter, and per
 //! accepted report its campaign, nonce and epoch until the epoch leaves the acceptance window.
@@ -92,14 +93,10 @@ pub enum Store {
 /// Rows per multi-row statement (well under both databases' limits on bound parameters).
 const ROWS_PER_STATEMENT: usize = 1000;
 
-const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/sqlite/0001_init.sql")),
-    (2, include_str!("../migrations/sqlite/0002_probe.sql")),
-];
-const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/postgres/0001_init.sql")),
-    (2, include_str!("../migrations/postgres/0002_probe.sql")),
-];
+/// The schema's migrations, embedded at build time; `sqlx` records each applied one with its
+/// checksum in `_sqlx_migrations` and refuses a database whose applied migrations were changed.
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 impl Store {
     /// Opens `sqlite:PATH` (created if missing) or `postgres://...`, migrates it and checks
@@ -210,46 +207,13 @@ impl Store {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        // One transaction applies every migration not yet recorded; on PostgreSQL an advisory
-        // lock keeps collectors that start together from migrating twice.
-        macro_rules! migrate {
-            ($pool:expr, $migrations:expr, $lock:expr, $select:literal, $record:literal) => {{
-                let mut tx = $pool.begin().await?;
-                if let Some(lock) = $lock {
-                    sqlx::query(lock).execute(&mut *tx).await?;
-                }
-                sqlx::query(
-                    "CREATE TABLE IF NOT EXISTS dpseg_migrations (version BIGINT PRIMARY KEY)",
-                )
-                .execute(&mut *tx)
-                .await?;
-                for (version, sql) in $migrations {
-                    if sqlx::query($select).bind(version).fetch_optional(&mut *tx).await?.is_none()
-                    {
-                        sqlx::raw_sql(sql).execute(&mut *tx).await?;
-                        sqlx::query($record).bind(version).execute(&mut *tx).await?;
-                    }
-                }
-                tx.commit().await?;
-            }};
-        }
+        // Each migration runs in its own transaction; on PostgreSQL sqlx holds an advisory lock
+        // meanwhile, so collectors that start together do not migrate twice.
         match self {
-            Store::Sqlite(pool) => migrate!(
-                pool,
-                SQLITE_MIGRATIONS,
-                None::<&str>,
-                "SELECT 1 FROM dpseg_migrations WHERE version = ?1",
-                "INSERT INTO dpseg_migrations (version) VALUES (?1)"
-            ),
-            Store::Postgres(pool) => migrate!(
-                pool,
-                POSTGRES_MIGRATIONS,
-                Some("SELECT pg_advisory_xact_lock(7362815)"),
-                "SELECT 1 FROM dpseg_migrations WHERE version = $1",
-                "INSERT INTO dpseg_migrations (version) VALUES ($1)"
-            ),
+            Store::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await,
+            Store::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
         }
-        Ok(())
+        .map_err(|e| StoreError(format!("migrating the database failed: {e}")))
     }
 
     /// In one transaction: records every nonce not seen before, then adds the counters that

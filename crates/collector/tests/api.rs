@@ -483,7 +483,7 @@ async fn the_data_map_campaign_list_and_static_files_are_served() {
         statics: vec![("/".into(), site.clone()), ("/pkg".into(), site.join("sub"))],
         ..config()
     };
-    let (app, _) = router(fresh_store(&url).await, with_site).await;
+    let (app, state) = router(fresh_store(&url).await, with_site).await;
 
     // The data map, in the JSON form that reads back to the same schema.
     let (status, body) = call(&app, get("/v1/schema", None)).await;
@@ -554,6 +554,16 @@ async fn the_data_map_campaign_list_and_static_files_are_served() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], json!("unknown-campaign"));
 
+    // Every API route is timed under its matched route, never the path (which names campaigns):
+    // one label per route, whatever the id asked for.
+    let text = state.metrics().render();
+    for route in ["/v1/schema", "/v1/campaigns", "/v1/campaigns/{id}"] {
+        let count = format!("dpseg_http_request_duration_seconds_count{{route=\"{route}\"}}");
+        assert!(text.contains(&count), "{route} is not timed:\n{text}");
+    }
+    assert!(!text.contains("route=\"/v1/campaigns/nope\""), "{text}");
+    assert!(!text.contains("route=\"/pkg"), "static files are not API routes:\n{text}");
+
     // Without a data map, `/v1/schema` says so.
     let (bare, _) = router(fresh_store(&urls().await.remove(0)).await, config()).await;
     let (status, body) = call(&bare, get("/v1/schema", None)).await;
@@ -614,4 +624,63 @@ async fn an_epoch_with_far_more_reports_than_usual_is_flagged() {
         .metrics()
         .render()
         .contains("dpseg_campaign_reports_total{campaign=\"spring-2027\"} 360"));
+}
+
+/// A database the earlier hand-written migration runner made (its `dpseg_migrations` table, the
+/// first two migrations applied by hand) opens under `sqlx::migrate!` with its counters intact,
+/// on both backends; opening it again changes nothing.
+#[tokio::test]
+async fn a_database_of_the_earlier_migration_runner_opens_with_its_counters() {
+    for url in urls().await {
+        let pg = url.starts_with("postgres");
+        let dir = if pg { "postgres" } else { "sqlite" };
+        let old = [
+            std::fs::read_to_string(format!("migrations/{dir}/0001_init.sql")).unwrap(),
+            std::fs::read_to_string(format!("migrations/{dir}/0002_probe.sql")).unwrap(),
+        ];
+        // As the earlier runner left it: plain CREATE TABLEs (the files' IF NOT EXISTS removed,
+        // as they were then), its own record of versions, and a counter of real data.
+        let create = |sql: &str| sql.replace("CREATE TABLE IF NOT EXISTS", "CREATE TABLE");
+        let counter = "INSERT INTO counters (campaign, config_id, epoch, key, value) VALUES ('spring-2027', 'c1', 7, 'reports', 42)";
+        if pg {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            for sql in &old {
+                sqlx::raw_sql(&create(sql)).execute(&pool).await.unwrap();
+            }
+            sqlx::raw_sql("CREATE TABLE dpseg_migrations (version BIGINT PRIMARY KEY); INSERT INTO dpseg_migrations VALUES (1), (2)").execute(&pool).await.unwrap();
+            sqlx::query(counter).execute(&pool).await.unwrap();
+            pool.close().await;
+        } else {
+            let options =
+                url.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap().create_if_missing(true);
+            let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+            for sql in &old {
+                sqlx::raw_sql(&create(sql)).execute(&pool).await.unwrap();
+            }
+            sqlx::raw_sql("CREATE TABLE dpseg_migrations (version BIGINT PRIMARY KEY); INSERT INTO dpseg_migrations VALUES (1), (2)").execute(&pool).await.unwrap();
+            sqlx::query(counter).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+        for _ in 0..2 {
+            let store = Store::open(&url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+            let rows = store.counters("spring-2027", Some(7)).await.unwrap();
+            assert_eq!(rows.len(), 1, "{url}");
+            assert_eq!(rows[0].value, 42, "{url}");
+            store.close().await;
+        }
+        // An applied migration that no longer matches its file (its checksum) is refused.
+        let tamper = "UPDATE _sqlx_migrations SET checksum = X'00' WHERE version = 1";
+        let tamper_pg = "UPDATE _sqlx_migrations SET checksum = '\\x00' WHERE version = 1";
+        if pg {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            sqlx::query(tamper_pg).execute(&pool).await.unwrap();
+            pool.close().await;
+        } else {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            sqlx::query(tamper).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+        let e = Store::open(&url).await.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("migrat") && e.contains("1"), "{url}: {e}");
+    }
 }

@@ -1,6 +1,6 @@
 -- Aggregate counters and recent nonces. Nothing here can single out a device: no addresses,
 -- user agents, timestamps finer than an epoch, or individual reports.
-CREATE TABLE counters (
+CREATE TABLE IF NOT EXISTS counters (
     campaign  TEXT   NOT NULL,
     config_id TEXT   NOT NULL,
     epoch     BIGINT NOT NULL,
@@ -15,7 +15,7 @@ COMMENT ON COLUMN counters.epoch IS 'epoch number: floor(unix seconds / epoch le
 COMMENT ON COLUMN counters.key IS 'counter name: reports, n:<item> or y:<item>:<value>';
 COMMENT ON COLUMN counters.value IS 'sum over accepted reports; only ever incremented';
 
-CREATE TABLE nonces (
+CREATE TABLE IF NOT EXISTS nonces (
     campaign TEXT   NOT NULL,
     nonce    BYTEA  NOT NULL,
     epoch    BIGINT NOT NULL,

@@ -2,7 +2,7 @@
 -- user agents, timestamps finer than an epoch, or individual reports.
 
 -- One row per counter of a campaign configuration's epoch (see dpseg::estimate::Tally).
-CREATE TABLE counters (
+CREATE TABLE IF NOT EXISTS counters (
     campaign  TEXT    NOT NULL, -- campaign id
     config_id TEXT    NOT NULL, -- campaign content hash the reports were made for
     epoch     INTEGER NOT NULL, -- epoch number: floor(unix seconds / epoch length)
@@ -13,7 +13,7 @@ CREATE TABLE counters (
 
 -- Nonces of accepted reports, so a retried upload is counted once. Pruned once their epoch
 -- leaves the acceptance window (a report that old is refused anyway).
-CREATE TABLE nonces (
+CREATE TABLE IF NOT EXISTS nonces (
     campaign TEXT    NOT NULL, -- campaign id
     nonce    BLOB    NOT NULL, -- the report's 16 random bytes
     epoch    INTEGER NOT NULL, -- the report's epoch, for pruning

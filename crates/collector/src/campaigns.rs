@@ -1,0 +1,181 @@
+//! The campaigns' endpoints: the list, one campaign's document, the data map, and the
+//! authenticated estimates with their report-rate anomaly flag.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use dpseg::estimate::{estimates, Tally};
+use serde_json::{json, Value};
+
+use crate::auth::{authorized, unauthorized};
+use crate::catalog::Served;
+use crate::error::ApiError;
+use crate::{store, AppState};
+
+pub(crate) async fn get_campaign(
+    State(state): State<Arc<AppState>>,
+    UrlPath(id): UrlPath<String>,
+) -> Response {
+    match state.catalog.get(&id) {
+        Some(s) => {
+            let mut r = Json(s.document.clone()).into_response();
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+            r
+        }
+        None => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown-campaign",
+            format!("campaign '{id}' is not served here"),
+        )
+        .into_response(),
+    }
+}
+
+pub(crate) async fn get_estimates(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    estimates_response(&state, &headers, &id, &query)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn estimates_response(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    query: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
+    if !authorized(state, headers) {
+        state.metrics.refused("unauthorized");
+        return Ok(unauthorized());
+    }
+    let served = state.catalog.get(id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown-campaign",
+            format!("campaign '{id}' is not served here"),
+        )
+    })?;
+    let epoch = match query.get("epoch") {
+        // Epochs are stored as signed 64-bit integers: a larger number names no epoch.
+        Some(e) => {
+            Some(e.parse::<u64>().ok().filter(|&n| i64::try_from(n).is_ok()).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad-epoch",
+                    format!("epoch '{e}' is not a number from 0 to {}", i64::MAX),
+                )
+            })?)
+        }
+        None => None,
+    };
+    let rows = state.store.counters(id, epoch).await.map_err(|e| {
+        eprintln!("dpseg-collector: reading counters failed: {e}");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage-unavailable",
+            "estimates could not be read; retry later",
+        )
+    })?;
+    Ok(Json(estimates_json(served, &rows)).into_response())
+}
+
+/// Estimates per epoch of the served configuration, from stored counters.
+pub fn estimates_json(served: &Served, rows: &[store::CounterRow]) -> Value {
+    let config_id = served.compiled.config_id();
+    let mut tallies: std::collections::BTreeMap<u64, Tally> = std::collections::BTreeMap::new();
+    let mut stale: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
+    for r in rows {
+        if r.config_id == config_id {
+            tallies
+                .entry(r.epoch)
+                .or_insert_with(|| Tally::new(&served.mechanism))
+                .set_counter(&r.key, r.value);
+        } else if r.key == "reports" {
+            *stale.entry(r.epoch).or_default() += r.value;
+        }
+    }
+    let c = served.compiled.campaign();
+    let counts: Vec<(u64, u64)> = tallies.iter().map(|(e, t)| (*e, t.reports())).collect();
+    let epochs: Vec<Value> = tallies
+        .iter()
+        .map(|(epoch, tally)| {
+            let est = estimates(&served.mechanism, tally);
+            let segs = c.segments.len();
+            let (segments, groups) = c.per_value_json(|i, v| json!(est[i][if i < segs { 0 } else { v }]));
+            let anomaly = report_rate_anomaly(&counts, *epoch);
+            json!({"epoch": epoch, "reports": tally.reports(), "segments": segments, "groups": groups,
+                   "report_rate_anomaly": anomaly})
+        })
+        .collect();
+    json!({
+        "campaign": c.id,
+        "config_id": config_id,
+        "mechanism": {"per_report": served.mechanism.per_report(), "epsilon_report": served.mechanism.eps_report(), "epsilon_lifetime": served.mechanism.eps_lifetime()},
+        "epochs": epochs,
+        "stale_config_reports": stale,
+    })
+}
+
+/// An epoch's reports are an anomaly when they pass this multiple of the median of the epochs
+/// before it.
+pub const ANOMALY_FACTOR: f64 = 3.0;
+
+/// `{reports, median_before, factor}` when epoch `epoch` received more than [`ANOMALY_FACTOR`]
+/// times the median reports of the (up to 7) epochs before it that have reports, given at least
+/// 3 of them; `null` otherwise. Devices report once per epoch, so a population does not triple
+/// overnight: many more reports than usual are a sign of fabricated ones (docs/collector.md,
+/// "Threat model").
+pub fn report_rate_anomaly(counts: &[(u64, u64)], epoch: u64) -> Value {
+    let Some(&(_, n)) = counts.iter().find(|(e, _)| *e == epoch) else { return Value::Null };
+    let mut before: Vec<u64> =
+        counts.iter().filter(|(e, _)| *e < epoch && *e + 8 > epoch).map(|(_, n)| *n).collect();
+    if before.len() < 3 {
+        return Value::Null;
+    }
+    before.sort_unstable();
+    let median = before[before.len() / 2].max(1);
+    #[allow(clippy::cast_precision_loss, reason = "report counts are far below 2^53")]
+    let factor = n as f64 / median as f64;
+    if factor > ANOMALY_FACTOR {
+        json!({"reports": n, "median_before": median, "factor": factor})
+    } else {
+        Value::Null
+    }
+}
+
+pub(crate) async fn list_campaigns(State(state): State<Arc<AppState>>) -> Response {
+    let list: Vec<Value> = state
+        .catalog
+        .all()
+        .iter()
+        .map(|s| {
+            let c = s.compiled.campaign();
+            json!({"id": c.id, "config_id": s.compiled.config_id(), "purpose": c.purpose,
+                   "epoch_secs": c.epoch.secs(), "epsilon": c.epsilon})
+        })
+        .collect();
+    Json(json!({"campaigns": list})).into_response()
+}
+
+pub(crate) async fn get_schema(State(state): State<Arc<AppState>>) -> Response {
+    if state.config.schema_document.is_null() {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "this collector serves no data map",
+        )
+        .into_response();
+    }
+    let mut r = Json(state.config.schema_document.clone()).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    r
+}
