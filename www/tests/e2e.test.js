@@ -27,7 +27,7 @@ const RAW = ['4827', 'kayaking', 'climbing', 'intermediate', 'autumn'];
 
 function startDemo() {
   const dir = mkdtempSync(join(tmpdir(), 'dpseg-e2e-'));
-  const child = spawn(join(root, 'target', 'release', 'dpseg'), ['demo', '--no-build', '--data-dir', dir, '--listen', '127.0.0.1:0', '--devices', '3000', '--epochs', '4'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(join(root, 'target', 'release', 'dpseg'), ['demo', '--data-dir', dir, '--listen', '127.0.0.1:0', '--devices', '3000', '--epochs', '4'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr.on('data', (c) => (err += c));

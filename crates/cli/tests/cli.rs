@@ -363,7 +363,6 @@ fn demo_names_what_is_missing_and_starts_nothing() {
     let ex = examples();
     let out = dpseg(&[
         "demo",
-        "--no-build",
         "--data-dir",
         dir.to_str().unwrap(),
         "--example",
@@ -377,7 +376,7 @@ fn demo_names_what_is_missing_and_starts_nothing() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("/nonexistent/pkg is missing; run ./scripts/build-wasm.sh"), "{err}");
+    assert!(err.contains("/nonexistent/pkg is missing; run ./scripts/demo.sh"), "{err}");
     assert!(out.stdout.is_empty());
     assert!(!dir.exists(), "the data directory was created before the check");
 }

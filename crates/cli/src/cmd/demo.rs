@@ -1,23 +1,117 @@
-//! `dpseg demo` (DESIGN §10): the collector on 127.0.0.1 with SQLite under a data directory,
-//! serving the demo site, the dashboard and the browser package, with a simulated population's
-//! reports already counted so the dashboard has something to show.
+//! `dpseg demo`: the collector on 127.0.0.1 with SQLite under a data directory, serving the demo
+//! site, the preference center, the dashboard and the browser package, with a simulated
+//! population's reports already counted so the dashboard has something to show.
+//! `./scripts/demo.sh` builds what it serves; this command builds nothing.
 //!
 //! The population is real privatised reports: each simulated device runs the campaign's
 //! mechanism (memoised answers, fresh noise) once per epoch, and the tallies of those reports
 //! are stored as counters for the epochs before the current one. Live visitors of the demo site
 //! then report into the current epoch through `POST /v1/reports` like any browser.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
+use dpseg::campaign::LintConfig;
+use dpseg::limits::Limits;
 use dpseg::simulate::{Population, Truth};
+use dpseg_collector::serve::ConnectionLimits;
 use dpseg_collector::store::{CounterDelta, Store};
 use dpseg_collector::Served;
 use rand_core::{OsRng, RngCore};
 
-use crate::Failure;
+use crate::collector::{serve, Listeners};
+use crate::common::{load_schema, now, Failure};
+
+/// The demo: the collector on 127.0.0.1 with SQLite under a data directory, serving the
+/// demo site, the preference center and the dashboard, with a simulated population already
+/// reported. Run from the repository root after `./scripts/demo.sh` built what it serves.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Where the database and the dashboard token live.
+    #[arg(long, default_value = ".dpseg-demo")]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// The example: `schema.toml`, `campaigns/`, optional `truth/<campaign>.json`.
+    #[arg(long, default_value = "examples/outdoor")]
+    example: PathBuf,
+    /// The site and dashboard.
+    #[arg(long, default_value = "www")]
+    www: PathBuf,
+    /// The built browser package.
+    #[arg(long, default_value = "crates/wasm/pkg")]
+    package: PathBuf,
+    /// npm packages (the dashboard's charts).
+    #[arg(long, default_value = "node_modules")]
+    node_modules: PathBuf,
+    /// Simulated devices reporting each epoch.
+    #[arg(long, default_value_t = 20_000)]
+    devices: u64,
+    /// Past epochs of simulated reports.
+    #[arg(long, default_value_t = 7)]
+    epochs: u32,
+    /// Dashboard token (default: kept in the data directory, made on first run).
+    #[arg(long)]
+    token: Option<String>,
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> Result<ExitCode, Failure> {
+    let limits = Limits::default();
+    let Args { data_dir, listen, example, www, package, node_modules, devices, epochs, token } =
+        args;
+
+    let paths = Paths { data_dir, example, www, package, node_modules };
+    let statics = paths.statics()?;
+    std::fs::create_dir_all(&paths.data_dir)
+        .map_err(|e| Failure(format!("{}: {e}", paths.data_dir.display()), 2))?;
+    let token = paths.token(token)?;
+    let schema = load_schema(&paths.example.join("schema.toml"), &limits)?;
+    let checked = dpseg_collector::check_campaign_dir(
+        &paths.example.join("campaigns"),
+        &schema,
+        &LintConfig::default(),
+        &limits,
+    )
+    .map_err(|e| Failure(e.to_string(), 2))?;
+    let catalog = dpseg_collector::Catalog::new(checked, &schema, &limits)
+        .map_err(|e| Failure(format!("campaigns refused:\n{e}"), 1))?;
+    let db = format!("sqlite:{}", paths.data_dir.join("collector.db").display());
+    let runtime = tokio::runtime::Runtime::new()?;
+    let now = now(None)?;
+    let added = runtime.block_on(async {
+        let store = dpseg_collector::store::Store::open(&db)
+            .await
+            .map_err(|e| Failure(e.to_string(), 2))?;
+        let added = seed(&store, catalog.all(), &paths.example, devices, epochs, now).await;
+        store.close().await;
+        added
+    })?;
+    if added > 0 {
+        eprintln!("dpseg demo: stored {added} simulated reports over {epochs} past epochs");
+    }
+    let config = dpseg_collector::Config {
+        token_digests: vec![dpseg_collector::token_digest(&token)],
+        schema_document: schema.to_json(),
+        statics,
+        ..dpseg_collector::Config::default()
+    };
+    let listeners = Listeners { public: &listen, admin: None };
+    let limits = ConnectionLimits::default();
+    runtime.block_on(serve(catalog, &db, listeners, config, limits, |addr| {
+        println!("site:      http://{addr}/");
+        println!("privacy:   http://{addr}/privacy.html");
+        println!("dashboard: http://{addr}/dashboard/");
+        println!("token:     {token}");
+        let _ = std::io::stdout().flush();
+    }))?;
+    Ok(ExitCode::SUCCESS)
+}
 
 /// What `dpseg demo` needs on disk, relative to the repository root.
-pub struct Paths {
+struct Paths {
     pub data_dir: PathBuf,
     pub example: PathBuf,
     pub www: PathBuf,
@@ -35,7 +129,7 @@ impl Paths {
                 Err(Failure(format!("{} is missing; {hint}", dir.display()), 2))
             }
         };
-        let build = "run ./scripts/build-wasm.sh, or dpseg demo from the repository root";
+        let build = "run ./scripts/demo.sh (or ./scripts/build-wasm.sh) from the repository root";
         let package = need(self.package.clone(), build)?;
         for wasm in [
             "dpseg_rt_bg.wasm",
@@ -82,42 +176,6 @@ impl Paths {
     }
 }
 
-/// Builds what the demo serves when it is missing or stale, from a repository checkout: the
-/// browser package (`scripts/build-wasm.sh`, which skips an up-to-date package) and the
-/// dashboard's npm packages (`npm ci`). Elsewhere (no script) the paths must already be there.
-pub fn ensure_built(paths: &Paths) -> Result<(), Failure> {
-    let run = |program: &str, args: &[&str]| -> Result<(), Failure> {
-        let status = std::process::Command::new(program)
-            .args(args)
-            .status()
-            .map_err(|e| Failure(format!("cannot run {program}: {e}"), 2))?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(Failure(format!("{program} {} failed ({status})", args.join(" ")), 2))
-        }
-    };
-    let lock = Path::new("package-lock.json");
-    let installed = paths.node_modules.join(".package-lock.json");
-    let stale = match (std::fs::metadata(lock), std::fs::metadata(&installed)) {
-        (Ok(l), Ok(i)) => match (l.modified(), i.modified()) {
-            (Ok(l), Ok(i)) => l > i,
-            _ => false,
-        },
-        (Ok(_), Err(_)) => true,
-        _ => false,
-    };
-    if stale && paths.node_modules == Path::new("node_modules") {
-        run("npm", &["ci", "--no-audit", "--no-fund", "--loglevel=error"])?;
-    }
-    // After the npm packages: the build bundles the SDK with esbuild.
-    let script = Path::new("scripts/build-wasm.sh");
-    if script.is_file() && paths.package == Path::new("crates/wasm/pkg") {
-        run("bash", &["scripts/build-wasm.sh"])?;
-    }
-    Ok(())
-}
-
 #[cfg(unix)]
 fn write_private(path: &Path, text: &str) -> Result<(), Failure> {
     use std::io::Write;
@@ -143,7 +201,7 @@ pub fn truth_for(served: &Served, example: &Path) -> Result<Truth, Failure> {
     let c = served.compiled.campaign();
     let file = example.join("truth").join(format!("{}.json", c.id));
     if file.is_file() {
-        return crate::read_truth(&file, c);
+        return crate::common::read_truth(&file, c);
     }
     #[allow(clippy::cast_precision_loss, reason = "small counts")]
     let segments =
@@ -164,7 +222,7 @@ pub fn truth_for(served: &Served, example: &Path) -> Result<Truth, Failure> {
 /// Stores the tallies of `devices` simulated devices reporting for each of the `epochs` epochs
 /// before `current`, for every campaign, unless the store already holds counters for it.
 /// Returns how many reports were added.
-pub async fn seed(
+async fn seed(
     store: &Store,
     served: &[Served],
     example: &Path,

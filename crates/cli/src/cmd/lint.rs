@@ -1,0 +1,56 @@
+//! `dpseg lint`: the governance review of a campaign against a data map and the site's caps; exit 1 on errors.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use dpseg::campaign::{lint, LintConfig, Severity};
+use dpseg::limits::Limits;
+
+use crate::common::{load_campaign, load_schema, print, Failure};
+
+/// Review a campaign before launch; exits 1 when there are errors.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Data map (TOML, or JSON by extension).
+    #[arg(long)]
+    schema: PathBuf,
+    /// Campaign (TOML, or JSON by extension).
+    #[arg(long)]
+    campaign: PathBuf,
+    /// The site's cap on ε per report.
+    #[arg(long, default_value_t = LintConfig::default().epsilon_max)]
+    epsilon_max: f64,
+    /// Devices expected per epoch, for the planner's warning.
+    #[arg(long, default_value_t = LintConfig::default().devices)]
+    devices: u64,
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> Result<ExitCode, Failure> {
+    let limits = Limits::default();
+    let Args { schema, campaign, epsilon_max, devices } = args;
+
+    let schema = load_schema(&schema, &limits)?;
+    let campaign_path = campaign;
+    let campaign = load_campaign(&campaign_path, &limits)?;
+    let findings = lint(
+        &campaign,
+        &schema,
+        &LintConfig { epsilon_max, devices, ..LintConfig::default() },
+        &limits,
+    );
+    let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+    let warnings = findings.len() - errors;
+    let config_id = campaign.compile(&schema, &limits).ok().map(|c| c.config_id().to_owned());
+    print(serde_json::json!({
+        "campaign": campaign.id,
+        "config_id": config_id,
+        "errors": errors,
+        "warnings": warnings,
+        "findings": findings,
+    }))?;
+    for f in &findings {
+        eprintln!("{}: {f}", campaign_path.display());
+    }
+    Ok(if errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
