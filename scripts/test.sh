@@ -2,8 +2,8 @@
 # Runs every test of the repository: formatting, lints, unit, spec, property, privacy
 # (exact enumeration, audit), statistical and collector tests (SQLite and PostgreSQL), then the
 # browser package: built, run in Node and in headless Chromium against the real collector.
-# Installs what it needs (rustfmt, clippy, the wasm32 target, wasm-bindgen-cli, binaryen,
-# PostgreSQL, Chromium, npm packages) and skips what is already there.
+# Installs what it needs (rustfmt, clippy, the wasm32 target, wasm-bindgen-cli, PostgreSQL,
+# Chromium, the npm packages with esbuild and binaryen's wasm-opt) and skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

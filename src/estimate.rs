@@ -1,4 +1,4 @@
-//! Aggregation of reports and estimation of counts with intervals (DESIGN §6 "Estimates").
+//! Aggregation of reports and estimation of counts with intervals (docs/privacy.md, "Honest error bars").
 //!
 //! A [`Tally`] holds, per (campaign, config_id, epoch), the number of reports, how many sampled
 //! each item, and how many supported each value. Tallies merge by addition, so shards and

@@ -7,19 +7,19 @@
 /// Bounds on schemas, profiles, rules and campaigns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Bytes of one rule's text. Default 4096 (DESIGN §4).
+    /// Bytes of one rule's text. Default 4096 (docs/limits.md).
     pub rule_bytes_max: usize,
-    /// Nodes of one rule's syntax tree. Default 256 (DESIGN §4).
+    /// Nodes of one rule's syntax tree. Default 256 (docs/limits.md).
     pub rule_nodes_max: usize,
-    /// Nesting depth of one rule's syntax tree. Default 32 (DESIGN §4).
+    /// Nesting depth of one rule's syntax tree. Default 32 (docs/limits.md).
     pub rule_depth_max: usize,
     /// Items in one `[...]` list literal. Default 64.
     pub list_items_max: usize,
-    /// Segments in one campaign. Default 256 (DESIGN §4).
+    /// Segments in one campaign. Default 256 (docs/limits.md).
     pub segments_max: usize,
     /// Groups in one campaign. Default 64.
     pub groups_max: usize,
-    /// Cases in one group. Default 64 (DESIGN §4).
+    /// Cases in one group. Default 64 (docs/limits.md).
     pub group_cases_max: usize,
     /// Bytes of a campaign file. Default 1 MiB.
     pub campaign_bytes_max: usize,

@@ -1,4 +1,4 @@
-//! The visitor's profile: declared attributes and a short event history (DESIGN §3).
+//! The visitor's profile: declared attributes and a short event history (docs/data-map.md).
 //!
 //! A profile lives on the device only. It is validated against the [`Schema`] on every change:
 //! unknown names, wrong types, words outside a closed vocabulary, bad timestamps and exceeded

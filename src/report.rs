@@ -1,4 +1,4 @@
-//! The report, wire format version 1 (DESIGN §7).
+//! The report, wire format version 1 (docs/report.md).
 //!
 //! ```json
 //! {"v": 1, "campaign": "spring-2027", "config_id": "<hash>", "epoch": 20481,

@@ -1,5 +1,5 @@
 //! The data map: which attributes and events a brand keeps on the device, of what type, from
-//! which source, for which purposes, and how sensitive they are (DESIGN §3).
+//! which source, for which purposes, and how sensitive they are (docs/data-map.md).
 //!
 //! The schema is the basis of purpose limitation: a campaign may only use data whose `purposes`
 //! include the campaign's purpose, and data tagged `sensitive` needs a recorded review.

@@ -5,7 +5,7 @@
 //!
 //! * timestamps in the RFC 3339 subset `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`
 //!   (fractions are truncated to whole seconds), years 0001–9999;
-//! * durations `INT(m|h|d|w)` — minutes, hours, days, weeks (DESIGN §4).
+//! * durations `INT(m|h|d|w)` — minutes, hours, days, weeks (docs/limits.md).
 //!
 //! The calendar arithmetic is Howard Hinnant's `days_from_civil` algorithm
 //! (<https://howardhinnant.github.io/date_algorithms.html>), proleptic Gregorian.

@@ -2,7 +2,7 @@
 //!
 //! Random well-typed rules and random profiles are evaluated twice: by `dpseg` (AST → IR →
 //! evaluator, over the columnar `Profile`) and by `reference` below, which walks the syntax tree
-//! over the raw profile JSON and implements DESIGN §4 as literally as possible (it allocates,
+//! over the raw profile JSON and implements docs/rules.md as literally as possible (it allocates,
 //! lowercases whole strings, scans every event). Any disagreement is a bug in one of them.
 
 #![allow(

@@ -1,4 +1,4 @@
-//! Exact privacy proof by enumeration (DESIGN §6; docs/privacy.md).
+//! Exact privacy proof by enumeration (docs/privacy.md).
 //!
 //! An [`Explorer`] implements the mechanisms' `Randomness` by walking every outcome of every
 //! draw with its exact probability: a coin `a/2^64` lands with `a/2^64`, `below(n)` gives each

@@ -1,5 +1,5 @@
 //! Statistical tests of the estimators, with fixed seeds and tolerances derived from the
-//! variance (DESIGN §6 "Estimates"):
+//! variance (docs/privacy.md, "Honest error bars"):
 //!
 //! * estimates are unbiased within 3 standard errors of the mean;
 //! * the empirical variance is within ±5% of the closed form;

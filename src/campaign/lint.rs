@@ -1,4 +1,4 @@
-//! The governance review of a campaign before launch (DESIGN §5).
+//! The governance review of a campaign before launch (docs/campaigns.md).
 //!
 //! Errors: every compile error (syntax, types, unknown names, limits, cycles); data used whose
 //! `purposes` lack the campaign's purpose (`purpose-mismatch`); sensitive data without a

@@ -1,4 +1,4 @@
-//! Campaigns (DESIGN §5): a purpose, a privacy budget, independent segments and mutually
+//! Campaigns (docs/campaigns.md): a purpose, a privacy budget, independent segments and mutually
 //! exclusive groups, each defined by a rule.
 //!
 //! [`Campaign::from_toml`] checks the file's structure; [`Campaign::compile`] parses, type-checks

@@ -1,4 +1,4 @@
-//! Exact coins and the sources of randomness (DESIGN §6, "Exact coins", "Randomness").
+//! Exact coins and the sources of randomness (docs/privacy.md, "Exact coins").
 //!
 //! Every probability a mechanism uses is a dyadic rational `a / 2^64` ([`Coin`]), rounded in the
 //! direction that can only lower ε, and a Bernoulli draw is `u64 < a` — no floating-point
@@ -81,7 +81,7 @@ pub struct MemoKey {
 /// Where mechanisms get their randomness.
 ///
 /// "Fresh" draws are new on every call. "Memo" draws are a fixed function of the key for a given
-/// device and campaign: the same key always gives the same answer (DESIGN §6, "Longitudinal").
+/// device and campaign: the same key always gives the same answer (docs/privacy.md, section 2).
 pub trait Randomness {
     /// True with probability `c`.
     fn coin(&mut self, c: Coin) -> bool;

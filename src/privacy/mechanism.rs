@@ -1,4 +1,4 @@
-//! The report mechanism of a campaign (DESIGN §6).
+//! The report mechanism of a campaign (docs/privacy.md).
 //!
 //! A campaign has `D` items: its `d` segments (yes/no) and its groups (one of `m` cases, or
 //! none: `m + 1` values). Each report covers `s` items sampled uniformly without replacement
@@ -160,7 +160,7 @@ pub const EPSILON_SUPPORTED_MAX: f64 = 20.0;
 /// and the coins of a 65-value item at ε/64 would sit within rounding of uniform.
 pub const EPSILON_SUPPORTED_MIN: f64 = 0.001;
 
-/// The rate at which the planner compares choices of `s` (DESIGN §6's variance formula).
+/// The rate at which the planner compares choices of `s` (the planner's variance formula).
 pub const PLAN_REFERENCE_RATE: f64 = 0.1;
 
 /// Every item's coins aim at its share of ε less this relative margin and less
@@ -615,7 +615,7 @@ impl Mechanism {
             if mech.eps_report > eps || mech.eps_lifetime > eps_lifetime {
                 continue;
             }
-            // DESIGN §6: per-user variance (d/s)·(V(ε/s) + f) − f², averaged over items.
+            // The planner's variance: per-user (d/s)·(V(ε/s) + f) − f², averaged over items.
             let f = PLAN_REFERENCE_RATE;
             let score = mech
                 .items

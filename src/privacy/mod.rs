@@ -1,4 +1,4 @@
-//! Local differential privacy: exact coins, mechanisms, and the device's ledger (DESIGN §6).
+//! Local differential privacy: exact coins, mechanisms, and the device's ledger (docs/privacy.md).
 //!
 //! The guarantees, and the tests that back each, are stated in `docs/privacy.md`.
 

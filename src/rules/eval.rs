@@ -1,6 +1,6 @@
 //! Evaluation of compiled rules against a profile at a given `now`.
 //!
-//! Semantics (DESIGN §4): a predicate on a missing value is false and `not` is plain negation;
+//! Semantics (docs/limits.md): a predicate on a missing value is false and `not` is plain negation;
 //! windows hold the events with `now - d <= at <= now`; `count` of nothing is 0 while
 //! `sum`/`avg`/`min`/`max` of nothing are missing; `last`/`first` consider events up to `now`;
 //! `days_since` is fractional days; `lower` maps each character to its Unicode lowercase

@@ -1,4 +1,4 @@
-//! Lexer: rule text to tokens with byte spans (DESIGN §4).
+//! Lexer: rule text to tokens with byte spans (docs/limits.md).
 //!
 //! Keywords are lexed as identifiers and recognised by the parser; [`is_reserved`] lists the
 //! words that can never name an attribute, event or property.

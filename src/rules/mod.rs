@@ -1,4 +1,4 @@
-//! The segment rule language (DESIGN §4): text and JSON forms, type checking against the data
+//! The segment rule language (docs/limits.md): text and JSON forms, type checking against the data
 //! map, compilation to a compact IR, evaluation and explanation.
 //!
 //! Pipeline: [`lex`] → [`parse`] (text) or serde (JSON) → [`ast::Expr`] → [`compile`] (type check

@@ -1,4 +1,4 @@
-//! Recursive-descent parser for the grammar of DESIGN §4.
+//! Recursive-descent parser for the grammar of docs/rules.md.
 //!
 //! ```text
 //! expr  := and ("or" and)*          and := unary ("and" unary)*

@@ -1,4 +1,4 @@
-//! Explanations in words, for the visitor's preference center (DESIGN §1: "which segments they
+//! Explanations in words, for the visitor's preference center (the product promise: "which segments they
 //! are in and *why*").
 //!
 //! [`in_words`] turns an [`Explanation`] tree into short sentences that name the visitor's own

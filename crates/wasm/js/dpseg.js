@@ -1,14 +1,15 @@
 // dpseg browser SDK: on-device segmentation with locally differentially private reports.
 //
 // Browser modules (ARCHITECTURE "Browser modules"). The runtime (dpseg_rt) is what every page
-// loads: the data map, profile, campaigns, device secret and ledger live inside it, and it
-// evaluates segments. The others are imported only when needed: dpseg_report when a report is
-// due (at most once per campaign and epoch) makes the private report from the runtime's answers
-// and device state; the verifier is the whole engine, in one of two builds: dpseg_verify to
-// verify a campaign version this device has not verified (recompile, recompute config_id, lint
-// under the site's caps), dpseg_core (with the tools) to explain a segment in words and for
-// lint, plan and tools, which dpseg_tools.js (the `dpseg/tools` entry) loads. This file adds what only the page can do: storage, consent, scheduling
-// and transport. Public API and types: dpseg.d.ts. Guide: README.md.
+// loads: the data map, the profile and the campaigns live inside it, and it evaluates segments.
+// The others are imported only when needed: dpseg_report when a report is due (at most once per
+// campaign and epoch) reads the device state (secret and ledgers, which this file stores as
+// compact bytes) and makes the private report from the runtime's answers; the verifier is the
+// whole engine, in one of two builds: dpseg_verify to verify a campaign version this device has
+// not verified (recompile, recompute config_id, lint under the site's caps), dpseg_core (with
+// the tools) to explain a segment in words and for lint, plan and tools, which dpseg_tools.js
+// (the `dpseg/tools` entry) loads. This file adds what only the page can do: storage, consent,
+// scheduling and transport. Public API and types: dpseg.d.ts. Guide: README.md.
 //
 // Promises kept here, each tested in crates/wasm/tests/:
 // - no consent for a campaign's purpose, GPC on, or an exhausted ledger: no request at all;
