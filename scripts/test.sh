@@ -37,6 +37,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (release)"
 cargo test --workspace --release --locked
 
+# Again with debug assertions and overflow checks (still optimised, same reason): a
+# `debug_assert!` or an overflow the release build would let pass fails here.
+step "cargo test (profile checked: debug assertions, overflow checks)"
+cargo test --workspace --profile checked --locked
+
 step "Chromium and npm packages for the JS tests"
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
   as_root apt-get update -qq

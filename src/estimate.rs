@@ -175,7 +175,8 @@ impl Tally {
 }
 
 /// A count estimate with its uncertainty.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Estimate {
     /// Unbiased count estimate (may fall outside `[0, N]`).
     pub estimate: f64,

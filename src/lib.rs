@@ -61,3 +61,4 @@ pub mod simulate;
 pub mod sort;
 pub mod text;
 pub mod time;
+pub mod wire;

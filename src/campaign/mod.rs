@@ -358,34 +358,6 @@ impl Campaign {
         segments.chain(groups).collect()
     }
 
-    /// `(segments, groups)` maps with a value for every segment and group case:
-    /// `{id: f(item, 1)}` for segments and `{group: {case: f(item, case)}}` for groups, where
-    /// `item` is the mechanism's item index (segments first) and value 1 means "member".
-    pub fn per_value_json(
-        &self,
-        mut f: impl FnMut(usize, usize) -> serde_json::Value,
-    ) -> (serde_json::Map<String, serde_json::Value>, serde_json::Map<String, serde_json::Value>)
-    {
-        let n = self.segments.len();
-        let segments =
-            self.segments.iter().enumerate().map(|(i, s)| (s.id.clone(), f(i, 1))).collect();
-        let groups = self
-            .groups
-            .iter()
-            .enumerate()
-            .map(|(g, grp)| {
-                let cases = grp
-                    .cases
-                    .iter()
-                    .enumerate()
-                    .map(|(k, c)| (c.id.clone(), f(n + g, k)))
-                    .collect();
-                (grp.id.clone(), serde_json::Value::Object(cases))
-            })
-            .collect();
-        (segments, groups)
-    }
-
     /// Every rule with its slot and display id (`hikers`, `price_tier/mid`), segments first.
     pub fn rules(&self) -> Vec<(RuleSlot, String, &str)> {
         let mut out: Vec<_> = self

@@ -179,12 +179,12 @@ function renderPlan(doc) {
   const rate = Number($('#plan-rate').value) / 100;
   try {
     const p = plan(doc, { devices, rate, epsilon });
-    const seg = p.items.find((i) => doc.segments.some((s) => s.id === i.id));
+    const seg = Object.values(p.segments)[0];
     const lines = [];
-    if (seg) lines.push(`With ${num.format(devices)} devices an epoch at ε = ${epsilon}, a ${(rate * 100).toFixed(1)}% segment (${num.format(devices * rate)} visitors) is estimated <strong>±${num.format(seg.half_width)}</strong> (95%).`);
-    for (const g of doc.groups) {
-      const it = p.items.find((i) => i.id === g.id);
-      if (it) lines.push(`A ${(rate * 100).toFixed(1)}% case of “${esc(g.id)}”: ±${num.format(it.half_width)}.`);
+    if (seg) lines.push(`With ${num.format(devices)} devices an epoch at ε = ${epsilon}, a ${(rate * 100).toFixed(1)}% segment (${num.format(devices * rate)} visitors) is estimated <strong>±${num.format(seg.half_width_95)}</strong> (95%).`);
+    for (const [id, cases] of Object.entries(p.groups)) {
+      const it = Object.values(cases)[0];
+      if (it) lines.push(`A ${(rate * 100).toFixed(1)}% case of “${esc(id)}”: ±${num.format(it.half_width_95)}.`);
     }
     $('#plan-answer').innerHTML = lines.join(' ');
   } catch (e) {

@@ -244,8 +244,8 @@ fn plan_shrinks_error_bars_with_more_devices() {
             dpseg(&["plan", "--campaign", "campaigns/spring-2027.toml", "--devices", devices]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let v = stdout_json(&out);
-        assert_eq!(v["segments"]["hikers"]["mechanism"], json!("grr"));
-        assert!(v["groups"]["price_tier"]["low"]["mechanism"].is_string());
+        assert_eq!(v["segments"]["hikers"]["oracle"], json!("grr"));
+        assert!(v["groups"]["price_tier"]["low"]["oracle"].is_string());
         v["segments"]["hikers"]["half_width_95"].as_f64().unwrap() / devices.parse::<f64>().unwrap()
     };
     // As a fraction of devices, the half-width falls like 1/sqrt(N).
@@ -379,4 +379,34 @@ fn demo_names_what_is_missing_and_starts_nothing() {
     assert!(err.contains("/nonexistent/pkg is missing; run ./scripts/demo.sh"), "{err}");
     assert!(out.stdout.is_empty());
     assert!(!dir.exists(), "the data directory was created before the check");
+}
+
+/// `dpseg plan` and `dpseg lint` write the shapes the wire golden files pin
+/// (`tests/spec/wire/`), the same the package's `plan()` and the collector use.
+#[test]
+fn plan_and_lint_write_the_golden_shapes() {
+    let wire = examples().join("../../tests/spec/wire");
+    let golden = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(wire.join(format!("{name}.json"))).unwrap())
+            .unwrap()
+    };
+    let campaign = wire.join("campaign.toml");
+    let campaign = campaign.to_str().unwrap();
+    let plan = stdout_json(&dpseg(&["plan", "--campaign", campaign, "--devices", "10000"]));
+    dpseg::wire::fits_shape(&golden("plan"), &plan).unwrap_or_else(|e| panic!("{e}"));
+    let out = dpseg(&[
+        "lint",
+        "--schema",
+        "schema.toml",
+        "--campaign",
+        campaign,
+        "--epsilon-max",
+        "0.5",
+        "--devices",
+        "1000",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "the cap makes an error");
+    let lint = stdout_json(&out);
+    assert!(lint["findings"].as_array().is_some_and(|f| f.len() > 1));
+    dpseg::wire::fits_shape(&golden("lint-report"), &lint).unwrap_or_else(|e| panic!("{e}"));
 }

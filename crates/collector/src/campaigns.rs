@@ -8,8 +8,13 @@ use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use dpseg::estimate::{estimates, Tally};
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+use dpseg::estimate::Tally;
+use dpseg::wire::{
+    estimates_per_value, Anomaly, CampaignList, CampaignSummary, EpochEstimates, Estimates,
+    MechanismSummary,
+};
 
 use crate::auth::{authorized, unauthorized};
 use crate::catalog::Served;
@@ -22,7 +27,7 @@ pub(crate) async fn get_campaign(
 ) -> Response {
     match state.catalog.get(&id) {
         Some(s) => {
-            let mut r = Json(s.document.clone()).into_response();
+            let mut r = Json(&s.document).into_response();
             r.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
             r
@@ -89,10 +94,10 @@ async fn estimates_response(
 }
 
 /// Estimates per epoch of the served configuration, from stored counters.
-pub fn estimates_json(served: &Served, rows: &[store::CounterRow]) -> Value {
+pub fn estimates_json(served: &Served, rows: &[store::CounterRow]) -> Estimates {
     let config_id = served.compiled.config_id();
-    let mut tallies: std::collections::BTreeMap<u64, Tally> = std::collections::BTreeMap::new();
-    let mut stale: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
+    let mut tallies: BTreeMap<u64, Tally> = BTreeMap::new();
+    let mut stale: BTreeMap<u64, u64> = BTreeMap::new();
     for r in rows {
         if r.config_id == config_id {
             tallies
@@ -105,65 +110,49 @@ pub fn estimates_json(served: &Served, rows: &[store::CounterRow]) -> Value {
     }
     let c = served.compiled.campaign();
     let counts: Vec<(u64, u64)> = tallies.iter().map(|(e, t)| (*e, t.reports())).collect();
-    let epochs: Vec<Value> = tallies
+    let epochs = tallies
         .iter()
-        .map(|(epoch, tally)| {
-            let est = estimates(&served.mechanism, tally);
-            let segs = c.segments.len();
-            let (segments, groups) = c.per_value_json(|i, v| json!(est[i][if i < segs { 0 } else { v }]));
-            let anomaly = report_rate_anomaly(&counts, *epoch);
-            json!({"epoch": epoch, "reports": tally.reports(), "segments": segments, "groups": groups,
-                   "report_rate_anomaly": anomaly})
+        .map(|(&epoch, tally)| EpochEstimates {
+            epoch,
+            reports: tally.reports(),
+            values: estimates_per_value(c, &served.mechanism, tally),
+            report_rate_anomaly: report_rate_anomaly(&counts, epoch),
         })
         .collect();
-    json!({
-        "campaign": c.id,
-        "config_id": config_id,
-        "mechanism": {"per_report": served.mechanism.per_report(), "epsilon_report": served.mechanism.eps_report(), "epsilon_lifetime": served.mechanism.eps_lifetime()},
-        "epochs": epochs,
-        "stale_config_reports": stale,
-    })
+    Estimates {
+        campaign: c.id.clone(),
+        config_id: config_id.to_owned(),
+        mechanism: MechanismSummary::new(&served.mechanism),
+        epochs,
+        stale_config_reports: stale,
+    }
 }
 
 /// An epoch's reports are an anomaly when they pass this multiple of the median of the epochs
 /// before it.
 pub const ANOMALY_FACTOR: f64 = 3.0;
 
-/// `{reports, median_before, factor}` when epoch `epoch` received more than [`ANOMALY_FACTOR`]
-/// times the median reports of the (up to 7) epochs before it that have reports, given at least
-/// 3 of them; `null` otherwise. Devices report once per epoch, so a population does not triple
-/// overnight: many more reports than usual are a sign of fabricated ones (docs/collector.md,
-/// "Threat model").
-pub fn report_rate_anomaly(counts: &[(u64, u64)], epoch: u64) -> Value {
-    let Some(&(_, n)) = counts.iter().find(|(e, _)| *e == epoch) else { return Value::Null };
+/// The anomaly when epoch `epoch` received more than [`ANOMALY_FACTOR`] times the median reports
+/// of the (up to 7) epochs before it that have reports, given at least 3 of them. Devices report
+/// once per epoch, so a population does not triple overnight: many more reports than usual are a
+/// sign of fabricated ones (docs/collector.md, "Threat model").
+pub fn report_rate_anomaly(counts: &[(u64, u64)], epoch: u64) -> Option<Anomaly> {
+    let &(_, n) = counts.iter().find(|(e, _)| *e == epoch)?;
     let mut before: Vec<u64> =
         counts.iter().filter(|(e, _)| *e < epoch && *e + 8 > epoch).map(|(_, n)| *n).collect();
     if before.len() < 3 {
-        return Value::Null;
+        return None;
     }
     before.sort_unstable();
     let median = before[before.len() / 2].max(1);
     #[allow(clippy::cast_precision_loss, reason = "report counts are far below 2^53")]
     let factor = n as f64 / median as f64;
-    if factor > ANOMALY_FACTOR {
-        json!({"reports": n, "median_before": median, "factor": factor})
-    } else {
-        Value::Null
-    }
+    (factor > ANOMALY_FACTOR).then_some(Anomaly { reports: n, median_before: median, factor })
 }
 
 pub(crate) async fn list_campaigns(State(state): State<Arc<AppState>>) -> Response {
-    let list: Vec<Value> = state
-        .catalog
-        .all()
-        .iter()
-        .map(|s| {
-            let c = s.compiled.campaign();
-            json!({"id": c.id, "config_id": s.compiled.config_id(), "purpose": c.purpose,
-                   "epoch_secs": c.epoch.secs(), "epsilon": c.epsilon})
-        })
-        .collect();
-    Json(json!({"campaigns": list})).into_response()
+    let campaigns = state.catalog.all().iter().map(|s| CampaignSummary::new(&s.compiled)).collect();
+    Json(CampaignList { campaigns }).into_response()
 }
 
 pub(crate) async fn get_schema(State(state): State<Arc<AppState>>) -> Response {

@@ -8,7 +8,7 @@ use dpseg::campaign::{lint, Campaign, CompiledCampaign, Finding, LintConfig, Sev
 use dpseg::limits::Limits;
 use dpseg::privacy::mechanism::Mechanism;
 use dpseg::schema::Schema;
-use serde_json::{json, Value};
+use dpseg::wire::CampaignDocument;
 
 /// A campaign as served.
 #[derive(Debug, Clone)]
@@ -18,7 +18,7 @@ pub struct Served {
     /// Its mechanism.
     pub mechanism: Mechanism,
     /// `GET /v1/campaigns/{id}`'s body.
-    pub document: Value,
+    pub document: CampaignDocument,
 }
 
 /// The campaigns a collector serves.
@@ -119,19 +119,7 @@ impl Catalog {
                 problems.push(format!("{shown}: campaign id '{}' is served twice", campaign.id));
                 continue;
             }
-            let document = json!({
-                "id": campaign.id,
-                "config_id": compiled.config_id(),
-                "purpose": campaign.purpose,
-                "epoch": campaign.epoch,
-                "epoch_secs": campaign.epoch.secs(),
-                "epsilon": campaign.epsilon,
-                "epsilon_lifetime": campaign.epsilon_lifetime,
-                "segments": campaign.segments,
-                "groups": campaign.groups,
-                "review": campaign.review,
-                "mechanism": mechanism,
-            });
+            let document = CampaignDocument::new(&compiled);
             catalog.by_id.insert(campaign.id.clone(), catalog.campaigns.len());
             catalog.campaigns.push(Served { compiled, mechanism, document });
         }

@@ -17,6 +17,7 @@ use dpseg::estimate::{estimates, Tally};
 use dpseg::limits::Limits;
 use dpseg::report::Report;
 use dpseg::schema::Schema;
+use dpseg::wire::fits_shape;
 use dpseg_collector::store::Store;
 use dpseg_collector::{app, AppState, Config};
 use serde_json::{json, Value};
@@ -52,6 +53,7 @@ async fn reports_are_counted_once_and_estimated() {
         let (status, body) =
             call(&router, get("/v1/campaigns/spring-2027/estimates", Some(TOKEN))).await;
         assert_eq!(status, StatusCode::OK, "{url}");
+        fits_shape(&golden("estimates"), &body).unwrap_or_else(|e| panic!("{e}"));
         let epoch = &body["epochs"][0];
         assert_eq!(epoch["epoch"], json!(EPOCH));
         assert_eq!(epoch["reports"], json!(350));
@@ -94,6 +96,7 @@ async fn the_campaign_document_serves_the_sdk() {
     assert_eq!(resp.headers()["cache-control"], "public, max-age=300");
     let (status, doc) = call(&router, get("/v1/campaigns/spring-2027", None)).await;
     assert_eq!(status, StatusCode::OK);
+    fits_shape(&golden("campaign-document"), &doc).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(doc["config_id"], json!(catalog().get("spring-2027").unwrap().compiled.config_id()));
     assert_eq!(doc["epoch_secs"], json!(86_400));
     assert!(doc["mechanism"]["items"].is_array() && doc["segments"][0]["rule"].is_string());
@@ -492,6 +495,7 @@ async fn the_data_map_campaign_list_and_static_files_are_served() {
 
     let (status, body) = call(&app, get("/v1/campaigns", None)).await;
     assert_eq!(status, StatusCode::OK);
+    fits_shape(&golden("campaign-list"), &body).unwrap_or_else(|e| panic!("{e}"));
     let ids: Vec<&str> =
         body["campaigns"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["family-gear", "spring-2027"]);

@@ -15,15 +15,32 @@ export function lint(
   config?: { epsilonMax?: number; devices?: number; limits?: Record<string, number> },
 ): LintFinding[];
 
+/** One segment's or case's expected figures (`wire::PlanItem`, tests/spec/wire/plan.json). */
+export interface PlanItem {
+  oracle: string;
+  epsilon: number;
+  rate: number;
+  expected_reports: number;
+  std: number;
+  half_width_95: number;
+}
+
+/** The planner's answer, the same shape as `dpseg plan`'s (`wire::Plan`). */
+export interface Plan {
+  campaign: string;
+  devices: number;
+  epsilon_report: number;
+  epsilon_lifetime: number;
+  per_report: number;
+  items: number;
+  segments: Record<string, PlanItem>;
+  groups: Record<string, Record<string, PlanItem>>;
+}
+
 export function plan(
   campaign: Record<string, Json> | string,
   options: { devices: number; rate?: number; epsilon?: number },
-): {
-  per_report: number;
-  epsilon_report: number;
-  epsilon_lifetime: number;
-  items: { id: string; oracle: string; std: number; half_width: number }[];
-};
+): Plan;
 
 export const tools: {
   /** The rule's JSON tree. */

@@ -17,6 +17,7 @@ use dpseg::limits::Limits;
 use dpseg::privacy::ledger::SitePolicy;
 use dpseg::privacy::mechanism::Mechanism;
 use dpseg::schema::Schema;
+use dpseg::wire::CampaignDocument;
 use dpseg_wasm_common::object;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
@@ -53,19 +54,21 @@ fn schema_from(text: &str, limits: &Limits) -> Result<Schema, JsValue> {
     Schema::from_json(text, limits).map_err(|e| error(e.code(), &e.to_string(), Value::Null))
 }
 
-/// The campaign inside a collector document (`GET /v1/campaigns/{id}`), which carries the
-/// campaign's own fields plus what the collector derived (`config_id`, `mechanism`,
-/// `epoch_secs`). A campaign in its plain JSON form passes through unchanged.
+/// A collector document (`GET /v1/campaigns/{id}`, [`CampaignDocument`]), read strictly.
+fn document_of(doc: &Value) -> Result<CampaignDocument, JsValue> {
+    CampaignDocument::deserialize_from(doc)
+        .map_err(|e| error("campaign-syntax", &format!("campaign document: {e}"), Value::Null))
+}
+
+/// The campaign of a collector document, or of a campaign in its plain JSON form (the tools
+/// take either; a document is what has a `config_id`).
 fn campaign_of_document(doc: &Value, limits: &Limits) -> Result<Campaign, JsValue> {
-    let mut raw = doc.clone();
-    if let Some(obj) = raw.as_object_mut() {
-        for derived in ["config_id", "mechanism", "epoch_secs"] {
-            obj.remove(derived);
-        }
-        obj.retain(|_, v| !v.is_null());
-    }
-    Campaign::from_json_value(&raw, limits)
-        .map_err(|e| error(e.code(), &e.to_string(), Value::Null))
+    let campaign = if doc.get("config_id").is_some() {
+        document_of(doc)?.campaign(limits)
+    } else {
+        Campaign::from_json_value(doc, limits)
+    };
+    campaign.map_err(|e| error(e.code(), &e.to_string(), Value::Null))
 }
 
 /// What the verifier hands the runtime for one campaign: the campaign compiled, its
@@ -78,7 +81,9 @@ fn verify(
     policy: &SitePolicy,
     limits: &Limits,
 ) -> Result<CompiledCampaign, JsValue> {
-    let campaign = campaign_of_document(doc, limits)?;
+    let document = document_of(doc)?;
+    let campaign =
+        document.campaign(limits).map_err(|e| error(e.code(), &e.to_string(), Value::Null))?;
     let config = LintConfig { epsilon_max: policy.epsilon_report_max, ..LintConfig::default() };
     let findings = dpseg::campaign::lint(&campaign, schema, &config, limits);
     let errors: Vec<_> = findings.iter().filter(|f| f.severity == Severity::Error).collect();
@@ -96,7 +101,7 @@ fn verify(
             json!({"findings": f}),
         )
     })?;
-    let claimed = doc.get("config_id").and_then(Value::as_str).unwrap_or_default();
+    let claimed = document.config_id.as_str();
     if claimed != compiled.config_id() {
         return Err(error(
             "config-id-mismatch",

@@ -10,6 +10,7 @@ use dpseg::profile::{Profile, ProfileError};
 use dpseg::rules::ast::Expr;
 use dpseg::rules::{parse, Rule, RuleError};
 use dpseg::time::{parse_timestamp, UnixSecs};
+use dpseg::wire::Plan;
 use dpseg_wasm_common::secs;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
@@ -117,8 +118,8 @@ pub fn lint(
 
 /// The planner: for a campaign (JSON form or collector document) reported by `devices` devices
 /// an epoch, optionally at another ε per report, the expected standard error and 95% half-width
-/// of the count of a segment or case held by a fraction `rate` of them. Returns JSON
-/// `{per_report, epsilon_report, epsilon_lifetime, items: [{id, oracle, std, half_width}]}`.
+/// of the count of a segment or case held by a fraction `rate` of them. Returns the JSON of
+/// [`Plan`], the same shape as `dpseg plan`'s.
 ///
 /// # Errors
 /// `campaign-*` codes; `bad-plan` for a non-positive count, rate or ε.
@@ -149,27 +150,8 @@ pub fn plan_campaign(
         Mechanism::plan(&campaign).map_err(|e| error("bad-plan", &e.to_string(), Value::Null))?;
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "checked positive")]
     let devices = devices as u64;
-    let ids = campaign
-        .segments
-        .iter()
-        .map(|s| s.id.clone())
-        .chain(campaign.groups.iter().map(|g| g.id.clone()));
-    let items: Vec<Value> = mechanism
-        .items()
-        .iter()
-        .zip(ids)
-        .map(|(item, id)| {
-            let (std, half) = dpseg::estimate::expected(item, &mechanism, devices, rate);
-            json!({"id": id, "oracle": item.oracle, "std": std, "half_width": half})
-        })
-        .collect();
-    Ok(json!({
-        "per_report": mechanism.per_report(),
-        "epsilon_report": mechanism.eps_report(),
-        "epsilon_lifetime": mechanism.eps_lifetime(),
-        "items": items,
-    })
-    .to_string())
+    let plan = Plan::new(&campaign, &mechanism, devices, |_, _| rate);
+    serde_json::to_string(&plan).map_err(|e| error("internal", &e.to_string(), Value::Null))
 }
 
 /// Compiles a rule (text, or its JSON tree when `ast_json` is given) against a data map and

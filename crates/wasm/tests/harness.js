@@ -90,3 +90,46 @@ export async function estimates(url, campaign) {
   if (!res.ok) throw new Error(`estimates: ${res.status}`);
   return res.json();
 }
+
+/** A wire golden file (`tests/spec/wire/NAME.json`). */
+export function golden(name) {
+  return JSON.parse(readFileSync(join(root, 'tests', 'spec', 'wire', `${name}.json`), 'utf8'));
+}
+
+/**
+ * Throws unless `real` has the golden file's shape: the rule of `dpseg::wire::fits_shape`
+ * (tests/spec/wire/README.md), so the Rust and JS tests hold the package to the same files.
+ */
+export function fitsShape(gold, real, path = '$', kind = 'struct') {
+  const type = (v) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+  if (real === null) return;
+  if (type(gold) !== type(real)) throw new Error(`${path}: ${JSON.stringify(real)} is not of the golden's type (${JSON.stringify(gold)})`);
+  if (Array.isArray(real)) {
+    real.forEach((v, i) => {
+      const errors = [];
+      for (const example of gold) {
+        try {
+          fitsShape(example, v, `${path}[${i}]`);
+          return;
+        } catch (e) {
+          errors.push(e);
+        }
+      }
+      throw errors[0] ?? new Error(`${path}[${i}]: the golden array is empty`);
+    });
+    return;
+  }
+  if (type(real) !== 'object') return;
+  if (kind !== 'struct') {
+    const first = Object.values(gold)[0];
+    if (first === undefined && Object.keys(real).length) throw new Error(`${path}: the golden map is empty`);
+    for (const [k, v] of Object.entries(real)) fitsShape(first, v, `${path}.${k}`, kind === 'mapOfMaps' ? 'map' : 'struct');
+    return;
+  }
+  for (const [k, v] of Object.entries(real)) {
+    if (!(k in gold)) throw new Error(`${path}.${k}: a field the golden file does not have`);
+    const isObject = type(v) === 'object';
+    const inner = k === 'groups' && isObject ? 'mapOfMaps' : (k === 'segments' || k === 'stale_config_reports') && isObject ? 'map' : 'struct';
+    fitsShape(gold[k], v, `${path}.${k}`, inner);
+  }
+}

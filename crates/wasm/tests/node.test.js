@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadPackage, specFiles, startCollector, estimates, outdoor, pkg } from './harness.js';
+import { loadPackage, specFiles, startCollector, estimates, outdoor, pkg, golden, fitsShape } from './harness.js';
 import { runSpec } from './spec-runner.js';
 
 let dpseg;
@@ -631,20 +631,31 @@ test('the planner and the lint in the package agree with the CLI', async () => {
   const toml = join(outdoor, 'campaigns', 'spring-2027.toml');
   const cli = JSON.parse(execFileSync(bin, ['plan', '--campaign', toml, '--devices', '50000']));
   const p = dpseg.plan(spring, { devices: 50000, rate: 0.05 });
-  assert.equal(p.epsilon_report, cli.epsilon_report);
-  for (const item of p.items) {
-    const want = cli.segments[item.id]?.half_width_95 ?? Object.values(cli.groups[item.id])[0].half_width_95;
-    assert.ok(Math.abs(item.half_width - want) < 1e-6 * want, `${item.id}: ${item.half_width} vs ${want}`);
-  }
+  // One shape (wire::Plan) for both, so the same figures at the same places.
+  assert.deepEqual(p, cli);
+  fitsShape(golden('plan'), p);
   // Another ε: a larger budget narrows every interval.
   const wider = dpseg.plan(spring, { devices: 50000, epsilon: 2 });
-  wider.items.forEach((it, i) => assert.ok(it.half_width < p.items[i].half_width));
+  const widths = (q) => [...Object.values(q.segments), ...Object.values(q.groups).flatMap(Object.values)].map((x) => x.half_width_95);
+  widths(wider).forEach((w, i) => assert.ok(w < widths(p)[i]));
   assert.throws(() => dpseg.plan(spring, { devices: 0 }), { code: 'bad-plan' });
 
   const cliLint = JSON.parse(execFileSync(bin, ['lint', '--schema', join(outdoor, 'schema.toml'), '--campaign', toml], { stdio: ['ignore', 'pipe', 'ignore'] }));
   const codes = (fs) => fs.map((f) => `${f.code}/${f.segment ?? ''}`).sort();
   assert.ok(cliLint.findings.length > 0);
   assert.deepEqual(codes(dpseg.lint(schema, spring)), codes(cliLint.findings));
+  fitsShape(golden('lint-report'), { ...cliLint, findings: dpseg.lint(schema, spring) });
+});
+
+test('the SDK reads the golden campaign document (tests/spec/wire), and the collector serves its shape', async () => {
+  const engine = await openWith();
+  const info = await engine.addCampaign(golden('campaign-document'));
+  assert.equal(info.config_id, golden('campaign-document').config_id, 'verified: the device hashes it the same');
+  fitsShape(golden('campaign-document'), spring);
+  fitsShape(golden('campaign-list'), await (await fetch(`${collector.url}/v1/campaigns`)).json());
+  // The checker catches a renamed field.
+  const renamed = { ...golden('plan'), epsilonReport: 1 };
+  assert.throws(() => fitsShape(golden('plan'), renamed), /epsilonReport/);
 });
 
 test('garbage across the boundary: only DpsegErrors with a real code, and the engine keeps working', async () => {

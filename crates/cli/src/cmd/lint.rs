@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use dpseg::campaign::{lint, LintConfig, Severity};
+use dpseg::campaign::{lint, LintConfig};
 use dpseg::limits::Limits;
+use dpseg::wire::LintReport;
 
 use crate::common::{load_campaign, load_schema, print, Failure};
 
@@ -39,18 +40,11 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
         &LintConfig { epsilon_max, devices, ..LintConfig::default() },
         &limits,
     );
-    let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
-    let warnings = findings.len() - errors;
     let config_id = campaign.compile(&schema, &limits).ok().map(|c| c.config_id().to_owned());
-    print(serde_json::json!({
-        "campaign": campaign.id,
-        "config_id": config_id,
-        "errors": errors,
-        "warnings": warnings,
-        "findings": findings,
-    }))?;
-    for f in &findings {
+    let report = LintReport::new(&campaign, config_id, findings);
+    print(serde_json::to_value(&report)?)?;
+    for f in &report.findings {
         eprintln!("{}: {f}", campaign_path.display());
     }
-    Ok(if errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if report.errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

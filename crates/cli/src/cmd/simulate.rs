@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use dpseg::estimate::estimates;
+use dpseg::estimate::Estimate;
 use dpseg::limits::Limits;
 use dpseg::privacy::mechanism::Mechanism;
 use dpseg::simulate::Population;
+use dpseg::wire::{estimate_of, PerValue};
 use serde_json::Value;
 
 use crate::common::{load_campaign, print, read_truth, Failure};
@@ -31,6 +32,14 @@ pub struct Args {
     seed: u64,
 }
 
+/// A value's true count beside its estimate.
+#[derive(serde::Serialize)]
+struct Stats {
+    true_count: u64,
+    #[serde(flatten)]
+    estimate: Estimate,
+}
+
 /// Runs the command.
 pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let limits = Limits::default();
@@ -47,17 +56,11 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let epochs: Vec<Value> = runs
         .iter()
         .map(|r| {
-            let est = estimates(&mechanism, &r.tally);
-            let segs = campaign.segments.len();
-            let (segments, groups) = campaign.per_value_json(|i, v| {
-                // Segments have one estimate (members); groups one per case.
-                let e = &est[i][if i < segs { 0 } else { v }];
-                serde_json::json!({
-                    "true_count": counts[i][v], "estimate": e.estimate, "clamped": e.clamped, "std": e.std,
-                    "ci_low": e.ci_low, "ci_high": e.ci_high, "reports": e.reports,
-                })
+            let values = PerValue::of(&campaign, |i, v| Stats {
+                true_count: counts[i][v],
+                estimate: estimate_of(&mechanism, &r.tally, i, v),
             });
-            serde_json::json!({"epoch": r.epoch, "segments": segments, "groups": groups})
+            serde_json::json!({"epoch": r.epoch, "segments": values.segments, "groups": values.groups})
         })
         .collect();
     let elapsed_secs = started.elapsed().as_secs_f64();

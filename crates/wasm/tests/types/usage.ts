@@ -42,7 +42,7 @@ export async function embed(collector: string): Promise<void> {
   const stored = dpseg.profile().attributes;
   const map = dpseg.dataMap().attributes;
   const findings = lint({ attributes: {} }, { id: 'c' }, { epsilonMax: 2, devices: 1000 });
-  const p = plan({ id: 'c' }, { devices: 1000, rate: 0.05, epsilon: 1 });
+  const p: number = plan({ id: 'c' }, { devices: 1000, rate: 0.05, epsilon: 1 }).segments.hikers.half_width_95;
   const tree = tools.parseRule('budget > 1');
   const printed: string = tools.printRule({ rule: 'budget>1' });
   dpseg.forget();
