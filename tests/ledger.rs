@@ -143,7 +143,7 @@ fn a_report_that_evaluates_only_its_sampled_items_is_the_same_report() {
             let whole = c.evaluate(&profile, common::NOW);
             // Every item's lazily computed truth is the whole pass's.
             let mut scratch = c.new_membership();
-            for (i, &want) in mech.truth(&whole).iter().enumerate() {
+            for (i, &want) in whole.item_values(mech).iter().enumerate() {
                 assert_eq!(
                     c.runnable().item_truth(&profile, common::NOW, i, &mut scratch),
                     Some(want)

@@ -358,6 +358,17 @@ impl Campaign {
         segments.chain(groups).collect()
     }
 
+    /// Plans the campaign's mechanism: chooses `s` and each item's oracle for its item domains,
+    /// ε and lifetime bound ([`Mechanism::for_domains`]).
+    ///
+    /// # Errors
+    /// When the campaign has no items, its ε is outside the supported range, or no honest
+    /// mechanism fits its budget.
+    pub fn plan_mechanism(&self) -> Result<Mechanism, MechanismError> {
+        let segments = u16::try_from(self.segments.len()).unwrap_or(u16::MAX);
+        Mechanism::for_domains(&self.item_domains(), segments, self.epsilon, self.epsilon_lifetime)
+    }
+
     /// Every rule with its slot and display id (`hikers`, `price_tier/mid`), segments first.
     pub fn rules(&self) -> Vec<(RuleSlot, String, &str)> {
         let mut out: Vec<_> = self
@@ -398,6 +409,19 @@ pub struct Membership {
     pub segments: Vec<bool>,
     /// Per group, the index of the first case that holds, if any.
     pub groups: Vec<Option<u16>>,
+}
+
+impl Membership {
+    /// Each item's true value under `mechanism`: 0 or 1 for a segment, the case's index for a
+    /// group, and for a group that is in none of its cases the item's last value ("none").
+    pub fn item_values(&self, mechanism: &Mechanism) -> Vec<u16> {
+        let segments = usize::from(mechanism.segments());
+        let mut t: Vec<u16> = self.segments.iter().map(|&b| u16::from(b)).collect();
+        for (g, item) in self.groups.iter().zip(&mechanism.items()[segments..]) {
+            t.push(g.unwrap_or(item.domain - 1));
+        }
+        t
+    }
 }
 
 impl CompiledCampaign {
@@ -753,7 +777,7 @@ pub(crate) fn analyze(
         groups.push(infos[next..next + g.cases.len()].iter().map(|i| i.root).collect());
         next += g.cases.len();
     }
-    let mechanism = match Mechanism::plan(c) {
+    let mechanism = match c.plan_mechanism() {
         Ok(m) => Some(m),
         Err(MechanismError::Empty) => None,
         Err(e) => {

@@ -175,7 +175,7 @@ impl Runnable {
     }
 
     /// The true value of report item `item` (segments first, then groups, as in
-    /// [`Mechanism::truth`]): 0/1 for a segment, the first case that holds (or the number of
+    /// [`Membership::item_values`](crate::campaign::Membership::item_values)): 0/1 for a segment, the first case that holds (or the number of
     /// cases, "none") for a group. Evaluates only that item and what it references, so a report
     /// that samples a few items of a large campaign evaluates only those. `None` when there is
     /// no such item.

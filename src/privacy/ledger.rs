@@ -329,7 +329,7 @@ impl DeviceState {
         policy: &SitePolicy,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Report, LedgerError> {
-        let truth = mechanism.truth(membership);
+        let truth = membership.item_values(mechanism);
         self.report_with(
             campaign.head(),
             mechanism,

@@ -28,7 +28,6 @@ use core::fmt;
 
 use crate::prelude::*;
 
-use crate::campaign::{Campaign, Membership};
 use crate::privacy::coin::{Coin, MemoKey, Randomness};
 
 /// The frequency oracle an item uses.
@@ -554,21 +553,6 @@ pub fn olh_parts(out: u128) -> (u64, u64, u16) {
 }
 
 impl Mechanism {
-    /// Plans the mechanism of `campaign`: chooses `s` and each item's oracle.
-    ///
-    /// # Errors
-    /// When the campaign has no items, its ε is outside the supported range, or no honest
-    /// mechanism fits its budget.
-    pub fn plan(campaign: &Campaign) -> Result<Mechanism, MechanismError> {
-        let segments = u16::try_from(campaign.segments.len()).unwrap_or(u16::MAX);
-        Mechanism::for_domains(
-            &campaign.item_domains(),
-            segments,
-            campaign.epsilon,
-            campaign.epsilon_lifetime,
-        )
-    }
-
     /// Plans a mechanism for items with `domains` values each (the first `segments` are
     /// segments) at `eps` per report and `eps_lifetime` over unlimited reports.
     ///
@@ -578,7 +562,8 @@ impl Mechanism {
     /// candidate. The realised totals are the figures the plan states.
     ///
     /// # Errors
-    /// As [`Mechanism::plan`].
+    /// When there are no items, `eps` or `eps_lifetime` is outside the supported range, or no
+    /// honest mechanism fits the budget.
     pub fn for_domains(
         domains: &[u16],
         segments: u16,
@@ -714,16 +699,6 @@ impl Mechanism {
     /// The payload's length in bytes: per slot a 2-byte item index and the answer.
     pub fn payload_bytes(&self) -> usize {
         usize::from(self.per_report) * (2 + usize::from(self.answer_bytes))
-    }
-
-    /// The true value of each item for a membership: 0/1 for segments, the case index (or the
-    /// number of cases for "none") for groups.
-    pub fn truth(&self, m: &Membership) -> Vec<u16> {
-        let mut t: Vec<u16> = m.segments.iter().map(|&b| u16::from(b)).collect();
-        for (g, item) in m.groups.iter().zip(&self.items[usize::from(self.segments)..]) {
-            t.push(g.unwrap_or(item.domain - 1));
-        }
-        t
     }
 
     /// The items this device reports on: `s` of them, uniform without replacement, memoised.

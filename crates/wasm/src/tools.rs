@@ -5,7 +5,6 @@
 
 use dpseg::campaign::{Campaign, LintConfig};
 use dpseg::limits::Limits;
-use dpseg::privacy::mechanism::Mechanism;
 use dpseg::profile::{Profile, ProfileError};
 use dpseg::rules::ast::Expr;
 use dpseg::rules::{parse, Rule, RuleError};
@@ -147,7 +146,7 @@ pub fn plan_campaign(
         campaign.epsilon = e;
     }
     let mechanism =
-        Mechanism::plan(&campaign).map_err(|e| error("bad-plan", &e.to_string(), Value::Null))?;
+        campaign.plan_mechanism().map_err(|e| error("bad-plan", &e.to_string(), Value::Null))?;
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "checked positive")]
     let devices = devices as u64;
     let plan = Plan::new(&campaign, &mechanism, devices, |_, _| rate);

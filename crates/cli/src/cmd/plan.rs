@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use dpseg::limits::Limits;
-use dpseg::privacy::mechanism::Mechanism;
 use dpseg::simulate::Truth;
 use dpseg::wire::Plan;
 
@@ -30,7 +29,7 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let Args { campaign, devices, truth } = args;
 
     let campaign = load_campaign(&campaign, &limits)?;
-    let mechanism = Mechanism::plan(&campaign).map_err(|e| Failure(e.to_string(), 1))?;
+    let mechanism = campaign.plan_mechanism().map_err(|e| Failure(e.to_string(), 1))?;
     let truth = match truth {
         Some(path) => read_truth(&path, &campaign)?,
         None => Truth {

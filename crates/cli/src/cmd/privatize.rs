@@ -60,7 +60,7 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
         None => ChaCha20Rng::from_rng(OsRng)
             .map_err(|e| Failure(format!("no OS randomness: {e}"), 2))?,
     };
-    let truth = mechanism.truth(&membership);
+    let truth = membership.item_values(mechanism);
     let mut slots = vec![Slot { item: 0, out: 0 }; usize::from(mechanism.per_report())];
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for _ in 0..reports {

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use dpseg::estimate::Estimate;
 use dpseg::limits::Limits;
-use dpseg::privacy::mechanism::Mechanism;
 use dpseg::simulate::Population;
 use dpseg::wire::{estimate_of, PerValue};
 use serde_json::Value;
@@ -46,7 +45,7 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let Args { campaign, devices, truth, epochs, seed } = args;
 
     let campaign = load_campaign(&campaign, &limits)?;
-    let mechanism = Mechanism::plan(&campaign).map_err(|e| Failure(e.to_string(), 1))?;
+    let mechanism = campaign.plan_mechanism().map_err(|e| Failure(e.to_string(), 1))?;
     let truth = read_truth(&truth, &campaign)?;
     let population = Population::new(&mechanism, &truth, devices, seed);
     let counts = population.true_counts(&mechanism);
