@@ -30,7 +30,7 @@ inputs=(src crates/wasm/src crates/wasm-rt/src crates/wasm-report/src crates/was
         crates/wasm/Cargo.toml crates/wasm-rt/Cargo.toml crates/wasm-report/Cargo.toml crates/wasm-common/Cargo.toml
         Cargo.toml Cargo.lock .cargo package-lock.json)
 if [ -f "$out/dpseg_core_bg.wasm" ] && [ -f "$out/dpseg_verify_bg.wasm" ] && [ -f "$out/dpseg_rt_bg.wasm" ] \
-   && [ -f "$out/dpseg_report_bg.wasm" ] && [ -f "$out/dpseg_tools.js" ] && [ -f "$out/dpseg_reporting.js" ] && [ -f "$out/dpseg_consent.js" ] \
+   && [ -f "$out/dpseg_report_bg.wasm" ] && [ -f "$out/dpseg_tools.js" ] && [ -f "$out/dpseg_reporting.js" ] && [ -f "$out/dpseg_consent.js" ] && [ -f "$out/dpseg_bridge.js" ] \
    && [ -z "$(find "${inputs[@]}" -newer "$out/dpseg_rt_bg.wasm" -print -quit)" ]; then
   say "browser package is up to date ($out)"
   exit 0
@@ -70,7 +70,7 @@ cp crates/wasm/js/dpseg.d.ts crates/wasm/js/dpseg_tools.d.ts crates/wasm/js/dpse
 cp crates/wasm/js/dpseg.js "$tmp/dpseg.js"
 version=$(awk '/^\[workspace.package\]/ { p = 1 } p && /^version = / { gsub(/version = |"/, ""); print; exit }' Cargo.toml)
 node_modules/.bin/esbuild "$tmp/dpseg.js" --bundle --format=esm --minify --sourcemap --define:DPSEG_VERSION="\"$version\"" \
-  --external:./dpseg_core.js --external:./dpseg_verify.js --external:./dpseg_report.js --external:./dpseg_tools.js --external:./dpseg_reporting.js \
+  --external:./dpseg_core.js --external:./dpseg_verify.js --external:./dpseg_report.js --external:./dpseg_tools.js --external:./dpseg_reporting.js --external:./dpseg_bridge.js \
   --legal-comments=none --log-level=warning --outfile="$out/dpseg.js"
 # The tools' entry (lint, planner, rule tools; `dpseg/tools`): it loads the full module.
 node_modules/.bin/esbuild crates/wasm/js/tools.js --format=esm --minify --legal-comments=none \
@@ -78,6 +78,9 @@ node_modules/.bin/esbuild crates/wasm/js/tools.js --format=esm --minify --legal-
 # The consent adapters (TCF, Consent Mode), imported by sites that use them: `dpseg/consent`.
 node_modules/.bin/esbuild crates/wasm/js/consent.js --format=esm --minify --legal-comments=none \
   --log-level=warning --outfile="$out/dpseg_consent.js"
+# The native bridge (the pre-load queue and postMessage), imported only by pages that use it.
+node_modules/.bin/esbuild crates/wasm/js/bridge.js --format=esm --minify --legal-comments=none \
+  --log-level=warning --outfile="$out/dpseg_bridge.js"
 # The reporting JS (making and sending reports), imported with the report module.
 node_modules/.bin/esbuild crates/wasm/js/reporting.js --format=esm --minify --legal-comments=none \
   --log-level=warning --outfile="$out/dpseg_reporting.js"

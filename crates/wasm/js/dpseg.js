@@ -356,40 +356,16 @@ export async function open(options = {}) {
     if (e.code !== 'schema-compact') throw e;
     engine = new Engine(engineOptions, { store, compact: await compactSchema(store, schemaText, false) });
   }
-  bridge(engine, options.bridgeOrigins);
+  // The native bridge (dpseg_bridge.js) loads only in a page that uses it: an app queued
+  // commands before the SDK loaded, or the site accepts messages from native code.
+  if (Array.isArray(globalThis.dpsegQueue) || options.bridgeOrigins?.length) {
+    (await import('./dpseg_bridge.js')).bridge(engine, options.bridgeOrigins);
+  }
   return engine;
 }
 
 /** The events on which waiting reports are sent: the page is being hidden or left. */
 const HIDE = ['pagehide', 'visibilitychange'];
-
-/** What native code may ask of the engine through the queue or a message. */
-const BRIDGED = ['set', 'unset', 'track', 'setConsent'];
-
-/** Runs one bridged command `[name, ...args]`; a bad one is an `error` event, never a throw. */
-function bridged(engine, cmd) {
-  if (!Array.isArray(cmd) || !BRIDGED.includes(cmd[0])) return engine.note('bad-input', 'not a bridged command');
-  try {
-    engine[cmd[0]](...cmd.slice(1));
-  } catch (e) {
-    engine.note(e.code ?? 'bad-input', e.message);
-  }
-}
-
-/**
- * The native bridge (README, "In a mobile webview"): commands an app queued in
- * `window.dpsegQueue` before the SDK loaded run now, in order; later `dpsegQueue.push(cmd)`
- * runs at once; and `postMessage({dpseg: cmd})` from one of `origins` runs too.
- */
-function bridge(engine, origins) {
-  for (const cmd of Array.isArray(globalThis.dpsegQueue) ? globalThis.dpsegQueue : []) bridged(engine, cmd);
-  globalThis.dpsegQueue = { push: (cmd) => bridged(engine, cmd) };
-  if (origins?.length) {
-    globalThis.addEventListener?.('message', (e) => {
-      if (origins.includes(e.origin) && e.data?.dpseg) bridged(engine, e.data.dpseg);
-    });
-  }
-}
 
 /**
  * The data map in the compact form the runtime reads: the stored one when it was made from the
@@ -1041,4 +1017,4 @@ export class Engine {
  * What dpseg_tools.js (the tools' entry, `dpseg/tools`) shares with this module, so that the
  * tools' code stays off the pages that do not use it. Not part of the public API.
  */
-export const internals = { Runtime, guard, text, num, optNum, optStr, load, sources, initArg, loadFailed, setCore: (m) => (core = m) };
+export const internals = { Runtime, guard, text, num, optNum, optStr, importModule, setCore: (m) => (core = m) };

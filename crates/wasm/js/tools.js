@@ -4,9 +4,9 @@
 // imports it only to explain a segment in words. `loadTools()` loads the full module
 // (dpseg_core, the whole engine with the tools) and must be awaited before the rest.
 
-import { DpsegError, internals } from './dpseg.js';
+import { DpsegError, internals, load } from './dpseg.js';
 
-const { Runtime, guard, text, num, optNum, optStr, load, sources, initArg, loadFailed, setCore } = internals;
+const { Runtime, guard, text, num, optNum, optStr, importModule, setCore } = internals;
 
 let loading = null;
 /** The full module's exports, once loaded. */
@@ -18,17 +18,15 @@ let core = null;
  * `dpseg_core_bg.wasm` next to dpseg.js (or `open({tools})` / `load(…, {tools})`'s).
  */
 export function loadTools(source) {
-  if (source !== undefined) sources.tools = source;
-  loading ??= Promise.all([load(), import('./dpseg_core.js')])
-    .then(async ([, m]) => {
-      await m.default(initArg(sources.tools));
+  loading ??= Promise.all([load(undefined, { tools: source }), importModule(() => import('./dpseg_core.js'), 'tools', 'tools')])
+    .then(([, m]) => {
       core = m;
       setCore(m); // the engine verifies with it from now on, instead of loading the verify-only build
       return m;
     })
     .catch((e) => {
       loading = null;
-      throw loadFailed('tools', e);
+      throw e;
     });
   return loading;
 }

@@ -55,13 +55,18 @@ pub struct Args {
     /// Dashboard token (default: kept in the data directory, made on first run).
     #[arg(long)]
     token: Option<String>,
+    /// Accepted for scripts written when `dpseg demo` built the package itself; the command
+    /// builds nothing now, so this changes nothing.
+    #[arg(long, hide = true)]
+    no_build: bool,
 }
 
 /// Runs the command.
 pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let limits = Limits::default();
-    let Args { data_dir, listen, example, www, package, node_modules, devices, epochs, token } =
-        args;
+    let Args {
+        data_dir, listen, example, www, package, node_modules, devices, epochs, token, ..
+    } = args;
 
     let paths = Paths { data_dir, example, www, package, node_modules };
     let statics = paths.statics()?;
