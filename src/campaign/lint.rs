@@ -13,7 +13,7 @@ use core::fmt;
 
 use serde::Serialize;
 
-use crate::campaign::{analyze, Campaign};
+use crate::campaign::Campaign;
 use crate::diag::{caret_snippet, line_col};
 use crate::limits::Limits;
 use crate::rules::compile::DataRef;
@@ -100,7 +100,7 @@ pub fn lint(
     config: &LintConfig,
     limits: &Limits,
 ) -> Vec<Finding> {
-    let (compiled, mut findings) = analyze(campaign, schema, limits);
+    let (compiled, mut findings) = super::analyze::analyze(campaign, schema, limits);
     if campaign.epsilon > config.epsilon_max {
         findings.push(Finding {
             code: "epsilon-over-cap",
