@@ -111,6 +111,53 @@ export interface OpenOptions {
   fetch?: typeof fetch;
 }
 
+/**
+ * The wire shapes the collector serves (`src/wire.rs`, pinned by `tests/spec/wire/*.json`; the
+ * package's type test checks those files against these types).
+ */
+/** A segment as written. */
+export interface SegmentDef { id: string; rule: string; description?: string }
+/** A group as written: the first case whose rule holds. */
+export interface GroupDef { id: string; cases: { id: string; rule: string }[]; description?: string }
+/** `GET /v1/campaigns/{id}`: what `addCampaign` takes. */
+export interface CampaignDocument {
+  id: string;
+  config_id: string;
+  purpose: string;
+  epoch: string;
+  epoch_secs: number;
+  epsilon: number;
+  epsilon_lifetime: number;
+  segments: SegmentDef[];
+  groups: GroupDef[];
+  review?: { by: string; at: string; why: string; covers: string[] };
+  /** The planned mechanism, for people; a device plans its own. */
+  mechanism: Json;
+}
+/** `GET /v1/campaigns`. */
+export interface CampaignList {
+  campaigns: { id: string; config_id: string; purpose: string; epoch_secs: number; epsilon: number }[];
+}
+/** A figure per segment (its members) and per case of every group. */
+export interface PerValue<T> {
+  segments: Record<string, T>;
+  groups: Record<string, Record<string, T>>;
+}
+/** A count estimate with its 95% interval. */
+export interface Estimate { estimate: number; clamped: number; std: number; ci_low: number; ci_high: number; reports: number }
+/** `GET /v1/campaigns/{id}/estimates`. */
+export interface Estimates {
+  campaign: string;
+  config_id: string;
+  mechanism: { per_report: number; epsilon_report: number; epsilon_lifetime: number };
+  epochs: (PerValue<Estimate> & {
+    epoch: number;
+    reports: number;
+    report_rate_anomaly: { reports: number; median_before: number; factor: number } | null;
+  })[];
+  stale_config_reports: Record<string, number>;
+}
+
 export interface CampaignInfo {
   id: string;
   config_id: string;
@@ -184,7 +231,7 @@ export class Engine {
   dataMap(): DataMap;
   loadCampaign(id: string): Promise<CampaignInfo>;
   /** Verifies (loading the verifier module if needed) and keeps a campaign document. */
-  addCampaign(document: Record<string, Json> | string): Promise<CampaignInfo>;
+  addCampaign(document: CampaignDocument | Record<string, Json> | string): Promise<CampaignInfo>;
   campaigns(): CampaignInfo[];
   /** For use on the page; throws `not-for-personalization` or `no-consent` where `memberships` answers empty maps. */
   evaluate(campaign: string): Uint16Array;

@@ -2,7 +2,18 @@
 // (dpseg.d.ts) describe its whole public API as a web developer uses it.
 import { DpsegError, Engine, load, open, version } from '../../pkg/dpseg.js';
 import { lint, loadTools, plan, tools } from '../../pkg/dpseg_tools.js';
-import type { CampaignInfo, ErrorCode, Explanation, Memberships, SentRequest, Status } from '../../pkg/dpseg.js';
+import type { CampaignDocument, CampaignInfo, CampaignList, ErrorCode, Estimates, Explanation, Memberships, SentRequest, Status } from '../../pkg/dpseg.js';
+import type { Plan } from '../../pkg/dpseg_tools.js';
+// The wire golden files must be values of the declared types (tests/spec/wire/README.md).
+import documentFile from '../../../../tests/spec/wire/campaign-document.json';
+import listFile from '../../../../tests/spec/wire/campaign-list.json';
+import estimatesFile from '../../../../tests/spec/wire/estimates.json';
+import planFile from '../../../../tests/spec/wire/plan.json';
+const goldenDocument: CampaignDocument = documentFile;
+const goldenList: CampaignList = listFile;
+const goldenEstimates: Estimates = estimatesFile;
+const goldenPlan: Plan = planFile;
+void [goldenDocument, goldenList, goldenEstimates, goldenPlan];
 import { connectConsentMode, connectTcf } from '../../pkg/dpseg_consent.js';
 
 export async function embed(collector: string): Promise<void> {
