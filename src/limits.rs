@@ -1,11 +1,14 @@
 //! Limits on everything that comes from outside.
 //!
 //! Every input the core accepts has a bound, named `*_max`, with the default documented here and
-//! in `docs/limits.md`. Limits are plain data: callers that need other bounds build a [`Limits`]
-//! with struct-update syntax (`Limits { rule_nodes_max: 512, ..Limits::default() }`).
+//! in `docs/limits.md` (a test compares the two). Limits are plain data: callers that need other
+//! bounds build a [`Limits`] with struct-update syntax
+//! (`Limits { rule_nodes_max: 512, ..Limits::default() }`) or read them by name from JSON
+//! (`{"rule_nodes_max": 512}`, the others default; an unknown name is refused).
 
 /// Bounds on schemas, profiles, rules and campaigns.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Bytes of one rule's text. Default 4096 (docs/limits.md).
     pub rule_bytes_max: usize,
@@ -68,35 +71,5 @@ impl Default for Limits {
             profile_bytes_max: 4 << 20,
             ident_bytes_max: 64,
         }
-    }
-}
-
-impl Limits {
-    /// Sets the limit called `name` (a field name, such as `rule_nodes_max`); returns false when
-    /// there is no such limit. Spec files and the SDK use this to override limits by name.
-    pub fn set(&mut self, name: &str, value: usize) -> bool {
-        let slot = match name {
-            "rule_bytes_max" => &mut self.rule_bytes_max,
-            "rule_nodes_max" => &mut self.rule_nodes_max,
-            "rule_depth_max" => &mut self.rule_depth_max,
-            "list_items_max" => &mut self.list_items_max,
-            "segments_max" => &mut self.segments_max,
-            "groups_max" => &mut self.groups_max,
-            "group_cases_max" => &mut self.group_cases_max,
-            "campaign_bytes_max" => &mut self.campaign_bytes_max,
-            "schema_attributes_max" => &mut self.schema_attributes_max,
-            "schema_events_max" => &mut self.schema_events_max,
-            "event_props_max" => &mut self.event_props_max,
-            "vocabulary_max" => &mut self.vocabulary_max,
-            "schema_bytes_max" => &mut self.schema_bytes_max,
-            "profile_events_max" => &mut self.profile_events_max,
-            "set_values_max" => &mut self.set_values_max,
-            "string_bytes_max" => &mut self.string_bytes_max,
-            "profile_bytes_max" => &mut self.profile_bytes_max,
-            "ident_bytes_max" => &mut self.ident_bytes_max,
-            _ => return false,
-        };
-        *slot = value;
-        true
     }
 }

@@ -18,6 +18,7 @@ use dpseg::rules::ast::Expr;
 use dpseg::rules::{parse, Rule, RuleError};
 use dpseg::schema::Schema;
 use dpseg::time::parse_timestamp;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 struct Ctx<'a> {
@@ -31,19 +32,10 @@ impl Ctx<'_> {
     }
 
     fn limits(&self) -> Result<Limits, String> {
-        let mut limits = Limits::default();
-        if let Some(obj) = self.case.get("limits").and_then(Value::as_object) {
-            for (k, v) in obj {
-                let n = v
-                    .as_u64()
-                    .and_then(|n| usize::try_from(n).ok())
-                    .ok_or(format!("limit {k} is not a count"))?;
-                if !limits.set(k, n) {
-                    return Err(format!("unknown limit {k}"));
-                }
-            }
+        match self.case.get("limits") {
+            None => Ok(Limits::default()),
+            Some(v) => Limits::deserialize(v).map_err(|e| format!("limits: {e}")),
         }
-        Ok(limits)
     }
 
     fn now(&self) -> Result<i64, String> {

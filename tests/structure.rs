@@ -1,7 +1,12 @@
 //! The shape of the source tree, as tests: no import circle among the core's modules, and no
 //! source file grows past about 500 lines (the files still over it are listed, to be split).
 
-#![allow(clippy::unwrap_used, clippy::panic, reason = "a test fails by panicking")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::unreachable,
+    reason = "a test fails by panicking"
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -136,4 +141,36 @@ fn no_source_file_grows_past_about_500_lines() {
         }
     }
     assert!(over.is_empty(), "{}", over.join("\n"));
+}
+
+/// `docs/limits.md`'s table is `Limits::default()`: every limit documented, with its default.
+#[test]
+fn the_limits_page_lists_every_limit_with_its_default() {
+    let text = std::fs::read_to_string(root().join("docs/limits.md")).unwrap();
+    let mut documented = BTreeMap::new();
+    for line in text.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let name = cells[1].trim_matches('`').to_owned();
+        let value = cells[2].replace(',', "");
+        let n: u64 = match value.split_once(' ') {
+            Some((k, "MiB")) => k.parse::<u64>().unwrap() << 20,
+            _ => {
+                value.parse().unwrap_or_else(|_| panic!("{name}: default '{value}' is not a count"))
+            }
+        };
+        documented.insert(name, n);
+    }
+    let actual: BTreeMap<String, u64> =
+        match serde_json::to_value(dpseg::limits::Limits::default()).unwrap() {
+            serde_json::Value::Object(m) => {
+                m.into_iter().map(|(k, v)| (k, v.as_u64().unwrap())).collect()
+            }
+            _ => unreachable!(),
+        };
+    assert_eq!(documented, actual);
+    // Read by name, the others defaulting; an unknown name is refused, not ignored.
+    let l: dpseg::limits::Limits = serde_json::from_str(r#"{"rule_nodes_max": 4}"#).unwrap();
+    assert_eq!(l.rule_nodes_max, 4);
+    assert_eq!(l.segments_max, dpseg::limits::Limits::default().segments_max);
+    assert!(serde_json::from_str::<dpseg::limits::Limits>(r#"{"rule_node_max": 4}"#).is_err());
 }

@@ -35,22 +35,9 @@ fn timestamp(text: &str) -> Result<UnixSecs, JsValue> {
 }
 
 fn limits_from(text: Option<String>) -> Result<Limits, JsValue> {
-    let mut limits = Limits::default();
-    let Some(text) = text else { return Ok(limits) };
-    let Value::Object(map) = parse_json(&text, "limits")? else {
-        return Err(error("bad-limits", "limits must be an object", Value::Null));
-    };
-    for (k, v) in map {
-        let n = v.as_u64().and_then(|n| usize::try_from(n).ok());
-        if !n.is_some_and(|n| limits.set(&k, n)) {
-            return Err(error(
-                "bad-limits",
-                &format!("unknown limit or bad count: {k}"),
-                Value::Null,
-            ));
-        }
-    }
-    Ok(limits)
+    let Some(text) = text else { return Ok(Limits::default()) };
+    serde_json::from_str(&text)
+        .map_err(|e| error("bad-limits", &format!("limits: {e}"), Value::Null))
 }
 
 /// Explains segment `index` of a campaign (collector document or JSON form) for a profile
