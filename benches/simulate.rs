@@ -2,6 +2,12 @@
 //! segments at ε = 1, one epoch: draw memberships and count the truth, privatise every device's
 //! report, aggregate, estimate — on one core. Target: at most 10 s. Prints the figures.
 
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "benchmark figures"
+)]
 #![allow(missing_docs, clippy::unwrap_used, reason = "benchmark harness")]
 
 use std::time::Instant;

@@ -199,6 +199,7 @@ fn rate_variance(lambda: f64, p: f64, q: f64, pi: f64) -> f64 {
 
 /// Estimates the count of the value with composite probabilities `p`, `q` from `y` supporting
 /// reports of the `n` that sampled its item, out of `total` reports.
+#[allow(clippy::cast_precision_loss, reason = "report counts are far below 2^53")]
 pub fn estimate(p: f64, q: f64, y: u64, n: u64, total: u64) -> Estimate {
     let big_n = total as f64;
     if n == 0 || p <= q {
@@ -260,8 +261,9 @@ pub fn expected(
     devices: u64,
     rate: f64,
 ) -> (f64, f64) {
-    let big_n = devices as f64;
-    let pi = f64::from(mechanism.per_report()) / mechanism.items().len() as f64;
+    #[allow(clippy::cast_precision_loss, reason = "device and item counts are far below 2^53")]
+    let (big_n, items) = (devices as f64, mechanism.items().len() as f64);
+    let pi = f64::from(mechanism.per_report()) / items;
     let n = big_n * pi;
     let lam = item.q + rate * (item.p - item.q);
     let std =

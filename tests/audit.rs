@@ -4,6 +4,12 @@
 //! able to catch a mechanism that leaks more.
 
 #![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "event counts of the audit, far below 2^53"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

@@ -6,6 +6,12 @@
 //! lowercases whole strings, scans every event). Any disagreement is a bug in one of them.
 
 #![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "profile counts and times of the reference interpreter, far below 2^53"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

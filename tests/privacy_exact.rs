@@ -14,6 +14,12 @@
 //! is what the per-seed bound needs.
 
 #![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "enumeration sizes, far below 2^53"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

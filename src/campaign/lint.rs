@@ -206,6 +206,7 @@ pub fn lint(
     }
     if let Some(mech) = compiled.mechanism() {
         let rate = config.reference_rate;
+        #[allow(clippy::cast_precision_loss, reason = "device counts are far below 2^53")]
         let size = rate * config.devices as f64;
         let segs = usize::from(mech.segments());
         let names = rules.iter().map(|(_, id, _)| id.clone());

@@ -61,6 +61,10 @@ impl Coin {
     }
 
     /// The probability as a float (for estimators and reports, never for drawing).
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "a probability for estimators: the nearest double is what they use"
+    )]
     pub fn prob(self) -> f64 {
         self.0 as f64 / TWO64
     }

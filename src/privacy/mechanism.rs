@@ -191,6 +191,7 @@ fn loss(r: f64) -> f64 {
     }
 }
 
+#[allow(clippy::cast_precision_loss, reason = "n is a domain size (at most 2^16): exact in f64")]
 fn binomial(n: u64, k: u64) -> f64 {
     (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64)
 }
@@ -582,7 +583,10 @@ impl Mechanism {
         let eps_lifetime = eps_lifetime.max(eps);
         let d = domains.len();
         let mut best: Option<(f64, Mechanism)> = None;
+        #[allow(clippy::cast_precision_loss, reason = "item counts are at most 2^16: exact in f64")]
+        let df = d as f64;
         for s in 1..=d.min(64) {
+            #[allow(clippy::cast_precision_loss, reason = "at most 64")]
             let sf = s as f64;
             // Items with the same number of values get the same oracle: plan each size once.
             let mut by_domain = alloc::collections::BTreeMap::new();
@@ -602,12 +606,8 @@ impl Mechanism {
             }
             // The planner's variance: per-user (d/s)·(V(ε/s) + f) − f², averaged over items.
             let f = PLAN_REFERENCE_RATE;
-            let score = mech
-                .items
-                .iter()
-                .map(|i| (d as f64 / sf) * (i.variance() + f) - f * f)
-                .sum::<f64>()
-                / d as f64;
+            let score =
+                mech.items.iter().map(|i| (df / sf) * (i.variance() + f) - f * f).sum::<f64>() / df;
             if best.as_ref().is_none_or(|(b, _)| score < *b) {
                 best = Some((score, mech));
             }

@@ -203,7 +203,13 @@ pub fn eval<'a>(prog: &'a Program, env: &Env<'a>, id: NodeId, event: Option<usiz
             if *any {
                 Val::Bool(range.into_iter().any(keep))
             } else {
-                Val::Number(range.into_iter().filter(|&i| keep(i)).count() as f64)
+                let n = range.into_iter().filter(|&i| keep(i)).count();
+                #[allow(
+                    clippy::cast_precision_loss,
+                    reason = "event counts are bounded by profile_events_max, far below 2^53"
+                )]
+                let n = n as f64;
+                Val::Number(n)
             }
         }
         Node::Aggregate { func, ev: et, prop, filter, secs } => {
@@ -242,7 +248,14 @@ pub fn eval<'a>(prog: &'a Program, env: &Env<'a>, id: NodeId, event: Option<usiz
             _ => Val::Missing,
         },
         Node::DaysSince(v) => match ev(*v) {
-            Val::Time(t) => Val::Number((env.now - t) as f64 / 86_400.0),
+            Val::Time(t) => {
+                #[allow(
+                    clippy::cast_precision_loss,
+                    reason = "seconds between years 1 and 9999 are far below 2^53"
+                )]
+                let secs = (env.now - t) as f64;
+                Val::Number(secs / 86_400.0)
+            }
             _ => Val::Missing,
         },
         Node::Segment(i) => Val::Bool(env.segments.get(usize::from(*i)).copied().unwrap_or(false)),

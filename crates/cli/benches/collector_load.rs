@@ -13,6 +13,12 @@
 //! the clients are the load.
 
 #![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "benchmark figures"
+)]
+#![allow(
     missing_docs,
     clippy::unwrap_used,
     clippy::expect_used,
