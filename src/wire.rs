@@ -3,7 +3,7 @@
 //! `GET /v1/campaigns`), the plan (`dpseg plan`, the package's `plan()`), the estimates
 //! (`GET /v1/campaigns/{id}/estimates`) and the lint report (`dpseg lint`). The report itself is
 //! [`crate::report::Report`]. Golden files in `tests/spec/wire/` pin each shape; the Rust tests
-//! and the JS tests read the same files (`tests/wire.rs`, `crates/wasm/tests/node.test.js`).
+//! and the JS tests read the same files (`tests/suite/wire.rs`, `crates/wasm/tests/node.test.js`).
 //!
 //! Per-item figures are laid out by [`PerValue`]: one entry per segment (for its members) and
 //! one per case of every group, keyed by id.

@@ -6,7 +6,7 @@
 //! uniform. Mechanisms draw through the [`Randomness`] trait, which has three implementations:
 //! [`DeviceRandomness`] (CSPRNG for fresh noise, HMAC-SHA256 of the device secret for memoised
 //! answers), [`SimRandomness`] (a fast seeded generator for simulations and statistical tests
-//! only) and, in `tests/privacy_exact.rs`, an enumerator that walks every outcome with its exact
+//! only) and, in `tests/suite/privacy_exact.rs`, an enumerator that walks every outcome with its exact
 //! probability to prove the privacy bound of the real code.
 
 use hmac::{Hmac, Mac};

@@ -2,7 +2,7 @@
 //!
 //! The printer adds exactly the parentheses the grammar needs, so for every tree `t` that the
 //! JSON form accepts, `parse(t.to_string()) == t` (the round-trip property tested in
-//! `tests/roundtrip.rs`).
+//! `tests/suite/roundtrip.rs`).
 
 use crate::prelude::*;
 

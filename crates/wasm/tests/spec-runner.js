@@ -1,6 +1,6 @@
 // Runs the spec suite (tests/spec/*.json, format in tests/spec/README.md) through the built
 // package's public API. The same module runs in Node (node.test.js) and in headless Chromium
-// (browser.test.js); it mirrors tests/spec.rs case for case.
+// (browser.test.js); it mirrors tests/suite/spec.rs case for case.
 
 function deepEqual(a, b) {
   return JSON.stringify(sortKeys(a)) === JSON.stringify(sortKeys(b));

@@ -11,7 +11,7 @@
     reason = "a test fails by panicking"
 )]
 
-mod common;
+use crate::common;
 
 use dpseg::campaign::{lint, Campaign, LintConfig};
 use dpseg::estimate::Tally;

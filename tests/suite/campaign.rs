@@ -7,7 +7,7 @@
     reason = "a test fails by panicking"
 )]
 
-mod common;
+use crate::common;
 
 use dpseg::campaign::{Campaign, Runnable};
 use dpseg::limits::Limits;

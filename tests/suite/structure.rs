@@ -108,8 +108,8 @@ const STILL_TO_SPLIT: &[&str] = &[
     "src/profile.rs",
     "src/rules/compile.rs",
     "crates/collector/tests/api.rs",
-    "tests/differential.rs",
-    "tests/privacy_exact.rs",
+    "tests/suite/differential.rs",
+    "tests/suite/privacy_exact.rs",
     "crates/wasm/js/dpseg.js",
 ];
 

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
 
-mod common;
+use crate::common;
 
 use dpseg::campaign::{Campaign, CompiledCampaign, Runnable};
 use dpseg::limits::Limits;

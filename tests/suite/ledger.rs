@@ -13,7 +13,7 @@
     reason = "a test fails by panicking"
 )]
 
-mod common;
+use crate::common;
 
 use dpseg::campaign::{Campaign, CompiledCampaign};
 use dpseg::limits::Limits;
