@@ -13,7 +13,7 @@ use core::fmt;
 
 use serde::Serialize;
 
-use crate::campaign::Campaign;
+use crate::campaign::{Campaign, CompiledCampaign};
 use crate::diag::{caret_snippet, line_col};
 use crate::limits::Limits;
 use crate::rules::compile::DataRef;
@@ -100,6 +100,18 @@ pub fn lint(
     config: &LintConfig,
     limits: &Limits,
 ) -> Vec<Finding> {
+    review(campaign, schema, config, limits).1
+}
+
+/// As [`lint`], with the campaign compiled when its rules compiled (even with other errors), so
+/// that nothing compiles a campaign twice: the verifier, `dpseg lint` and the collector take
+/// the compiled campaign from here.
+pub fn review(
+    campaign: &Campaign,
+    schema: &Schema,
+    config: &LintConfig,
+    limits: &Limits,
+) -> (Option<CompiledCampaign>, Vec<Finding>) {
     let (compiled, mut findings) = super::analyze::analyze(campaign, schema, limits);
     if campaign.epsilon > config.epsilon_max {
         findings.push(Finding {
@@ -115,7 +127,7 @@ pub fn lint(
             snippet: None,
         });
     }
-    let Some(compiled) = compiled else { return findings };
+    let Some(compiled) = compiled else { return (None, findings) };
     let rules = campaign.rules();
     let covers: BTreeSet<&str> =
         campaign.review.iter().flat_map(|r| r.covers.iter().map(String::as_str)).collect();
@@ -236,5 +248,5 @@ pub fn lint(
         }
     }
     findings.sort_by_key(|f| f.severity);
-    findings
+    (Some(compiled), findings)
 }

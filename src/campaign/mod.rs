@@ -37,7 +37,7 @@ use crate::schema::Schema;
 use crate::time::{parse_timestamp, Duration};
 
 pub use compiled::{CompiledCampaign, Membership};
-pub use lint::{lint, Finding, LintConfig, Severity};
+pub use lint::{lint, review, Finding, LintConfig, Severity};
 pub use runnable::{Head, Runnable};
 
 /// A campaign as written.

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use dpseg::campaign::{lint, Campaign, CompiledCampaign, Finding, LintConfig, Severity};
+use dpseg::campaign::{review, Campaign, CompiledCampaign, Finding, LintConfig, Severity};
 use dpseg::limits::Limits;
 use dpseg::privacy::mechanism::Mechanism;
 use dpseg::schema::Schema;
@@ -38,6 +38,8 @@ pub struct Checked {
     pub campaign: Result<Campaign, String>,
     /// Lint findings.
     pub findings: Vec<Finding>,
+    /// The campaign compiled by the lint (none when a rule did not compile).
+    pub compiled: Option<CompiledCampaign>,
 }
 
 impl Checked {
@@ -67,9 +69,9 @@ pub fn check_campaign_dir(
     for path in paths {
         let text = std::fs::read_to_string(&path)?;
         let campaign = Campaign::from_toml(&text, limits).map_err(|e| e.to_string());
-        let findings =
-            campaign.as_ref().map(|c| lint(c, schema, config, limits)).unwrap_or_default();
-        out.push(Checked { path, campaign, findings });
+        let (compiled, findings) =
+            campaign.as_ref().map(|c| review(c, schema, config, limits)).unwrap_or_default();
+        out.push(Checked { path, campaign, findings, compiled });
     }
     Ok(out)
 }
@@ -79,7 +81,7 @@ impl Catalog {
     ///
     /// # Errors
     /// A message naming every campaign that failed to parse, lint or compile.
-    pub fn new(checked: Vec<Checked>, schema: &Schema, limits: &Limits) -> Result<Catalog, String> {
+    pub fn new(checked: Vec<Checked>) -> Result<Catalog, String> {
         let mut problems = Vec::new();
         let mut catalog = Catalog::default();
         for c in checked {
@@ -102,14 +104,10 @@ impl Catalog {
                     continue;
                 }
             };
-            let compiled = match campaign.compile(schema, limits) {
-                Ok(c) => c,
-                Err(f) => {
-                    problems.push(
-                        f.iter().map(|f| format!("{shown}: {f}")).collect::<Vec<_>>().join("\n"),
-                    );
-                    continue;
-                }
+            // Compiled once, by the lint.
+            let Some(compiled) = c.compiled else {
+                problems.push(format!("{shown}: campaign does not compile"));
+                continue;
             };
             let Some(mechanism) = compiled.mechanism().cloned() else {
                 problems.push(format!("{shown}: campaign has no segments or groups to report"));

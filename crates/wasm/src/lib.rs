@@ -85,7 +85,8 @@ fn verify(
     let campaign =
         document.campaign(limits).map_err(|e| error(e.code(), &e.to_string(), Value::Null))?;
     let config = LintConfig { epsilon_max: policy.epsilon_report_max, ..LintConfig::default() };
-    let findings = dpseg::campaign::lint(&campaign, schema, &config, limits);
+    // One compilation: the review's (its errors refuse the campaign).
+    let (compiled, findings) = dpseg::campaign::review(&campaign, schema, &config, limits);
     let errors: Vec<_> = findings.iter().filter(|f| f.severity == Severity::Error).collect();
     if let Some(first) = errors.first() {
         return Err(error(
@@ -94,13 +95,13 @@ fn verify(
             json!({"campaign": campaign.id, "findings": errors}),
         ));
     }
-    let compiled = campaign.compile(schema, limits).map_err(|f| {
-        error(
+    let Some(compiled) = compiled else {
+        return Err(error(
             "lint-refused",
             &format!("campaign '{}' does not compile", campaign.id),
-            json!({"findings": f}),
-        )
-    })?;
+            Value::Null,
+        ));
+    };
     let claimed = document.config_id.as_str();
     if claimed != compiled.config_id() {
         return Err(error(

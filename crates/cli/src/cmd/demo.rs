@@ -81,7 +81,7 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
         &limits,
     )
     .map_err(|e| Failure(e.to_string(), 2))?;
-    let catalog = dpseg_collector::Catalog::new(checked, &schema, &limits)
+    let catalog = dpseg_collector::Catalog::new(checked)
         .map_err(|e| Failure(format!("campaigns refused:\n{e}"), 1))?;
     let db = format!("sqlite:{}", paths.data_dir.join("collector.db").display());
     let runtime = tokio::runtime::Runtime::new()?;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use dpseg::campaign::{lint, LintConfig};
+use dpseg::campaign::{review, LintConfig};
 use dpseg::limits::Limits;
 use dpseg::wire::LintReport;
 
@@ -34,13 +34,13 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let schema = load_schema(&schema, &limits)?;
     let campaign_path = campaign;
     let campaign = load_campaign(&campaign_path, &limits)?;
-    let findings = lint(
+    let (compiled, findings) = review(
         &campaign,
         &schema,
         &LintConfig { epsilon_max, devices, ..LintConfig::default() },
         &limits,
     );
-    let config_id = campaign.compile(&schema, &limits).ok().map(|c| c.config_id().to_owned());
+    let config_id = compiled.map(|c| c.config_id().to_owned());
     let report = LintReport::new(&campaign, config_id, findings);
     print(serde_json::to_value(&report)?)?;
     for f in &report.findings {

@@ -110,7 +110,7 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
             eprintln!("{}: {f}", c.path.display());
         }
     }
-    let catalog = dpseg_collector::Catalog::new(checked, &schema, &limits)
+    let catalog = dpseg_collector::Catalog::new(checked)
         .map_err(|e| Failure(format!("campaigns refused, not starting:\n{e}"), 1))?;
     if !token.is_empty() {
         eprintln!("dpseg-collector: --token is readable by every local user in /proc; use --token-file or DPSEG_TOKENS");

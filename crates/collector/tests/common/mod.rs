@@ -61,7 +61,7 @@ pub fn build_catalog() -> Catalog {
         std::fs::copy(examples().join("campaigns").join(c), dir.join(c)).unwrap();
     }
     let checked = check_campaign_dir(&dir, &schema, &LintConfig::default(), &limits).unwrap();
-    Catalog::new(checked, &schema, &limits).unwrap()
+    Catalog::new(checked).unwrap()
 }
 
 static DB: AtomicU64 = AtomicU64::new(0);
