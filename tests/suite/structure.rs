@@ -106,7 +106,6 @@ const STILL_TO_SPLIT: &[&str] = &[
     "src/schema.rs",
     "src/privacy/mechanism.rs",
     "src/profile.rs",
-    "src/rules/compile.rs",
     "crates/collector/tests/api.rs",
     "tests/suite/differential.rs",
     "tests/suite/privacy_exact.rs",
