@@ -103,8 +103,7 @@ fn the_core_has_no_import_circle() {
 
 /// Files over the limit today, each to be split (issue 16); the list may only shrink.
 const STILL_TO_SPLIT: &[&str] = &[
-    "src/schema.rs",
-    "src/profile.rs",
+    "src/profile/mod.rs",
     "crates/collector/tests/api.rs",
     "tests/suite/differential.rs",
     "tests/suite/privacy_exact.rs",
@@ -136,6 +135,11 @@ fn no_source_file_grows_past_about_500_lines() {
         }
         if listed && lines <= LIMIT {
             over.push(format!("{rel} is {lines} lines now: take it off STILL_TO_SPLIT"));
+        }
+    }
+    for listed in STILL_TO_SPLIT {
+        if !r.join(listed).is_file() {
+            over.push(format!("{listed} is gone: take it off STILL_TO_SPLIT"));
         }
     }
     assert!(over.is_empty(), "{}", over.join("\n"));
