@@ -174,6 +174,14 @@ function renderSeries(doc) {
 }
 
 function renderPlan(doc) {
+  // An invalid field answers with what is wrong, never with the last answer.
+  const bad = ['#plan-devices', '#plan-epsilon', '#plan-rate'].map((id) => $(id)).find((el) => !el.checkValidity());
+  if (bad) {
+    $('#plan-answer').textContent = `Check “${bad.labels?.[0]?.textContent.trim() ?? bad.id}”: ${bad.validationMessage}`;
+    $('#plan-answer').dataset.state = 'invalid';
+    return;
+  }
+  delete $('#plan-answer').dataset.state;
   const devices = Number($('#plan-devices').value);
   const epsilon = Number($('#plan-epsilon').value);
   const rate = Number($('#plan-rate').value) / 100;
@@ -248,5 +256,7 @@ $('#plan-form').addEventListener('submit', (event) => {
   event.preventDefault();
   renderPlan(docs.get($('#campaign').value));
 });
+// Answer as the marketer types, so a stale answer never stands next to a changed question.
+$('#plan-form').addEventListener('input', () => renderPlan(docs.get($('#campaign').value)));
 
 if (token) start().catch(() => sessionStorage.removeItem('dpseg-token'));

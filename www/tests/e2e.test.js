@@ -117,6 +117,8 @@ async function showCampaign(page, id) {
 
 async function signIn(page) {
   await page.goto(demo.dashboard);
+  // Not signed in: no "Sign out" (the hidden attribute wins over the button's display).
+  assert.equal(await page.locator('#sign-out').isVisible(), false);
   await page.fill('#token', demo.token);
   await page.click('#sign-in-form button[type="submit"]');
   await page.waitForSelector('#app:not([hidden])');
@@ -151,6 +153,13 @@ test('a visitor answers the quiz, sees their segments and why, and their report 
   // The page shows the exact bytes it sent.
   const shown = await page.locator('#sent pre').allInnerTexts();
   assert.deepEqual(shown.sort(), sent.map((s) => s.body).sort());
+  // What the click did, in words: the engine's own timer may have sent this period's reports a
+  // moment before, and then the page says so rather than "Done."
+  assert.match(await page.locator('#send-status').innerText(), /^(Sent (one request|\d+ requests) \(shown below\)|Nothing to send: this period's reports have already gone)\.$/);
+  // Again: everything of this period has gone, and the page says so instead of "Done."
+  await page.click('#send-now');
+  await page.waitForFunction(() => /Nothing to send/.test(document.querySelector('#send-status').textContent));
+  assert.equal(await page.evaluate(() => window.dpsegEngine.sent().length), sent.length);
   await page.screenshot({ path: join(shots, 'privacy-desktop.png'), fullPage: true });
 
   // The dashboard counts it in the current epoch of spring-2027.
@@ -183,6 +192,13 @@ test('the dashboard shows estimates with intervals, marks the indistinguishable,
   await page.fill('#plan-devices', '50000');
   await page.click('#plan-form button');
   assert.match(await page.locator('#plan-answer').innerText(), /With 50,000 devices an epoch at ε = 1, a 5\.0% segment \(2,500 visitors\) is estimated ±[\d,]+/);
+  // An invalid question gets an inline error at once, never the last answer.
+  await page.fill('#plan-devices', '0');
+  await page.waitForSelector('#plan-answer[data-state="invalid"]');
+  assert.doesNotMatch(await page.locator('#plan-answer').innerText(), /50,000/);
+  assert.match(await page.locator('#plan-answer').innerText(), /^Check “/);
+  await page.fill('#plan-devices', '50000');
+  await page.waitForFunction(() => /With 50,000 devices/.test(document.querySelector('#plan-answer').textContent));
   // The live epoch has one report at most: its estimates cannot be told from zero.
   // Four simulated epochs and the live one, newest first.
   assert.equal(await page.locator('#epoch option').count(), 5);
