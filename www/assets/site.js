@@ -38,9 +38,24 @@ export function markNav() {
   }
 }
 
-/** Shows the consent notice until the visitor decides about measurement. */
+/** The consent notice, the same on every page of the site. */
+const NOTICE = `<section id="consent" class="notice" hidden aria-label="Measurement consent">
+  <p><strong>May we count visitors like you, anonymously?</strong> Your answers stay on this
+  device. With your permission, it sends us, for each of our campaigns, at most one randomised
+  report per counting period (a day or a week); a report tells us nothing certain about you,
+  only how many visitors are in each group.</p>
+  <p class="gpc muted" hidden>Your browser sends Global Privacy Control, so we will not measure
+  anything, whatever you choose here.</p>
+  <div class="row">
+    <button type="button" data-consent="yes">Allow anonymous counting</button>
+    <button type="button" class="secondary" data-consent="no">No thanks</button>
+  </div>
+</section>`;
+
+/** Shows the consent notice, at the top of the page's main content, until the visitor decides about measurement. */
 export async function consentBanner() {
   const dpseg = await engine();
+  document.querySelector('main')?.insertAdjacentHTML('afterbegin', NOTICE);
   const box = document.querySelector('#consent');
   if (!box) return;
   const decided = 'measurement' in dpseg.consent();

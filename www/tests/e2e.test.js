@@ -262,6 +262,26 @@ test('Picked for you comes from the personalisation campaign and stops when pers
   await context.close();
 });
 
+test('an empty quiz stores nothing, and the consent notice is on every page of the site', async () => {
+  const { context, page } = await newPage();
+  await page.goto(`${demo.site}/`);
+  await page.waitForSelector('body[data-ready="yes"]');
+  assert.ok(await page.isVisible('#consent'), 'the notice on the home page');
+  await page.click('#quiz button[type="submit"]');
+  await page.waitForSelector('#saved.ok');
+  // Only the observed first-visit time, in memory: no false "no kids", no empty interests.
+  assert.deepEqual(Object.keys(await page.evaluate(() => window.dpsegEngine.profile().attributes)), ['first_visit_at']);
+  assert.equal(await page.evaluate(() => localStorage.getItem('dpseg:profile')), null);
+  await page.goto(`${demo.site}/shop.html`);
+  await page.waitForSelector('#consent:not([hidden])');
+  assert.match(await page.locator('#consent').innerText(), /at most one randomised\s+report per counting period/);
+  await page.click('[data-consent="no"]');
+  await page.goto(`${demo.site}/`);
+  await page.waitForFunction(() => window.dpsegEngine !== undefined);
+  assert.equal(await page.isVisible('#consent'), false, 'decided: not asked again');
+  await context.close();
+});
+
 test('under Global Privacy Control the switch is off, cannot be turned on, and says why', async () => {
   const { context, page, errors } = await newPage(1200, { gpc: true });
   page.on('console', (m) => errors.push(`console: ${m.text()}`));
