@@ -12,6 +12,7 @@ const num = new Intl.NumberFormat('en', { maximumFractionDigits: 0 });
 const esc = (v) => String(v).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 const GREEN = '#2f6b4f';
 const GREY = '#a9b5ae';
+const AMBER = '#c98a1b';
 
 let token = sessionStorage.getItem('dpseg-token');
 let schema = null;
@@ -34,9 +35,30 @@ function chart(id, config) {
 /** True when the interval includes zero: the data cannot tell the count from nothing. */
 const nearZero = (s) => s.ci_low <= 0;
 
+/** The share of the estimate the 95% interval may be off by, past which an estimate is marked low-precision. */
+const LOW_PRECISION = 0.5;
+
+/** True when the interval's half-width is more than LOW_PRECISION of the estimate. */
+const lowPrecision = (s) => !nearZero(s) && (s.ci_high - s.ci_low) / 2 > LOW_PRECISION * s.clamped;
+
 function estimateText(s) {
   if (nearZero(s)) return `<span class="muted">indistinguishable from zero</span> (at most ${num.format(s.ci_high)})`;
-  return `<span class="stat">${num.format(s.clamped)}</span>`;
+  const flag = lowPrecision(s) ? ' <span class="pill warn">low precision</span>' : '';
+  return `<span class="stat">${num.format(s.clamped)}</span>${flag}`;
+}
+
+/** The estimate as a share of the epoch's reporting visitors (each device reports once). */
+const shareText = (s, reports) => (reports > 0 ? `${((100 * Math.max(0, s.clamped)) / reports).toFixed(1)}% of reporting visitors` : '—');
+
+/** The current epoch's estimates table as CSV, for a spreadsheet. */
+function estimatesCsv(doc, e) {
+  const cell = (v) => `"${String(v).replaceAll('"', '""')}"`;
+  const rows = [['campaign', 'epoch', 'segment', 'description', 'estimate', 'ci_low', 'ci_high', 'reports', 'epoch_reports'].map(cell).join(',')];
+  for (const s of doc.segments) {
+    const x = e.segments[s.id];
+    rows.push([doc.id, e.epoch, s.id, s.description ?? '', x.clamped, Math.max(0, x.ci_low), x.ci_high, x.reports, e.reports].map(cell).join(','));
+  }
+  return `${rows.join('\r\n')}\r\n`;
 }
 
 const intervalText = (s) => `${num.format(Math.max(0, s.ci_low))} – ${num.format(s.ci_high)}`;
@@ -114,7 +136,14 @@ function renderEpoch(doc, epoch) {
     charts['segments-chart']?.destroy();
     return;
   }
-  $('#epoch-summary').textContent = `${epochLabel(doc, epoch)}: ${num.format(e.reports)} report${e.reports === 1 ? '' : 's'}. Grey bars: the interval includes zero.`;
+  $('#epoch-summary').textContent = `${epochLabel(doc, epoch)}: ${num.format(e.reports)} report${e.reports === 1 ? '' : 's'}. Grey bars: the interval includes zero; amber: low precision (the 95% interval is wider than ±${LOW_PRECISION * 100}% of the estimate).`;
+  $('#csv').onclick = () => {
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([estimatesCsv(doc, e)], { type: 'text/csv' }));
+    a.download = `${doc.id}-epoch-${e.epoch}.csv`;
+    a.click();
+    URL.revokeObjectURL(a.href);
+  };
   const ids = doc.segments.map((s) => s.id);
   const stats = ids.map((id) => e.segments[id]);
   chart('segments-chart', {
@@ -124,12 +153,14 @@ function renderEpoch(doc, epoch) {
       datasets: [{
         label: 'estimated visitors',
         data: stats.map((s) => ({ y: Math.max(0, s.clamped), yMin: Math.max(0, s.ci_low), yMax: s.ci_high })),
-        backgroundColor: stats.map((s) => (nearZero(s) ? GREY : GREEN)),
+        backgroundColor: stats.map((s) => (nearZero(s) ? GREY : lowPrecision(s) ? AMBER : GREEN)),
       }],
     },
     options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true } } },
   });
-  $('#segments-table tbody').innerHTML = ids.map((id, i) => `<tr><th scope="row">${esc(id)}</th><td>${estimateText(stats[i])}</td><td>${intervalText(stats[i])}</td><td>${num.format(stats[i].reports)}</td></tr>`).join('');
+  $('#segments-table tbody').innerHTML = doc.segments
+    .map((seg, i) => `<tr><th scope="row">${esc(seg.id)}${seg.description ? `<div class="muted">${esc(seg.description)}</div>` : ''}</th><td>${estimateText(stats[i])}</td><td>${intervalText(stats[i])}</td><td>${shareText(stats[i], e.reports)}</td><td>${num.format(stats[i].reports)}</td></tr>`)
+    .join('');
 
   $('#groups').innerHTML = doc.groups.map((g, gi) => `<h3>${esc(g.id)}</h3>
     <div class="chart-box"><canvas id="group-${gi}" role="img" aria-label="Estimated visitors per case of ${esc(g.id)} with 95% error bars"></canvas></div>
@@ -142,7 +173,7 @@ function renderEpoch(doc, epoch) {
       type: 'barWithErrorBars',
       data: {
         labels: g.cases.map((c) => c.id),
-        datasets: [{ label: g.id, data: cs.map((s) => ({ y: Math.max(0, s.clamped), yMin: Math.max(0, s.ci_low), yMax: s.ci_high })), backgroundColor: cs.map((s) => (nearZero(s) ? GREY : GREEN)) }],
+        datasets: [{ label: g.id, data: cs.map((s) => ({ y: Math.max(0, s.clamped), yMin: Math.max(0, s.ci_low), yMax: s.ci_high })), backgroundColor: cs.map((s) => (nearZero(s) ? GREY : lowPrecision(s) ? AMBER : GREEN)) }],
       },
       options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true } } },
     });

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,7 +69,7 @@ after(async () => {
 });
 
 async function newPage(width = 1200, { gpc = false } = {}) {
-  const context = await browser.newContext({ viewport: { width, height: 900 } });
+  const context = await browser.newContext({ viewport: { width, height: 900 }, acceptDownloads: true });
   if (gpc) {
     await context.addInitScript(() => {
       Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true, configurable: true });
@@ -205,6 +205,24 @@ test('the dashboard shows estimates with intervals, marks the indistinguishable,
   await page.selectOption('#epoch', { index: 0 });
   assert.match(await page.locator('#segments-table tbody').innerText(), /indistinguishable from zero/);
   await page.selectOption('#epoch', { index: 1 });
+  // A simulated epoch: each estimate as a share of the reporting visitors, descriptions beside
+  // the ids, and low precision marked where the interval is wider than half the estimate.
+  const table = await page.locator('#segments-table tbody').innerText();
+  assert.match(table, /\d+\.\d% of reporting visitors/);
+  assert.match(table, /Hikers with a mid or high budget/);
+  const marked = await page.locator('#segments-table .pill.warn').count();
+  const wide = await page.evaluate(() => [...document.querySelectorAll('#segments-table tbody tr')].filter((tr) => {
+    const [lo, hi] = tr.children[2].textContent.split(' – ').map((t) => Number(t.replaceAll(',', '')));
+    const est = Number((tr.children[1].querySelector('.stat')?.textContent ?? '').replaceAll(',', ''));
+    return est > 0 && lo > 0 && (hi - lo) / 2 > 0.5 * est;
+  }).length);
+  assert.equal(marked, wide, 'every low-precision estimate is marked, and only those');
+  // The table as CSV: a header and one row per segment.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv')]);
+  const csv = readFileSync(await download.path(), 'utf8').trim().split('\r\n');
+  assert.equal(csv[0], '"campaign","epoch","segment","description","estimate","ci_low","ci_high","reports","epoch_reports"');
+  assert.equal(csv.length, 1 + rows);
+  assert.match(csv[1], /^"spring-2027","\d+","hikers","Hikers with a mid or high budget",/);
   await page.screenshot({ path: join(shots, 'dashboard-desktop.png'), fullPage: true });
   assert.deepEqual(errors, []);
   await context.close();
