@@ -63,9 +63,16 @@ function estimatesCsv(doc, e) {
 
 const intervalText = (s) => `${num.format(Math.max(0, s.ci_low))} – ${num.format(s.ci_high)}`;
 
+/** True while `epoch` is still running: its reports are still coming in. */
+const inProgress = (doc, epoch) => Math.floor(Date.now() / 1000 / doc.epoch_secs) === epoch;
+
+/** An epoch by its span: "week of 26 Nov", "1 Dec", or a start time; "(in progress)" while it runs. */
 function epochLabel(doc, epoch) {
   const d = new Date(epoch * doc.epoch_secs * 1000);
-  return doc.epoch_secs % 86400 === 0 ? d.toISOString().slice(0, 10) : d.toISOString().slice(0, 16).replace('T', ' ');
+  const day = d.toLocaleDateString('en-GB', { day: 'numeric', month: 'short', timeZone: 'UTC' });
+  const span =
+    doc.epoch_secs === 604800 ? `week of ${day}` : doc.epoch_secs === 86400 ? day : d.toISOString().slice(0, 16).replace('T', ' ');
+  return inProgress(doc, epoch) ? `${span} (in progress)` : span;
 }
 
 function epochWords(secs) {
@@ -183,8 +190,10 @@ function renderEpoch(doc, epoch) {
 function renderSeries(doc) {
   const id = $('#series-segment').value;
   const epochs = estimates.epochs;
-  const labels = epochs.map((e) => epochLabel(doc, e.epoch));
+  const labels = epochs.map((e) => epochLabel(doc, e.epoch) + (inProgress(doc, e.epoch) ? `, ${num.format(e.reports)} reports so far` : ''));
   const s = epochs.map((e) => e.segments[id]);
+  // The epoch still running is drawn dashed and grey: its few reports so far are not a drop.
+  const partial = (i) => inProgress(doc, epochs[i]?.epoch);
   chart('series-chart', {
     type: 'line',
     data: {
@@ -192,14 +201,20 @@ function renderSeries(doc) {
       datasets: [
         { label: '95% low', data: s.map((x) => Math.max(0, x.ci_low)), borderColor: 'transparent', pointRadius: 0, fill: false },
         { label: '95% interval', data: s.map((x) => x.ci_high), borderColor: 'transparent', backgroundColor: 'rgba(47,107,79,0.18)', pointRadius: 0, fill: '-1' },
-        { label: `estimate: ${id}`, data: s.map((x) => Math.max(0, x.clamped)), borderColor: GREEN, backgroundColor: GREEN },
+        {
+          label: `estimate: ${id}`,
+          data: s.map((x) => Math.max(0, x.clamped)),
+          borderColor: GREEN,
+          backgroundColor: s.map((_, i) => (partial(i) ? GREY : GREEN)),
+          segment: { borderDash: (ctx) => (partial(ctx.p1DataIndex) ? [6, 4] : undefined), borderColor: (ctx) => (partial(ctx.p1DataIndex) ? GREY : GREEN) },
+        },
       ],
     },
     options: { scales: { y: { beginAtZero: true } }, plugins: { legend: { labels: { filter: (item) => item.text !== '95% low' } } } },
   });
   chart('reports-chart', {
     type: 'bar',
-    data: { labels, datasets: [{ label: 'reports', data: epochs.map((e) => e.reports), backgroundColor: GREEN }] },
+    data: { labels, datasets: [{ label: 'reports', data: epochs.map((e) => e.reports), backgroundColor: epochs.map((_, i) => (partial(i) ? GREY : GREEN)) }] },
     options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true } } },
   });
 }

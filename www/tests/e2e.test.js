@@ -200,8 +200,14 @@ test('the dashboard shows estimates with intervals, marks the indistinguishable,
   await page.fill('#plan-devices', '50000');
   await page.waitForFunction(() => /With 50,000 devices/.test(document.querySelector('#plan-answer').textContent));
   // The live epoch has one report at most: its estimates cannot be told from zero.
-  // Four simulated epochs and the live one, newest first.
+  // Four simulated epochs and the live one, newest first, by their span; the live one says it
+  // is still running.
   assert.equal(await page.locator('#epoch option').count(), 5);
+  const options = await page.locator('#epoch option').allInnerTexts();
+  assert.match(options[0], /^\d{1,2} [A-Z][a-z]{2} \(in progress\)$/);
+  assert.ok(options.slice(1).every((o) => /^\d{1,2} [A-Z][a-z]{2}$/.test(o)), options.join(' | '));
+  const seriesLabels = await page.evaluate(() => Chart.getChart(document.querySelector('#series-chart')).data.labels);
+  assert.match(seriesLabels.at(-1), /\(in progress\), [\d,]+ reports so far$/);
   await page.selectOption('#epoch', { index: 0 });
   assert.match(await page.locator('#segments-table tbody').innerText(), /indistinguishable from zero/);
   await page.selectOption('#epoch', { index: 1 });
