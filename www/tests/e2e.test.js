@@ -378,6 +378,14 @@ test('works at 375 px and with the keyboard; every control has a label', async (
     assert.ok(overflow <= 375, `${name} scrolls sideways at 375 px (${overflow})`);
     await page.screenshot({ path: join(shots, `${name}-mobile.png`), fullPage: true });
   }
+  // "Add to cart" answers in the product's own card, where the visitor is looking.
+  await page.goto(`${demo.site}/shop.html`);
+  await page.waitForFunction(() => window.dpsegEngine !== undefined);
+  const last = page.locator('article.product').last();
+  await last.locator('button[data-do="cart"]').click();
+  const feedback = last.locator('.feedback');
+  assert.match(await feedback.innerText(), /is in your cart/);
+  assert.ok(await feedback.isVisible() && (await feedback.boundingBox()).y < 900, 'the feedback is on screen');
   assert.deepEqual(errors, []);
   await context.close();
 });
