@@ -187,9 +187,28 @@ function renderEpoch(doc, epoch) {
   });
 }
 
+/**
+ * The change between the last two finished epochs, in words, called a change only when it is
+ * larger than the noise: the difference against 1.96 standard errors of the difference (the
+ * two epochs' reports are independent).
+ */
+function changeWords(doc, id, epochs) {
+  const done = epochs.filter((e) => !inProgress(doc, e.epoch));
+  if (done.length < 2) return 'Two finished epochs are needed to tell a change.';
+  const [a, b] = done.slice(-2).map((e) => e.segments[id]);
+  const diff = b.clamped - a.clamped;
+  const noise = 1.96 * Math.hypot(a.std, b.std);
+  const span = `${epochLabel(doc, done.at(-2).epoch)} to ${epochLabel(doc, done.at(-1).epoch)}`;
+  if (Math.abs(diff) <= noise) {
+    return `${id}, ${span}: no change larger than the noise (${num.format(a.clamped)} then ${num.format(b.clamped)}, ±${num.format(noise)}).`;
+  }
+  return `${id}, ${span}: ${diff > 0 ? 'up' : 'down'} from ${num.format(a.clamped)} to ${num.format(b.clamped)}, a change larger than the noise (±${num.format(noise)}).`;
+}
+
 function renderSeries(doc) {
   const id = $('#series-segment').value;
   const epochs = estimates.epochs;
+  $('#series-change').textContent = changeWords(doc, id, epochs);
   const labels = epochs.map((e) => epochLabel(doc, e.epoch) + (inProgress(doc, e.epoch) ? `, ${num.format(e.reports)} reports so far` : ''));
   const s = epochs.map((e) => e.segments[id]);
   // The epoch still running is drawn dashed and grey: its few reports so far are not a drop.

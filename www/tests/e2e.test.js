@@ -208,6 +208,8 @@ test('the dashboard shows estimates with intervals, marks the indistinguishable,
   assert.ok(options.slice(1).every((o) => /^\d{1,2} [A-Z][a-z]{2}$/.test(o)), options.join(' | '));
   const seriesLabels = await page.evaluate(() => Chart.getChart(document.querySelector('#series-chart')).data.labels);
   assert.match(seriesLabels.at(-1), /\(in progress\), [\d,]+ reports so far$/);
+  // A change between the last two finished epochs is called one only past the noise, in words.
+  assert.match(await page.locator('#series-change').innerText(), /^hikers, \d{1,2} [A-Z][a-z]{2} to \d{1,2} [A-Z][a-z]{2}: (no change larger than the noise|(up|down) from [\d,]+ to [\d,]+, a change larger than the noise) \(/);
   await page.selectOption('#epoch', { index: 0 });
   assert.match(await page.locator('#segments-table tbody').innerText(), /indistinguishable from zero/);
   await page.selectOption('#epoch', { index: 1 });
