@@ -153,6 +153,11 @@ test('a visitor answers the quiz, sees their segments and why, and their report 
   // The page shows the exact bytes it sent.
   const shown = await page.locator('#sent pre').allInnerTexts();
   assert.deepEqual(shown.sort(), sent.map((s) => s.body).sort());
+  // Above the bytes, what each report said, in words, and the budget as a picture.
+  const said = (await page.locator('#sent p').allInnerTexts()).join(' ');
+  assert.match(said, /a deliberately randomised answer to (a yes\/no question about “[a-z ]+”|which of \d+ kinds of “[a-z ]+” you are)/);
+  assert.ok(Number(await page.locator('#budget-meter').getAttribute('value')) > 0 || (await page.evaluate(() => document.querySelector('#budget-meter').value)) > 0);
+  assert.match(await page.locator('#budget').innerText(), /never lets the total over the last 30 days go past its limit/);
   // What the click did, in words: the engine's own timer may have sent this period's reports a
   // moment before, and then the page says so rather than "Done."
   assert.match(await page.locator('#send-status').innerText(), /^(Sent (one request|\d+ requests) \(shown below\)|Nothing to send: this period's reports have already gone)\.$/);
