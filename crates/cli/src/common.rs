@@ -1,7 +1,7 @@
 //! What the commands share: reading inputs (with the path in every error), the clock, printing
 //! JSON with sorted keys, and the failure type with its exit code.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use dpseg::campaign::{Campaign, CompiledCampaign};
 use dpseg::limits::Limits;
@@ -26,6 +26,38 @@ pub fn read(path: &Path) -> Result<String, Failure> {
 
 pub fn is_json(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "json")
+}
+
+/// `--campaign`, the flag every command that reads a campaign shares.
+#[derive(clap::Args)]
+pub struct CampaignArg {
+    /// Campaign (TOML, or JSON by extension).
+    #[arg(long)]
+    pub campaign: PathBuf,
+}
+
+impl CampaignArg {
+    /// The campaign file, read and checked.
+    pub fn load(&self, limits: &Limits) -> Result<Campaign, Failure> {
+        load_campaign(&self.campaign, limits)
+    }
+}
+
+/// `--schema` and `--campaign`, for the commands that read both.
+#[derive(clap::Args)]
+pub struct Inputs {
+    /// Data map (TOML, or JSON by extension).
+    #[arg(long)]
+    pub schema: PathBuf,
+    #[command(flatten)]
+    pub campaign: CampaignArg,
+}
+
+impl Inputs {
+    /// The data map and the campaign, read and checked (every error names its file).
+    pub fn load(&self, limits: &Limits) -> Result<(Schema, Campaign), Failure> {
+        Ok((load_schema(&self.schema, limits)?, self.campaign.load(limits)?))
+    }
 }
 
 pub fn load_schema(path: &Path, limits: &Limits) -> Result<Schema, Failure> {

@@ -7,17 +7,13 @@ use dpseg::limits::Limits;
 use dpseg::profile::Profile;
 use serde_json::Value;
 
-use crate::common::{compile, load_campaign, load_schema, now, print, read, Failure};
+use crate::common::{compile, now, print, read, Failure, Inputs};
 
 /// Evaluate a campaign's segments and groups for one profile.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Data map (TOML, or JSON by extension).
-    #[arg(long)]
-    schema: PathBuf,
-    /// Campaign (TOML, or JSON by extension).
-    #[arg(long)]
-    campaign: PathBuf,
+    #[command(flatten)]
+    inputs: Inputs,
     /// Profile (JSON).
     #[arg(long)]
     profile: PathBuf,
@@ -32,13 +28,11 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let limits = Limits::default();
-    let Args { schema, campaign, profile, now: at, explain } = args;
+    let Args { inputs, profile, now: at, explain } = args;
 
     let now = now(at.as_deref())?;
-    let schema = load_schema(&schema, &limits)?;
-    let campaign_path = campaign;
-    let campaign = load_campaign(&campaign_path, &limits)?;
-    let compiled = compile(&campaign, &campaign_path, &schema, &limits)?;
+    let (schema, campaign) = inputs.load(&limits)?;
+    let compiled = compile(&campaign, &inputs.campaign.campaign, &schema, &limits)?;
     let text = read(&profile)?;
     let profile = Profile::from_json(&schema, &text, now, &limits)
         .map_err(|e| Failure(format!("{}: {e}", profile.display()), 2))?;

@@ -1,23 +1,18 @@
 //! `dpseg lint`: the governance review of a campaign against a data map and the site's caps; exit 1 on errors.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use dpseg::campaign::{review, LintConfig};
 use dpseg::limits::Limits;
 use dpseg::wire::LintReport;
 
-use crate::common::{load_campaign, load_schema, print, Failure};
+use crate::common::{print, Failure, Inputs};
 
 /// Review a campaign before launch; exits 1 when there are errors.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Data map (TOML, or JSON by extension).
-    #[arg(long)]
-    schema: PathBuf,
-    /// Campaign (TOML, or JSON by extension).
-    #[arg(long)]
-    campaign: PathBuf,
+    #[command(flatten)]
+    inputs: Inputs,
     /// The site's cap on ε per report.
     #[arg(long, default_value_t = LintConfig::default().epsilon_max)]
     epsilon_max: f64,
@@ -29,11 +24,10 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let limits = Limits::default();
-    let Args { schema, campaign, epsilon_max, devices } = args;
+    let Args { inputs, epsilon_max, devices } = args;
 
-    let schema = load_schema(&schema, &limits)?;
-    let campaign_path = campaign;
-    let campaign = load_campaign(&campaign_path, &limits)?;
+    let (schema, campaign) = inputs.load(&limits)?;
+    let campaign_path = &inputs.campaign.campaign;
     let (compiled, findings) = review(
         &campaign,
         &schema,

@@ -7,14 +7,13 @@ use dpseg::limits::Limits;
 use dpseg::simulate::Truth;
 use dpseg::wire::Plan;
 
-use crate::common::{load_campaign, print, read_truth, Failure};
+use crate::common::{print, read_truth, CampaignArg, Failure};
 
 /// Expected error of every segment and case for a number of devices.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Campaign (TOML, or JSON by extension).
-    #[arg(long)]
-    campaign: PathBuf,
+    #[command(flatten)]
+    campaign: CampaignArg,
     /// Devices reporting per epoch.
     #[arg(long)]
     devices: u64,
@@ -28,7 +27,7 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let limits = Limits::default();
     let Args { campaign, devices, truth } = args;
 
-    let campaign = load_campaign(&campaign, &limits)?;
+    let campaign = campaign.load(&limits)?;
     let mechanism = campaign.plan_mechanism().map_err(|e| Failure(e.to_string(), 1))?;
     let truth = match truth {
         Some(path) => read_truth(&path, &campaign)?,

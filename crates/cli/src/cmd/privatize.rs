@@ -14,17 +14,13 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{OsRng, SeedableRng};
 use serde_json::Value;
 
-use crate::common::{check_keys, compile, load_campaign, load_schema, now, read_json, Failure};
+use crate::common::{check_keys, compile, now, read_json, Failure, Inputs};
 
 /// Reports (JSON lines) of fresh devices with one membership.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Data map (TOML, or JSON by extension).
-    #[arg(long)]
-    schema: PathBuf,
-    /// Campaign (TOML, or JSON by extension).
-    #[arg(long)]
-    campaign: PathBuf,
+    #[command(flatten)]
+    inputs: Inputs,
     /// Membership (JSON): `{"segments": {id: bool}, "groups": {id: case or null}}`.
     #[arg(long)]
     membership: PathBuf,
@@ -42,12 +38,10 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let limits = Limits::default();
-    let Args { schema, campaign, membership, reports, epoch, seed } = args;
+    let Args { inputs, membership, reports, epoch, seed } = args;
 
-    let schema = load_schema(&schema, &limits)?;
-    let campaign_path = campaign;
-    let campaign = load_campaign(&campaign_path, &limits)?;
-    let compiled = compile(&campaign, &campaign_path, &schema, &limits)?;
+    let (schema, campaign) = inputs.load(&limits)?;
+    let compiled = compile(&campaign, &inputs.campaign.campaign, &schema, &limits)?;
     let mechanism =
         compiled.mechanism().ok_or_else(|| Failure("campaign has nothing to report".into(), 1))?;
     let membership = read_membership(&membership, &campaign)?;

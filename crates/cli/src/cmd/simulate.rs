@@ -9,14 +9,13 @@ use dpseg::simulate::Population;
 use dpseg::wire::{estimate_of, PerValue};
 use serde_json::Value;
 
-use crate::common::{load_campaign, print, read_truth, Failure};
+use crate::common::{print, read_truth, CampaignArg, Failure};
 
 /// Simulate a population reporting over epochs, and estimate every segment and case.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Campaign (TOML, or JSON by extension).
-    #[arg(long)]
-    campaign: PathBuf,
+    #[command(flatten)]
+    campaign: CampaignArg,
     /// Number of devices.
     #[arg(long)]
     devices: u64,
@@ -44,7 +43,7 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let limits = Limits::default();
     let Args { campaign, devices, truth, epochs, seed } = args;
 
-    let campaign = load_campaign(&campaign, &limits)?;
+    let campaign = campaign.load(&limits)?;
     let mechanism = campaign.plan_mechanism().map_err(|e| Failure(e.to_string(), 1))?;
     let truth = read_truth(&truth, &campaign)?;
     let population = Population::new(&mechanism, &truth, devices, seed);
