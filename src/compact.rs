@@ -1,11 +1,13 @@
 //! The compact binary form of what a device runs: a verified campaign ([`Runnable`]), the data
 //! map ([`Schema`]) and the device state ([`DeviceState`]).
 //!
-//! The browser ships several modules (ARCHITECTURE "Browser modules"): the verifier (the whole
-//! core) compiles and lints a campaign once per `config_id` and hands the small runtime these
-//! bytes. The format is private to one build of dpseg — both sides are the same source — so it
-//! has no versioning beyond a leading tag, and any malformed input is refused with the offset
-//! and what was expected, never a panic.
+//! The collector and the CLI compile a campaign to a [`Runnable`] and serve these bytes; a
+//! device hashes them ([`content_id`]: the campaign's `config_id`, the data map's `schema_id`),
+//! decodes them as untrusted input and checks what it will run (`docs/compiled.md`). Each form
+//! starts with a tag whose last byte is its version; a build reads every version of the device
+//! state it ever wrote (a device state is the visitor's privacy budget), while a campaign or data
+//! map of another version is refused with the offset and what was expected, never a panic, and
+//! fetched anew.
 //!
 //! Integers are LEB128 (signed ones zigzag-encoded), floats little-endian IEEE 754, strings a
 //! length and UTF-8 bytes.
@@ -46,6 +48,20 @@ impl fmt::Display for CompactError {
 }
 
 impl core::error::Error for CompactError {}
+
+/// The content id of a compact form: the lowercase hex of the first 16 bytes of its SHA-256.
+/// A campaign's `config_id` and a data map's `schema_id` are this of their compact bytes.
+pub fn content_id(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(32);
+    for b in &digest[..16] {
+        for nibble in [b >> 4, b & 15] {
+            out.push(char::from(b"0123456789abcdef"[usize::from(nibble)]));
+        }
+    }
+    out
+}
 
 /// Appends compact values to a byte vector.
 #[derive(Debug, Default)]

@@ -93,17 +93,22 @@ impl CampaignSummary {
     }
 }
 
-/// `GET /v1/campaigns/{id}`: the campaign as written (what a device rebuilds, compiles and
-/// hashes) and what the collector derived from it. A device recomputes `config_id`, `epoch_secs`
-/// and the mechanism from the campaign and trusts none of them.
+/// `GET /v1/campaigns/{id}`: the campaign as written, for people and auditors, and `compiled`,
+/// what devices run (docs/compiled.md). A device hashes `compiled` to its `config_id`, checks
+/// it against its data map and the site's caps, and runs it; the rest it only shows. Anyone
+/// holding the TOML can compile it (`dpseg compile`) and compare.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignDocument {
     /// Campaign id.
     pub id: String,
-    /// The content hash the collector computed; a device refuses a document whose campaign
-    /// hashes otherwise.
+    /// The content id of `compiled`; a device refuses a document whose `compiled` hashes
+    /// otherwise.
     pub config_id: String,
+    /// The `schema_id` of the data map the campaign was compiled against.
+    pub schema_id: String,
+    /// The compiled campaign, base64url without padding.
+    pub compiled: String,
     /// The campaign's purpose.
     pub purpose: String,
     /// Epoch length as written (`1d`).
@@ -141,6 +146,8 @@ impl CampaignDocument {
             groups: c.groups.clone(),
             review: c.review.clone(),
             mechanism: serde_json::to_value(compiled.mechanism()).unwrap_or_default(),
+            schema_id: compiled.runnable().head().schema_id().to_owned(),
+            compiled: crate::report::base64url(&compiled.runnable().to_compact()),
         }
     }
 

@@ -4,7 +4,7 @@
 
 use crate::prelude::*;
 
-use super::identity::{config_id, memo_ids};
+use super::identity::memo_ids;
 use super::{is_valid_id, Campaign, CompiledCampaign, Finding, Head, Runnable, Severity};
 use crate::diag::caret_snippet;
 use crate::limits::Limits;
@@ -57,7 +57,7 @@ pub(crate) fn analyze(
         Ok(o) => o,
         Err(findings) => return (None, findings),
     };
-    match assemble(c, rules, order) {
+    match assemble(c, schema, rules, order) {
         Ok(compiled) => (Some(compiled), Vec::new()),
         Err(finding) => (None, vec![finding]),
     }
@@ -244,6 +244,7 @@ fn order_segments(rules: &CompiledRules) -> Result<Vec<u16>, Vec<Finding>> {
 /// answer identities.
 fn assemble(
     c: &Campaign,
+    schema: &Schema,
     rules: CompiledRules,
     order: Vec<u16>,
 ) -> Result<CompiledCampaign, Finding> {
@@ -262,7 +263,6 @@ fn assemble(
             return Err(plain("epsilon-unsupported", None, e.to_string()));
         }
     };
-    let config_id = config_id(c, mechanism.as_ref());
     let memo_ids = mechanism.as_ref().map_or_else(Vec::new, |m| memo_ids(c, &infos, m));
     let refs = |info: &CompiledRule| !info.segment_refs.is_empty();
     let (segment_infos, case_infos) = infos.split_at(segment_ids.len());
@@ -278,8 +278,19 @@ fn assemble(
         })
         .collect();
     let (groups, group_refs) = groups.into_iter().unzip();
-    let run = Runnable {
-        head: Head { id: c.id.clone(), config_id, epoch_secs: c.epoch.secs(), memo_ids },
+    let mut covers: Vec<String> = c.review.iter().flat_map(|r| r.covers.iter().cloned()).collect();
+    covers.sort_unstable();
+    covers.dedup();
+    let mut run = Runnable {
+        head: Head {
+            id: c.id.clone(),
+            config_id: String::new(),
+            epoch_secs: c.epoch.secs(),
+            purpose: c.purpose.clone(),
+            schema_id: schema.id(),
+            covers,
+            memo_ids,
+        },
         program,
         roots: segment_infos.iter().map(|i| i.root).collect(),
         segment_refs: segment_infos.iter().map(refs).collect(),
@@ -289,6 +300,7 @@ fn assemble(
         group_refs,
         mechanism,
     };
+    run.head.config_id = crate::compact::content_id(&run.to_compact());
     let compiled = CompiledCampaign { campaign: c.clone(), sources, rule_info: infos, run };
     Ok(compiled)
 }

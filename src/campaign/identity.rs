@@ -1,10 +1,9 @@
-//! A campaign's identities: `config_id` (what every report carries; see the module docs of
-//! `campaign` for the bytes hashed) and each item's memo identity (which permanent answers a new
-//! version may keep).
+//! Each report item's memo identity: which permanent answers a new version of a campaign may
+//! keep. (The campaign's `config_id` is the content id of its compiled form, see
+//! [`Runnable::to_compact`](super::Runnable::to_compact).)
 
 use crate::prelude::*;
 
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::Campaign;
@@ -82,66 +81,8 @@ pub(super) fn memo_ids(
         .collect()
 }
 
-#[derive(Serialize)]
-struct CanonicalRule<'a> {
-    id: &'a str,
-    rule: String,
-}
-
-#[derive(Serialize)]
-struct CanonicalGroup<'a> {
-    cases: Vec<CanonicalRule<'a>>,
-    id: &'a str,
-}
-
-/// Field order is alphabetical and fixed by declaration, whatever serde_json's features.
-#[derive(Serialize)]
-struct Canonical<'a> {
-    epoch_secs: i64,
-    epsilon: f64,
-    epsilon_lifetime: f64,
-    groups: Vec<CanonicalGroup<'a>>,
-    id: &'a str,
-    mechanism: Option<&'a Mechanism>,
-    purpose: &'a str,
-    segments: Vec<CanonicalRule<'a>>,
-}
-
 pub(super) fn canonical_rule(text: &str) -> String {
     // Rules reaching here parsed already; limits only matter for failures.
     parse(text, &Limits { rule_bytes_max: usize::MAX, ..Limits::default() })
         .map_or_else(|_| text.to_owned(), |e| e.to_string())
-}
-
-pub(super) fn config_id(c: &Campaign, mechanism: Option<&Mechanism>) -> String {
-    let canonical = Canonical {
-        epoch_secs: c.epoch.secs(),
-        epsilon: c.epsilon,
-        epsilon_lifetime: c.epsilon_lifetime,
-        groups: c
-            .groups
-            .iter()
-            .map(|g| CanonicalGroup {
-                cases: g
-                    .cases
-                    .iter()
-                    .map(|k| CanonicalRule { id: &k.id, rule: canonical_rule(&k.rule) })
-                    .collect(),
-                id: &g.id,
-            })
-            .collect(),
-        id: &c.id,
-        mechanism,
-        purpose: &c.purpose,
-        segments: c
-            .segments
-            .iter()
-            .map(|s| CanonicalRule { id: &s.id, rule: canonical_rule(&s.rule) })
-            .collect(),
-    };
-    let mut hasher = Sha256::new();
-    hasher.update(b"dpseg-campaign-v1\n");
-    hasher.update(serde_json::to_vec(&canonical).unwrap_or_default());
-    let digest = hasher.finalize();
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -8,18 +8,16 @@
 //! allocating.
 //!
 //! ## `config_id`
-//! Every report carries the campaign's content hash. It is the lowercase hex of the first 16
-//! bytes of SHA-256 over `dpseg-campaign-v1\n` followed by the compact JSON object
-//! `{"epoch_secs","epsilon","epsilon_lifetime","groups":[{"cases":[{"id","rule"}],"id"}],
-//! "id","mechanism","purpose","segments":[{"id","rule"}]}` (keys in that order, rules in
-//! canonical printed form, segments and groups in file order, `mechanism` the planned
-//! [`Mechanism`] as JSON, or `null` for a campaign with nothing to report). Descriptions and the
-//! `[review]` block do not change what devices compute, so they are not hashed; reformatting a
-//! rule does not change the id, while any change of the realised mechanism does.
+//! Every report carries the campaign's content hash: the [`content_id`](crate::compact::content_id)
+//! of its compiled form, [`Runnable::to_compact`] (docs/compiled.md). It covers everything a
+//! device runs (the program, the evaluation order, the realised mechanism, the purpose, the data
+//! map's `schema_id`, the sensitive data the review covers) and nothing it does not
+//! (descriptions, the review's people and reasons, how the rules were formatted).
 
 use crate::prelude::*;
 
 mod analyze;
+mod check;
 mod compiled;
 mod identity;
 pub mod lint;
@@ -36,6 +34,7 @@ use crate::privacy::mechanism::{Mechanism, MechanismError};
 use crate::schema::Schema;
 use crate::time::{parse_timestamp, Duration};
 
+pub use check::Refusal;
 pub use compiled::{CompiledCampaign, Membership};
 pub use lint::{lint, review, Finding, LintConfig, Severity};
 pub use runnable::{Head, Runnable};

@@ -18,16 +18,24 @@ use crate::time::UnixSecs;
 
 use super::Membership;
 
-/// Leading bytes of a compact runnable campaign.
-const TAG: &[u8; 4] = b"dpr3";
+/// Leading bytes of a compiled campaign: `dpc` and the format version (docs/compiled.md).
+const TAG: &[u8; 4] = b"dpc\x01";
 
-/// What every report of a campaign carries or depends on besides the answers: the campaign id,
-/// its `config_id` and the epoch length.
+/// What every report of a campaign carries or depends on besides the answers, and what a device
+/// checks before it runs the campaign: the campaign id, its `config_id`, the epoch length, the
+/// purpose, the data map it was compiled against and the sensitive data its review approved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
     pub(super) id: String,
+    /// The [`content_id`](crate::compact::content_id) of the compact form; empty where the
+    /// bytes were read for evaluation only (the runtime, which reports nothing).
     pub(super) config_id: String,
     pub(super) epoch_secs: i64,
+    pub(super) purpose: String,
+    /// The `schema_id` of the data map whose attribute and event ids the program uses.
+    pub(super) schema_id: String,
+    /// The sensitive attributes and events the campaign's `[review]` approved, sorted.
+    pub(super) covers: Vec<String>,
     /// Per report item, the identity of its permanent answers (see the campaign module's
     /// `memo_ids`); empty when there is nothing to report.
     pub(super) memo_ids: Vec<[u8; 16]>,
@@ -47,6 +55,21 @@ impl Head {
     /// Epoch length in seconds.
     pub fn epoch_secs(&self) -> i64 {
         self.epoch_secs
+    }
+
+    /// The purpose the campaign's data is used for.
+    pub fn purpose(&self) -> &str {
+        &self.purpose
+    }
+
+    /// The `schema_id` of the data map the campaign was compiled against.
+    pub fn schema_id(&self) -> &str {
+        &self.schema_id
+    }
+
+    /// The sensitive attributes and events the campaign's review approved, sorted.
+    pub fn covers(&self) -> &[String] {
+        &self.covers
     }
 
     /// Per report item, the identity of its permanent answers: items of different campaign
@@ -82,7 +105,9 @@ impl Runnable {
         &self.head.id
     }
 
-    /// The content hash every report carries.
+    /// The content hash every report carries: the [`content_id`](crate::compact::content_id)
+    /// of [`Runnable::to_compact`]. Empty for a campaign read with
+    /// [`Runnable::from_compact_for_evaluation`], which does not hash.
     pub fn config_id(&self) -> &str {
         &self.head.config_id
     }
@@ -90,6 +115,11 @@ impl Runnable {
     /// Epoch length in seconds.
     pub fn epoch_secs(&self) -> i64 {
         self.head.epoch_secs
+    }
+
+    /// The purpose the campaign's data is used for.
+    pub fn purpose(&self) -> &str {
+        &self.head.purpose
     }
 
     /// Id, `config_id` and epoch length: what [`DeviceState::report_with`] needs besides the
@@ -204,14 +234,19 @@ impl Runnable {
         Some(hit.and_then(|i| u16::try_from(i).ok()).unwrap_or(none))
     }
 
-    /// The compact form (see [`crate::compact`]). The head and the mechanism come first, so
-    /// that [`Runnable::read_head`] can read what a report needs without the rules.
+    /// The compact form (see [`crate::compact`] and docs/compiled.md), whose
+    /// [`content_id`](crate::compact::content_id) is the `config_id`. The head and the
+    /// mechanism come first, so that [`Runnable::read_head`] can read what a report needs
+    /// without the rules.
     pub fn to_compact(&self) -> Vec<u8> {
         let mut w = Writer::default();
         w.raw(TAG);
         w.str(&self.head.id);
-        w.str(&self.head.config_id);
         w.int(self.head.epoch_secs);
+        w.str(&self.head.purpose);
+        w.str(&self.head.schema_id);
+        w.len(self.head.covers.len());
+        self.head.covers.iter().for_each(|c| w.str(c));
         w.len(self.head.memo_ids.len());
         for id in &self.head.memo_ids {
             w.raw(id);
@@ -256,9 +291,10 @@ impl Runnable {
     /// On anything malformed, with the byte offset.
     pub fn read_head(bytes: &[u8]) -> Result<(Head, Option<Mechanism>), CompactError> {
         let mut r = Reader::new(bytes);
-        let head = read_head::<true>(&mut r);
+        let (mut head, mechanism) = read_head::<true>(&mut r);
         r.done()?;
-        Ok(head)
+        head.config_id = crate::compact::content_id(bytes);
+        Ok((head, mechanism))
     }
 
     /// Reads the compact form. The bytes come from this build's verifier through the page's
@@ -293,7 +329,10 @@ impl Runnable {
     fn decode<const VERIFY: bool>(bytes: &[u8], limits: &Limits) -> Result<Runnable, CompactError> {
         let verify = VERIFY;
         let mut r = Reader::new(bytes);
-        let (head, mechanism) = read_head::<VERIFY>(&mut r);
+        let (mut head, mechanism) = read_head::<VERIFY>(&mut r);
+        if verify {
+            head.config_id = crate::compact::content_id(bytes);
+        }
         let rules = limits.segments_max + limits.groups_max * limits.group_cases_max;
         // A rule's tree is at most `rule_depth_max` deep; `where` filters add a level each.
         let depth = 2 * limits.rule_depth_max + 2;
@@ -368,13 +407,15 @@ impl Runnable {
 
 fn read_head<const VERIFY: bool>(r: &mut Reader<'_>) -> (Head, Option<Mechanism>) {
     let verify = VERIFY;
-    r.tag(TAG, "a runnable campaign (\"dpr3\")");
+    r.tag(TAG, "a compiled campaign of format 1 (\"dpc\" 1)");
     let id = r.str();
-    let config_id = r.str();
     let epoch_secs = r.int();
     if epoch_secs <= 0 {
         r.fail("a positive epoch length");
     }
+    let purpose = r.str();
+    let schema_id = r.str();
+    let covers: Vec<String> = r.list(Reader::str);
     let memo_ids = if verify {
         r.list(|r| {
             let mut id = [0u8; 16];
@@ -398,5 +439,6 @@ fn read_head<const VERIFY: bool>(r: &mut Reader<'_>) -> (Head, Option<Mechanism>
     if verify && memo_ids.len() != mechanism.as_ref().map_or(0, |m| m.items().len()) {
         r.fail("one permanent-answer identity per report item");
     }
-    (Head { id, config_id, epoch_secs, memo_ids }, mechanism)
+    let config_id = String::new();
+    (Head { id, config_id, epoch_secs, purpose, schema_id, covers, memo_ids }, mechanism)
 }

@@ -1,6 +1,7 @@
 //! The data map in the compact form (see [`crate::compact`]), which the browser's runtime
-//! module reads instead of JSON: the verifier validates the JSON once and hands the runtime
-//! these bytes. Descriptions are left out (the runtime shows none).
+//! module reads instead of JSON: the collector serves these bytes (`GET /v1/schema/compact`)
+//! and the runtime reads them as untrusted input. Descriptions, labels and the purposes' table
+//! are left out (the runtime shows none; the SDK reads them from the JSON form).
 
 use super::{AttrType, AttributeDef, EventDef, PropDef, Schema, Sensitivity, Source};
 use crate::compact::{CompactError, Reader, Writer};
@@ -56,6 +57,12 @@ fn read_sensitive(r: &mut Reader<'_>) -> Option<Sensitivity> {
 }
 
 impl Schema {
+    /// The `schema_id`: the [`content_id`](crate::compact::content_id) of the compact form.
+    /// A compiled campaign names the data map its ids index (docs/compiled.md).
+    pub fn id(&self) -> String {
+        crate::compact::content_id(&self.to_compact())
+    }
+
     /// The compact form.
     pub fn to_compact(&self) -> Vec<u8> {
         let mut w = Writer::default();

@@ -45,18 +45,13 @@ cases = [{ id = "low", rule = "budget < 50" }, { id = "high", rule = "true" }]
 "#;
 
 #[test]
-fn config_id_is_the_documented_hash() {
-    // Recomputed from the recipe in the campaign module docs, not from the code under test.
+fn config_id_is_the_content_id_of_the_compiled_form() {
+    // The documented recipe (docs/compiled.md), computed here with sha2: the first 16 bytes of
+    // SHA-256 of the compiled bytes, in lowercase hex. Golden bytes: tests/suite/compiled.rs.
     let limits = Limits::default();
     let compiled = Campaign::from_toml(BASE, &limits).unwrap().compile(&schema(), &limits).unwrap();
-    let mechanism = serde_json::to_string(compiled.mechanism().unwrap()).unwrap();
-    let canonical = format!(
-        r#"{{"epoch_secs":86400,"epsilon":1.0,"epsilon_lifetime":4.0,"groups":[{{"cases":[{{"id":"low","rule":"budget < 50"}},{{"id":"high","rule":"true"}}],"id":"tier"}}],"id":"c","mechanism":{mechanism},"purpose":"measurement","segments":[{{"id":"hikers","rule":"interests has \"hiking\" and budget >= 100"}}]}}"#
-    );
-    let mut h = Sha256::new();
-    h.update(b"dpseg-campaign-v1\n");
-    h.update(canonical.as_bytes());
-    let want: String = h.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let digest = Sha256::digest(compiled.runnable().to_compact());
+    let want: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(config_id(BASE), want);
 }
 
@@ -73,7 +68,14 @@ fn config_id_ignores_formatting_and_paperwork_but_not_meaning() {
     assert_eq!(config_id(&described), base);
     // The epoch is hashed as seconds: 24h is the same campaign as 1d.
     assert_eq!(config_id(&BASE.replace("epoch = \"1d\"", "epoch = \"24h\"")), base);
+    // The review's people and reasons are paperwork; what it covers is what a device checks.
+    let reviewed =
+        format!("{BASE}\n[review]\nby = \"a\"\nat = \"2026-01-01\"\nwhy = \"b\"\ncovers = []\n");
+    assert_eq!(config_id(&reviewed), base);
+    assert_eq!(config_id(&reviewed.replace("by = \"a\"", "by = \"someone else\"")), base);
     for changed in [
+        reviewed.replace("covers = []", "covers = [\"budget\"]"),
+        BASE.replace("purpose = \"measurement\"", "purpose = \"personalization\""),
         BASE.replace("epsilon = 1.0", "epsilon = 0.5"),
         BASE.replace("epoch = \"1d\"", "epoch = \"2d\""),
         BASE.replace(">= 100", ">= 101"),

@@ -92,8 +92,19 @@ fn every_truncation_and_every_single_byte_change_is_handled() {
     for cut in 0..bytes.len() {
         assert!(Runnable::from_compact(&bytes[..cut], &limits).is_err(), "prefix {cut}");
         // The head alone reads from any prefix that holds it, and only as itself.
-        if let Ok(head) = Runnable::read_head(&bytes[..cut]) {
-            assert_eq!(head, whole, "prefix {cut}");
+        // (Its `config_id` is the hash of the bytes given, so it is the prefix's.)
+        if let Ok((head, mechanism)) = Runnable::read_head(&bytes[..cut]) {
+            let same = |h: &dpseg::campaign::Head| {
+                (
+                    h.id().to_owned(),
+                    h.epoch_secs(),
+                    h.purpose().to_owned(),
+                    h.schema_id().to_owned(),
+                    h.covers().to_vec(),
+                    h.memo_ids().to_vec(),
+                )
+            };
+            assert_eq!((same(&head), mechanism), (same(&whole.0), whole.1.clone()), "prefix {cut}");
             heads += 1;
         }
     }

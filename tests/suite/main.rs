@@ -8,6 +8,7 @@ mod common;
 mod audit;
 mod campaign;
 mod compact;
+mod compiled;
 mod differential;
 mod ledger;
 mod privacy_exact;
