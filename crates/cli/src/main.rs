@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd {
+    pub mod compile;
     pub mod demo;
     pub mod eval;
     pub mod lint;
@@ -31,6 +32,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Compile a campaign to what devices run: the document the collector serves, with the
+    /// compiled bytes and their config_id (docs/compiled.md).
+    Compile(cmd::compile::Args),
     /// Evaluate a campaign's segments and groups for one profile.
     Eval(cmd::eval::Args),
     /// Review a campaign before launch; exits 1 when there are errors.
@@ -51,6 +55,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
+        Command::Compile(a) => cmd::compile::run(a),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Lint(a) => cmd::lint::run(a),
         Command::Plan(a) => cmd::plan::run(a),

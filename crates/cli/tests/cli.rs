@@ -410,3 +410,49 @@ fn plan_and_lint_write_the_golden_shapes() {
     assert!(lint["findings"].as_array().is_some_and(|f| f.len() > 1));
     dpseg::wire::fits_shape(&golden("lint-report"), &lint).unwrap_or_else(|e| panic!("{e}"));
 }
+
+/// `dpseg compile` writes the document the collector serves, and its compiled bytes are the
+/// golden vectors' (tests/spec/compiled/vectors.json), hashing to the golden `config_id`.
+#[test]
+fn compile_writes_the_served_document_with_the_golden_bytes() {
+    let vectors: Value = serde_json::from_str(
+        &std::fs::read_to_string(examples().join("../../tests/spec/compiled/vectors.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let golden_doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(examples().join("../../tests/spec/wire/campaign-document.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    for name in ["family-gear", "picks", "spring-2027"] {
+        let file = format!("campaigns/{name}.toml");
+        let out = dpseg(&["compile", "--schema", "schema.toml", "--campaign", &file]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let doc = stdout_json(&out);
+        dpseg::wire::fits_shape(&golden_doc, &doc).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let want = &vectors["campaigns"][name];
+        assert_eq!(doc["config_id"], want["config_id"], "{name}");
+        assert_eq!(doc["schema_id"], vectors["schema"]["schema_id"], "{name}");
+        let bytes = base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            doc["compiled"].as_str().unwrap(),
+        )
+        .unwrap();
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, want["compiled"].as_str().unwrap(), "{name}");
+    }
+    // A campaign that does not compile: exit 1, the rule's place on stderr, nothing on stdout.
+    let dir = std::env::temp_dir().join(format!("dpseg-cli-compile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    let text = std::fs::read_to_string(examples().join("campaigns/picks.toml")).unwrap();
+    let (head, _) = text.split_once("[[segments]]").unwrap();
+    std::fs::write(&bad, format!("{head}[[segments]]\nid = \"x\"\nrule = 'budgett > 1'\n"))
+        .unwrap();
+    let out = dpseg(&["compile", "--schema", "schema.toml", "--campaign", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("budgett"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

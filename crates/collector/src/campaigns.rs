@@ -155,16 +155,27 @@ pub(crate) async fn list_campaigns(State(state): State<Arc<AppState>>) -> Respon
     Json(CampaignList { campaigns }).into_response()
 }
 
+fn no_schema() -> Response {
+    ApiError::new(StatusCode::NOT_FOUND, "not-found", "this collector serves no data map")
+        .into_response()
+}
+
+/// `GET /v1/schema`: the data map's JSON form (labels, purposes and what is kept before
+/// consent, for the SDK and the preference center).
 pub(crate) async fn get_schema(State(state): State<Arc<AppState>>) -> Response {
-    if state.config.schema_document.is_null() {
-        return ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "this collector serves no data map",
-        )
-        .into_response();
-    }
-    let mut r = Json(state.config.schema_document.clone()).into_response();
+    let Some(schema) = &state.config.schema else { return no_schema() };
+    let mut r = Json(schema.to_json()).into_response();
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    r
+}
+
+/// `GET /v1/schema/compact`: the data map's compact form, which the runtime reads and whose
+/// `schema_id` the served campaigns were compiled against.
+pub(crate) async fn get_schema_compact(State(state): State<Arc<AppState>>) -> Response {
+    let Some(schema) = &state.config.schema else { return no_schema() };
+    let mut r = schema.to_compact().into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     r
 }

@@ -1,6 +1,5 @@
 //! The collector's configuration: server limits and policy, and the token digests.
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::ratelimit;
@@ -18,9 +17,10 @@ pub struct Config {
     pub token_digests: Vec<[u8; 32]>,
     /// Requests per address, reports per address and per prefix ([`ratelimit::RateConfig`]).
     pub rates: ratelimit::RateConfig,
-    /// The data map in its JSON form, served at `GET /v1/schema` for the browser SDK (which
-    /// reads no TOML); `Null` serves 404.
-    pub schema_document: Value,
+    /// The data map, served at `GET /v1/schema` in its JSON form (the SDK reads no TOML) and at
+    /// `GET /v1/schema/compact` in the compact form the runtime checks and reads
+    /// (docs/compiled.md); `None` serves 404 for both.
+    pub schema: Option<dpseg::schema::Schema>,
     /// True when `/metrics` and `/readyz` are served on their own listener ([`admin_app`]);
     /// otherwise the public router serves them, `/metrics` behind the bearer token.
     pub admin_listener: bool,
@@ -38,7 +38,7 @@ impl Default for Config {
             epochs_back: 2,
             token_digests: Vec::new(),
             rates: ratelimit::RateConfig::default(),
-            schema_document: Value::Null,
+            schema: None,
             admin_listener: false,
             statics: Vec::new(),
         }

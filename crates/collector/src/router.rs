@@ -13,7 +13,9 @@ use axum::Router;
 use tower_http::cors::{Any, CorsLayer};
 
 use crate::auth::{authorized, unauthorized};
-use crate::campaigns::{get_campaign, get_estimates, get_schema, list_campaigns};
+use crate::campaigns::{
+    get_campaign, get_estimates, get_schema, get_schema_compact, list_campaigns,
+};
 use crate::error::ApiError;
 use crate::reports::post_reports;
 use crate::{health, metrics, statics, AppState, Peer};
@@ -32,6 +34,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/campaigns", get(list_campaigns))
         .route("/v1/campaigns/{id}", get(get_campaign))
         .route("/v1/schema", get(get_schema))
+        .route("/v1/schema/compact", get(get_schema_compact))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(cors);
     let mut router = Router::new()

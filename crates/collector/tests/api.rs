@@ -20,6 +20,7 @@ use dpseg::schema::Schema;
 use dpseg::wire::fits_shape;
 use dpseg_collector::store::Store;
 use dpseg_collector::{app, AppState, Config};
+use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -482,7 +483,7 @@ async fn the_data_map_campaign_list_and_static_files_are_served() {
     std::fs::write(site.join("index.html"), "<p>hello</p>").unwrap();
     std::fs::write(site.join("sub/a.js"), "export const a = 1;").unwrap();
     let with_site = Config {
-        schema_document: schema.to_json(),
+        schema: Some(schema.clone()),
         statics: vec![("/".into(), site.clone()), ("/pkg".into(), site.join("sub"))],
         ..config()
     };
@@ -505,10 +506,28 @@ async fn the_data_map_campaign_list_and_static_files_are_served() {
         json!(catalog.get("spring-2027").unwrap().compiled.config_id())
     );
 
-    // The campaign document carries what a device needs to rebuild the campaign.
+    // The campaign document carries the rules for people and the compiled form for devices:
+    // read as the runtime reads it, against the served compact data map (whose id the device
+    // computes), it passes the device's check, and it hashes to the document's config_id.
     let (_, doc) = call(&app, get("/v1/campaigns/spring-2027", None)).await;
     assert_eq!(doc["epoch"], json!("1d"));
     assert_eq!(doc["segments"][0]["rule"], json!("interests has \"hiking\" and budget >= 100"));
+    let resp = app.clone().oneshot(get("/v1/schema/compact", None)).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/octet-stream");
+    let compact = resp.into_body().collect().await.unwrap().to_bytes();
+    let device_schema = Schema::from_compact(&compact, &limits).unwrap();
+    let schema_id = dpseg::compact::content_id(&compact);
+    assert_eq!(doc["schema_id"], json!(schema_id));
+    let bytes = base64::Engine::decode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        doc["compiled"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(doc["config_id"], json!(dpseg::compact::content_id(&bytes)));
+    let run = dpseg::campaign::Runnable::from_compact_for_evaluation(&bytes, &limits).unwrap();
+    let policy = dpseg::privacy::ledger::SitePolicy::default();
+    assert_eq!(run.check(&device_schema, &schema_id, &policy), Ok(()));
 
     let (status, body) = call(&app, get("/", None)).await;
     assert_eq!((status, body), (StatusCode::OK, json!("<p>hello</p>")));
@@ -561,7 +580,7 @@ async fn the_data_map_campaign_list_and_static_files_are_served() {
     // Every API route is timed under its matched route, never the path (which names campaigns):
     // one label per route, whatever the id asked for.
     let text = state.metrics().render();
-    for route in ["/v1/schema", "/v1/campaigns", "/v1/campaigns/{id}"] {
+    for route in ["/v1/schema", "/v1/schema/compact", "/v1/campaigns", "/v1/campaigns/{id}"] {
         let count = format!("dpseg_http_request_duration_seconds_count{{route=\"{route}\"}}");
         assert!(text.contains(&count), "{route} is not timed:\n{text}");
     }
@@ -570,9 +589,11 @@ async fn the_data_map_campaign_list_and_static_files_are_served() {
 
     // Without a data map, `/v1/schema` says so.
     let (bare, _) = router(fresh_store(&urls().await.remove(0)).await, config()).await;
-    let (status, body) = call(&bare, get("/v1/schema", None)).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(body["error"]["code"], json!("not-found"));
+    for path in ["/v1/schema", "/v1/schema/compact"] {
+        let (status, body) = call(&bare, get(path, None)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(body["error"]["code"], json!("not-found"), "{path}");
+    }
     std::fs::remove_dir_all(site).unwrap();
 }
 

@@ -99,7 +99,7 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
     }
     let config = dpseg_collector::Config {
         token_digests: vec![dpseg_collector::token_digest(&token)],
-        schema_document: schema.to_json(),
+        schema: Some(schema.clone()),
         statics,
         ..dpseg_collector::Config::default()
     };

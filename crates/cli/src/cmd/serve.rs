@@ -140,7 +140,7 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
         },
         admin_listener: admin_listen.is_some(),
         token_digests: tokens.iter().map(|t| dpseg_collector::token_digest(t)).collect(),
-        schema_document: schema.to_json(),
+        schema: Some(schema.clone()),
         statics,
         ..dpseg_collector::Config::default()
     };
