@@ -17,7 +17,7 @@ use crate::schema::{Schema, Sensitivity};
 
 /// Why a device refuses to run a compiled campaign.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Refusal {
+pub enum Refusal<'s> {
     /// Compiled against another data map: its attribute and event ids would mean other data.
     SchemaMismatch,
     /// The program reads an attribute or event id the data map does not have.
@@ -25,12 +25,12 @@ pub enum Refusal {
     /// The program reads data (`name`) whose purposes do not include the campaign's.
     Purpose {
         /// The attribute or event.
-        name: String,
+        name: &'s str,
     },
     /// The program reads sensitive data (`name`) that the campaign's review does not cover.
     Sensitive {
         /// The attribute or event.
-        name: String,
+        name: &'s str,
     },
     /// Nothing to evaluate or report.
     Empty,
@@ -46,7 +46,7 @@ pub enum Refusal {
     },
 }
 
-impl Refusal {
+impl Refusal<'_> {
     /// A stable code for APIs.
     pub fn code(&self) -> &'static str {
         match self {
@@ -60,24 +60,16 @@ impl Refusal {
         }
     }
 
-    /// What is wrong, without the data's name (built without `core::fmt`, for the runtime;
-    /// the name is in [`Refusal::data`]).
+    /// What is wrong with the campaign, briefly and without the data's name (no `core::fmt`
+    /// in the runtime; the name is in [`Refusal::data`]).
     pub fn what(&self) -> &'static str {
         match self {
-            Refusal::SchemaMismatch => {
-                "the campaign was compiled against another data map than this device's"
-            }
-            Refusal::UnknownData => "the campaign reads data the data map does not have",
-            Refusal::Purpose { .. } => {
-                "the campaign reads data whose purposes do not include the campaign's"
-            }
-            Refusal::Sensitive { .. } => {
-                "the campaign reads sensitive data its review does not cover"
-            }
+            Refusal::SchemaMismatch => "compiled against another data map",
+            Refusal::UnknownData => "reads data the data map does not have",
+            Refusal::Purpose { .. } => "reads data not allowed for its purpose",
+            Refusal::Sensitive { .. } => "reads sensitive data its review does not cover",
             Refusal::Empty => "campaign has no segments or groups",
-            Refusal::OverCap { .. } => {
-                "one report of this campaign costs more ε than the site allows"
-            }
+            Refusal::OverCap { .. } => "one report costs more ε than the site allows",
         }
     }
 
@@ -90,101 +82,82 @@ impl Refusal {
     }
 }
 
-impl fmt::Display for Refusal {
+impl fmt::Display for Refusal<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Refusal::Purpose { name } | Refusal::Sensitive { name } => {
-                write!(f, "{}: '{name}'", self.what())
+                write!(f, "the campaign {}: '{name}'", self.what())
             }
             Refusal::OverCap { epsilon, max, window } => write!(
                 f,
                 "one report of this campaign costs ε = {epsilon}, above the site's {} of {max}",
                 if *window { "window cap" } else { "cap per report" }
             ),
-            _ => f.write_str(self.what()),
+            _ => write!(f, "the campaign {}", self.what()),
         }
     }
 }
 
-impl core::error::Error for Refusal {}
+impl core::error::Error for Refusal<'_> {}
 
-/// One attribute or event a program reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Read {
-    Attr(u16),
-    Event(u16),
-}
+/// An attribute's or event's name, purposes and sensitivity.
+type Datum<'s> = (&'s str, &'s [String], Option<Sensitivity>);
 
 impl Runnable {
-    /// The attributes and events the program reads, each once, attributes first.
-    fn reads(&self) -> Vec<Read> {
-        let mut out: Vec<Read> = self
-            .program
-            .nodes
-            .iter()
-            .filter_map(|n| match n {
-                Node::Attr(a) => Some(Read::Attr(*a)),
-                Node::Count { ev, .. }
-                | Node::Aggregate { ev, .. }
-                | Node::Occurrence { ev, .. } => Some(Read::Event(*ev)),
-                _ => None,
-            })
-            .collect();
-        crate::sort::heapsort_by(&mut out, |a, b| a < b);
-        out.dedup();
-        out
-    }
-
-    /// Name, purposes and sensitivity of what `read` names in `schema`.
-    fn describe(schema: &Schema, read: Read) -> Option<(&str, &[String], Option<Sensitivity>)> {
-        match read {
-            Read::Attr(a) => schema
-                .attribute_by_id(a)
-                .map(|d| (d.name.as_str(), d.purposes.as_slice(), d.sensitive)),
-            Read::Event(e) => {
-                schema.event_by_id(e).map(|d| (d.name.as_str(), d.purposes.as_slice(), d.sensitive))
+    /// Name, purposes and sensitivity of the attribute or event node `n` reads, if it reads
+    /// one: `Some(None)` when the data map has no such id.
+    fn reads<'s>(schema: &'s Schema, n: &Node) -> Option<Option<Datum<'s>>> {
+        let def = |d: Option<Datum<'s>>| Some(d);
+        match n {
+            Node::Attr(a) => def(schema
+                .attribute_by_id(*a)
+                .map(|d| (d.name.as_str(), d.purposes.as_slice(), d.sensitive))),
+            Node::Count { ev, .. } | Node::Aggregate { ev, .. } | Node::Occurrence { ev, .. } => {
+                def(schema
+                    .event_by_id(*ev)
+                    .map(|d| (d.name.as_str(), d.purposes.as_slice(), d.sensitive)))
             }
+            _ => None,
         }
-    }
-
-    /// The sensitive attributes and events the program reads, with their category, in data
-    /// map order (attributes, then events, each by name): what a visitor is asked to allow for
-    /// this campaign alone. Data the data map does not have is left out ([`Runnable::check`]
-    /// refuses it).
-    pub fn sensitive_reads<'s>(&self, schema: &'s Schema) -> Vec<(&'s str, Sensitivity)> {
-        self.reads()
-            .into_iter()
-            .filter_map(|r| Runnable::describe(schema, r))
-            .filter_map(|(name, _, s)| Some((name, s?)))
-            .collect()
     }
 
     /// What a device checks before it runs this campaign with the data map `schema`, whose
-    /// `schema_id` the device computed itself, under the site's caps. The mechanism's ε is the
-    /// one the bytes state, read for evaluation; the report module, the only code that spends
-    /// ε, reads the mechanism from its coins and refuses figures that differ
-    /// ([`Runnable::from_compact`]), and its ledger applies the caps again.
+    /// `schema_id` the device computed itself, under the site's caps. Returns the sensitive
+    /// attributes and events the program reads, with their category, in the order it first
+    /// reads them: what a visitor is asked to allow for this campaign alone.
+    ///
+    /// The mechanism's ε is the one the bytes state, read for evaluation; the report module,
+    /// the only code that spends ε, reads the mechanism from its coins and refuses figures that
+    /// differ ([`Runnable::from_compact`]), and its ledger applies the caps again.
     ///
     /// # Errors
-    /// The first problem found, in the order of [`Refusal`]'s variants.
-    pub fn check(
+    /// The first problem found: the data map, then each datum in program order (purpose before
+    /// review), then ε.
+    pub fn check<'s>(
         &self,
-        schema: &Schema,
+        schema: &'s Schema,
         schema_id: &str,
         policy: &SitePolicy,
-    ) -> Result<(), Refusal> {
+    ) -> Result<Vec<(&'s str, Sensitivity)>, Refusal<'s>> {
         if self.head.schema_id != schema_id {
             return Err(Refusal::SchemaMismatch);
         }
-        for read in self.reads() {
-            let Some((name, purposes, sensitive)) = Runnable::describe(schema, read) else {
+        let mut sensitive: Vec<(&'s str, Sensitivity)> = Vec::new();
+        for n in &self.program.nodes {
+            let Some(read) = Runnable::reads(schema, n) else { continue };
+            let Some((name, purposes, category)) = read else {
                 return Err(Refusal::UnknownData);
             };
             if !purposes.contains(&self.head.purpose) {
-                return Err(Refusal::Purpose { name: name.to_owned() });
+                return Err(Refusal::Purpose { name });
             }
-            if sensitive.is_some() && !self.head.covers.iter().any(|c| c == name) {
-                return Err(Refusal::Sensitive { name: name.to_owned() });
+            if let Some(category) = category {
+                if !self.head.covers.iter().any(|c| c == name) {
+                    return Err(Refusal::Sensitive { name });
+                }
+                if !sensitive.iter().any(|&(n, _)| n == name) {
+                    sensitive.push((name, category));
+                }
             }
         }
         let Some(epsilon) = self.mechanism.as_ref().map(|m| m.eps_report()) else {
@@ -197,6 +170,6 @@ impl Runnable {
                 return Err(Refusal::OverCap { epsilon, max, window });
             }
         }
-        Ok(())
+        Ok(sensitive)
     }
 }

@@ -238,7 +238,7 @@ fn device_agrees_with_lint(
         epsilon_window_max: config.epsilon_max,
         ..SitePolicy::default()
     };
-    let device = run.check(schema, &schema.id(), &policy);
+    let device = run.check(schema, &schema.id(), &policy).map(|_| ());
     let lint_codes: Vec<&str> = findings
         .iter()
         .filter(|f| f.severity == dpseg::campaign::Severity::Error)

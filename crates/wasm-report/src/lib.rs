@@ -64,6 +64,14 @@ fn ledger_error(e: &LedgerError) -> JsValue {
     error(e.code(), message, details)
 }
 
+/// The content id of compact bytes (docs/compiled.md): a campaign's `config_id`, a data map's
+/// `schema_id`. The SDK hashes with WebCrypto where the page has it (a secure context) and with
+/// this otherwise.
+#[wasm_bindgen(js_name = contentId)]
+pub fn content_id(bytes: &[u8]) -> String {
+    dpseg::compact::content_id(bytes)
+}
+
 /// A new device state in its compact form: a fresh secret from the system's CSPRNG and an
 /// empty ledger. The page stores it (on the device only) and passes it to every report.
 ///

@@ -3,11 +3,11 @@
 //! It keeps the profile and the campaigns a page runs inside wasm memory; validates every
 //! change against the data map; evaluates segments; and gives the report module
 //! (`crates/wasm-report`, loaded only when a report is due), which holds the device secret and
-//! ledger, the true answers to privatise. It reads campaigns only in the compact form the
-//! verifier module produces after recompiling the campaign, recomputing its `config_id` and linting it (see
-//! `dpseg::campaign::Runnable`), and the data map in the compact form the verifier produced
-//! after validating it, so it carries no rule parser, compiler, linter, data map validation or
-//! JSON text handling.
+//! ledger, the true answers to privatise. It reads campaigns in their compiled form and the data
+//! map in its compact form, both as the collector serves them and as untrusted input, and checks
+//! every campaign before it runs it (`Runnable::check`: the data map it was compiled against,
+//! the purposes and review of every datum its program reads, the site's caps; docs/compiled.md),
+//! so it carries no rule parser, compiler, linter or JSON text handling.
 //!
 //! Every failure is thrown as the one `DpsegError` shape; nothing panics (the workspace denies
 //! `unwrap`, `expect` and `panic`, and the wasm profile aborts rather than unwinds).
@@ -16,15 +16,16 @@
 
 extern crate alloc;
 
+use alloc::string::String;
 use alloc::vec::Vec;
-use dpseg::campaign::{Membership, Runnable};
+use dpseg::campaign::{Membership, Refusal, Runnable};
 use dpseg::limits::Limits;
 use dpseg::privacy::ledger::SitePolicy;
+use dpseg::privacy::mechanism::Mechanism;
 use dpseg::profile::{Profile, ProfileError};
 use dpseg::schema::Schema;
-use dpseg_wasm_common::{
-    campaign_empty, error, object, replace_or_push, secs, site_policy, unknown_campaign,
-};
+use dpseg::schema::Sensitivity;
+use dpseg_wasm_common::{error, object, replace_or_push, secs, site_policy, unknown_campaign};
 use wasm_bindgen::prelude::*;
 
 mod lite;
@@ -61,6 +62,9 @@ struct Loaded {
 #[wasm_bindgen]
 pub struct Runtime {
     schema: Schema,
+    /// The data map's `schema_id`, as the SDK computed it from the bytes (SHA-256 in the
+    /// platform's WebCrypto, so no hash function ships in this module).
+    schema_id: String,
     limits: Limits,
     policy: SitePolicy,
     profile: Profile,
@@ -69,9 +73,10 @@ pub struct Runtime {
 
 #[wasm_bindgen]
 impl Runtime {
-    /// Opens a runtime for a data map in the compact form the verifier's `compactSchema`
-    /// returns (the verifier validated it) with the site's caps: the highest ε of one report
-    /// and the highest total over the rolling 30-day window.
+    /// Opens a runtime for a data map in its compact form (`GET /v1/schema/compact`, or the
+    /// verifier's `compactSchema`), whose `schema_id` the caller computed from these bytes,
+    /// with the site's caps: the highest ε of one report and the highest total over the rolling
+    /// 30-day window.
     ///
     /// # Errors
     /// `schema-compact` for bytes that are not a data map, `bad-policy` for caps that are not
@@ -79,6 +84,7 @@ impl Runtime {
     #[wasm_bindgen(constructor)]
     pub fn new(
         schema: &[u8],
+        schema_id: String,
         epsilon_report_max: f64,
         epsilon_window_max: f64,
     ) -> Result<Runtime, JsValue> {
@@ -87,7 +93,7 @@ impl Runtime {
             .map_err(|e| error("schema-compact", &e.message(), JsValue::NULL))?;
         let policy = site_policy(epsilon_report_max, epsilon_window_max)?;
         let profile = Profile::new(&schema);
-        Ok(Runtime { schema, limits, policy, profile, campaigns: Vec::new() })
+        Ok(Runtime { schema, schema_id, limits, policy, profile, campaigns: Vec::new() })
     }
 
     /// Sets attribute `name` (`null` or `undefined` unsets it).
@@ -129,37 +135,29 @@ impl Runtime {
         Ok(())
     }
 
-    /// Loads a campaign in the compact form the verifier produced. The verifier refused it
-    /// unless it compiled, hashed to its `config_id` and passed lint under these caps; the caps
-    /// are checked again here, where they are cheap. Returns the campaign's handle; loading a
-    /// campaign with the same id replaces it.
+    /// Loads a compiled campaign (the bytes of its document's `compiled`, whose hash the caller
+    /// compared with its `config_id`) after checking it ([`Runnable::check`]): compiled against
+    /// this data map, every attribute and event it reads allowing its purpose, every sensitive
+    /// one covered by its review, one report within the site's caps. Loading a campaign with the
+    /// same id replaces it. Returns the campaign's handle with what a page needs to name
+    /// results and ask for consent (see `info`).
     ///
     /// # Errors
-    /// `runnable-syntax` for bytes that are not a runnable campaign, `campaign-empty`,
-    /// `over-report-cap`, `over-window-cap`.
+    /// `runnable-syntax` for bytes that are not a compiled campaign; `schema-mismatch`,
+    /// `unknown-data`, `purpose-mismatch`, `sensitive-without-review` (with `details.data`),
+    /// `campaign-empty`, `over-report-cap`, `over-window-cap` (with `details.epsilon` and
+    /// `details.max`).
     #[wasm_bindgen(js_name = loadRunnable)]
-    pub fn load_runnable(&mut self, bytes: &[u8]) -> Result<u32, JsValue> {
+    pub fn load_runnable(&mut self, bytes: &[u8]) -> Result<JsValue, JsValue> {
         let run = Runnable::from_compact_for_evaluation(bytes, &self.limits)
             .map_err(|e| error("runnable-syntax", &e.message(), JsValue::NULL))?;
-        let Some(eps) = run.mechanism().map(|m| m.eps_report()) else {
-            return Err(campaign_empty());
-        };
-        for (code, max) in [
-            ("over-report-cap", self.policy.epsilon_report_max),
-            ("over-window-cap", self.policy.epsilon_window_max),
-        ] {
-            if eps > max {
-                let details = object(&[("epsilon", eps.into()), ("max", max.into())]);
-                return Err(error(
-                    code,
-                    "one report of this campaign costs more ε than the site allows",
-                    details,
-                ));
-            }
-        }
+        let sensitive =
+            run.check(&self.schema, &self.schema_id, &self.policy).map_err(|r| refusal(&r))?;
         let membership = run.new_membership();
-        let loaded = Loaded { run, membership };
-        Ok(replace_or_push(&mut self.campaigns, loaded, |c| c.run.id()))
+        let handle =
+            replace_or_push(&mut self.campaigns, Loaded { run, membership }, |c| c.run.id());
+        let loaded = self.campaigns.get(handle as usize).ok_or_else(|| unknown_campaign(handle))?;
+        Ok(info(handle, &loaded.run, &sensitive))
     }
 
     /// Evaluates every segment and group of campaign `handle` at `now_ms`: one entry per
@@ -224,4 +222,51 @@ impl Runtime {
     pub fn forget(&mut self) {
         self.profile = Profile::new(&self.schema);
     }
+}
+
+fn refusal(r: &Refusal) -> JsValue {
+    let details = match r {
+        Refusal::OverCap { epsilon, max, .. } => {
+            object(&[("epsilon", (*epsilon).into()), ("max", (*max).into())])
+        }
+        _ => object(&[("data", r.data().map_or(JsValue::NULL, JsValue::from_str))]),
+    };
+    error(r.code(), r.what(), details)
+}
+
+fn strings<'a>(items: impl Iterator<Item = &'a str>) -> js_sys::Array {
+    items.map(JsValue::from_str).collect()
+}
+
+/// What `loadRunnable` returns: `[handle, id, purpose, epoch_secs, epsilon, epsilon_lifetime,
+/// per_report, answer_bytes, [segment id], [[group id, [case id]]], [[data, category]]]` (an
+/// array rather than an object: fewer calls into JS, and less wasm on every page).
+fn info(handle: u32, run: &Runnable, sensitive: &[(&str, Sensitivity)]) -> JsValue {
+    let m = run.mechanism();
+    #[allow(clippy::cast_precision_loss, reason = "an epoch is far below 2^53 seconds")]
+    let epoch_secs = run.epoch_secs() as f64;
+    let out = js_sys::Array::new();
+    for v in [
+        handle.into(),
+        JsValue::from_str(run.id()),
+        JsValue::from_str(run.purpose()),
+        epoch_secs.into(),
+        m.map_or(0.0, Mechanism::eps_report).into(),
+        m.map_or(0.0, Mechanism::eps_lifetime).into(),
+        m.map_or(0, Mechanism::per_report).into(),
+        m.map_or(0, Mechanism::answer_bytes).into(),
+        strings(run.segment_ids().iter().map(String::as_str)).into(),
+        run.groups()
+            .map(|(id, cases)| js_sys::Array::of2(&JsValue::from_str(id), &strings(cases)))
+            .collect::<js_sys::Array>()
+            .into(),
+        sensitive
+            .iter()
+            .map(|&(data, s)| strings([data, s.name()].into_iter()))
+            .collect::<js_sys::Array>()
+            .into(),
+    ] {
+        out.push(&v);
+    }
+    out.into()
 }

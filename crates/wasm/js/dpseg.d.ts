@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'unknown-campaign' | 'unknown-segment' | 'lint-refused' | 'config-id-mismatch' | 'campaign-empty'
   | 'over-report-cap' | 'over-window-cap' | 'over-lifetime-cap' | 'already-reported' | 'dishonest-mechanism'
   | 'device-syntax' | 'runnable-syntax' | 'no-storage' | 'clock-skew' | 'send-failed'
-  | 'not-for-personalization' | 'no-consent'
+  | 'not-for-personalization' | 'no-consent' | 'schema-mismatch' | 'unknown-data' | 'purpose-mismatch'
+  | 'sensitive-without-review' | 'campaign-syntax'
   | (string & {});
 
 export class DpsegError extends Error {
@@ -122,7 +123,12 @@ export interface GroupDef { id: string; cases: { id: string; rule: string }[]; d
 /** `GET /v1/campaigns/{id}`: what `addCampaign` takes. */
 export interface CampaignDocument {
   id: string;
+  /** The content id of `compiled` (docs/compiled.md). */
   config_id: string;
+  /** The `schema_id` of the data map it was compiled against. */
+  schema_id?: string;
+  /** What devices run: the compiled campaign, base64url. Without it, the verifier compiles the rules. */
+  compiled?: string;
   purpose: string;
   epoch: string;
   epoch_secs: number;
@@ -131,7 +137,7 @@ export interface CampaignDocument {
   segments: SegmentDef[];
   groups: GroupDef[];
   review?: { by: string; at: string; why: string; covers: string[] };
-  /** The planned mechanism, for people; a device plans its own. */
+  /** The planned mechanism, for people; devices run the one in `compiled`. */
   mechanism: Json;
 }
 /** `GET /v1/campaigns`. */
@@ -167,8 +173,9 @@ export interface CampaignInfo {
   epsilon_lifetime: number;
   segments: { id: string; description: string | null }[];
   groups: { id: string; cases: string[] }[];
-  mechanism: Json;
-  report_bytes_payload: number;
+  /** Items answered in each report, and bytes of each answer (the payload holds a 2-byte item index before each). */
+  per_report: number;
+  answer_bytes: number;
   /** The sensitive attributes and events its rules read: it needs the visitor's consent to the campaign itself. */
   sensitive: { data: string; category: string }[];
 }

@@ -1,15 +1,17 @@
 // dpseg browser SDK: on-device segmentation with locally differentially private reports.
 //
 // Browser modules (ARCHITECTURE "Browser modules"). The runtime (dpseg_rt) is what every page
-// loads: the data map, the profile and the campaigns live inside it, and it evaluates segments.
-// The others are imported only when needed: dpseg_report when a report is due (at most once per
-// campaign and epoch) reads the device state (secret and ledgers, which this file stores as
-// compact bytes) and makes the private report from the runtime's answers; the verifier is the
-// whole engine, in one of two builds: dpseg_verify to verify a campaign version this device has
-// not verified (recompile, recompute config_id, lint under the site's caps), dpseg_core (with
-// the tools) to explain a segment in words and for lint, plan and tools, which dpseg_tools.js
-// (the `dpseg/tools` entry) loads. This file adds what only the page can do: storage, consent,
-// scheduling and transport. Public API and types: dpseg.d.ts. Guide: README.md.
+// loads: the data map, the profile and the campaigns live inside it; it checks every compiled
+// campaign before it runs it (docs/compiled.md) and evaluates segments. This file hashes the
+// compiled bytes (WebCrypto) against their config_id. The others are imported only when needed:
+// dpseg_report when a report is due (at most once per campaign and epoch) reads the device state
+// (secret and ledgers, which this file stores as compact bytes) and makes the private report
+// from the runtime's answers; the verifier is the whole engine, in one of two builds:
+// dpseg_verify for a data map given as JSON text or a campaign document without its compiled
+// form, dpseg_core (with the tools) to explain a segment in words and for lint, plan and tools,
+// which dpseg_tools.js (the `dpseg/tools` entry) loads. This file adds what only the page can
+// do: storage, consent, scheduling and transport. Public API and types: dpseg.d.ts. Guide:
+// README.md.
 //
 // Promises kept here, each tested in crates/wasm/tests/:
 // - no consent for a campaign's purpose, GPC on, or an exhausted ledger: no request at all;
@@ -326,35 +328,47 @@ function randomUnit() {
 export async function open(options = {}) {
   await load(options.wasm, { report: options.report, verifier: options.verifier, tools: options.tools });
   const store = new Store(options.storage, options.storageKey ?? 'dpseg');
+  let compact;
   if (options.schema === undefined && options.collector) {
-    // The collector serves the data map it was started with. A data map this device validated
-    // before opens the engine at once; the collector's answer refreshes it for the next page.
+    // The collector serves the data map twice: as JSON (purposes, what is kept before consent,
+    // labels) and in the compact form the runtime checks and reads. A data map stored on an
+    // earlier visit opens the engine at once; the collector's answer refreshes it for the next page.
     const base = String(options.collector).replace(/\/+$/, '');
     const get = options.fetch ?? ((...a) => globalThis.fetch(...a));
-    const fetched = timed(get, `${base}/v1/schema`, options.timeout).then(async (res) => {
-      if (!res.ok) throw new DpsegError('schema-unavailable', `collector answered ${res.status} for the data map`, { status: res.status });
-      return res.text();
-    });
-    const cached = store.getJson('schema', null)?.text;
-    if (typeof cached === 'string') {
-      fetched.then((t) => t !== cached && store.setJson('schema', { text: t, compact: '' }), () => {});
-      options = { ...options, schema: cached };
+    const fetch = (path) =>
+      timed(get, `${base}${path}`, options.timeout).then((res) => {
+        if (!res.ok) throw new DpsegError('schema-unavailable', `collector answered ${res.status} for the data map`, { status: res.status });
+        return res;
+      });
+    const fetched = Promise.all([
+      fetch('/v1/schema').then((r) => r.text()),
+      fetch('/v1/schema/compact').then(async (r) => toBase64(new Uint8Array(await r.arrayBuffer()))),
+    ]);
+    const cached = store.getJson('schema', null);
+    let fresh = cached;
+    if (typeof cached?.text !== 'string' || typeof cached.compact !== 'string') {
+      const [text, bytes] = await fetched;
+      store.setJson('schema', (fresh = { text, compact: bytes }));
     } else {
-      options = { ...options, schema: await fetched };
+      fetched.then(([text, bytes]) => (text !== cached.text || bytes !== cached.compact) && store.setJson('schema', { text, compact: bytes }), () => {});
     }
+    options = { ...options, schema: fresh.text };
+    compact = fromBase64(fresh.compact);
   }
   const schemaText = text(options.schema ?? null);
   // The device state (secret and ledger) is made by the report module when the first report is
   // due, that is after the visitor consented: never on opening (docs/privacy.md, "Before a
   // choice"). Its absence from storage later tells other tabs that one forgot (see `sync`).
   const engineOptions = { ...options, schema: schemaText };
+  const open = async (bytes) => new Engine(engineOptions, { store, compact: bytes, schemaId: await contentId(bytes) });
   let engine;
   try {
-    engine = new Engine(engineOptions, { store, compact: await compactSchema(store, schemaText, true) });
+    // A data map given as JSON text is made compact by the verifier, once per text.
+    engine = await open(compact ?? (await compactSchema(store, schemaText, true)));
   } catch (e) {
     // Stored bytes the runtime refuses (changed by hand, or by another version): validate anew.
-    if (e.code !== 'schema-compact') throw e;
-    engine = new Engine(engineOptions, { store, compact: await compactSchema(store, schemaText, false) });
+    if (e.code !== 'schema-compact' || compact) throw e;
+    engine = await open(await compactSchema(store, schemaText, false));
   }
   // The native bridge (dpseg_bridge.js) loads only in a page that uses it: an app queued
   // commands before the SDK loaded, or the site accepts messages from native code.
@@ -368,8 +382,20 @@ export async function open(options = {}) {
 const HIDE = ['pagehide', 'visibilitychange'];
 
 /**
- * The data map in the compact form the runtime reads: the stored one when it was made from the
- * same JSON text, else the verifier validates the JSON and makes it (and it is stored).
+ * The content id of compact bytes (docs/compiled.md): the first 16 bytes of their SHA-256, in
+ * hex. WebCrypto where the page has it (a secure context); the report module's otherwise.
+ */
+async function contentId(bytes) {
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) return (await importModule(() => import('./dpseg_report.js'), 'report', 'report')).contentId(bytes);
+  const digest = new Uint8Array(await subtle.digest('SHA-256', bytes));
+  return Array.from(digest.subarray(0, 16), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * A data map given as JSON text in the compact form the runtime reads: the stored one when it
+ * was made from the same text, else the verifier validates the JSON and makes it (and it is
+ * stored).
  */
 async function compactSchema(store, schemaText, useStored) {
   const stored = store.getJson('schema', null);
@@ -420,7 +446,7 @@ export class Engine {
     this.epsilonWindowMax = num(o.epsilonWindowMax ?? 8.0);
     // The report module's default (32) when the site sets none.
     this.epsilonLifetimeMax = optNum(o.epsilonLifetimeMax);
-    this.rt = guard(() => new Runtime(prepared.compact, this.epsilonReportMax, this.epsilonWindowMax));
+    this.rt = guard(() => new Runtime(prepared.compact, prepared.schemaId, this.epsilonReportMax, this.epsilonWindowMax));
     this.handles = new Map(); // campaign id -> {handle, info, doc, runnable}
     this.restore();
     this.onStorage = (e) => {
@@ -484,11 +510,10 @@ export class Engine {
     this.outbox = this.store.getJson('outbox', []);
     this.sentLog = this.store.getJson('sent', []);
     this.scheduleState = this.store.getJson('schedule', {});
-    // Campaigns verified on an earlier visit load as they were verified: no verifier needed.
+    // Campaigns of an earlier visit are checked again by the runtime as they load (the data
+    // map may have changed since); one it refuses is dropped and fetched anew by loadCampaign.
     for (const entry of this.store.getJson('campaigns', [])) {
-      // Verified by an older build that did not record the campaign's sensitive data: fetched
-      // and verified again by loadCampaign.
-      if (!entry.info?.sensitive) continue;
+      if (typeof entry.config_id !== 'string') continue; // stored by an older build
       try {
         this.run(entry);
       } catch (e) {
@@ -619,20 +644,66 @@ export class Engine {
 
   // ---- campaigns ---------------------------------------------------------------------------
 
-  /** Runs a verified campaign `{doc, runnable (base64), info}` in the runtime. */
+  /**
+   * Runs a campaign `{doc, runnable (base64), config_id}` in the runtime, which checks it
+   * against the data map and the site's caps first (docs/compiled.md, "What a device checks").
+   */
   run(entry) {
-    const handle = guard(() => this.rt.loadRunnable(fromBase64(entry.runnable)));
-    this.handles.set(entry.info.id, { ...entry, handle });
-    this.emit('change', { reason: 'campaign', campaign: entry.info.id });
-    return entry.info;
+    const [handle, id, purpose, epoch_secs, epsilon, epsilon_lifetime, per_report, answer_bytes, segments, groups, sensitive] = guard(() =>
+      this.rt.loadRunnable(fromBase64(entry.runnable)),
+    );
+    const described = new Map((entry.doc?.segments ?? []).map((s) => [s?.id, s?.description]));
+    const info = {
+      id,
+      config_id: entry.config_id,
+      purpose,
+      epoch_secs,
+      epsilon,
+      epsilon_lifetime,
+      per_report,
+      answer_bytes,
+      segments: segments.map((id) => ({ id, description: typeof described.get(id) === 'string' ? described.get(id) : null })),
+      groups: groups.map(([id, cases]) => ({ id, cases })),
+      sensitive: sensitive.map(([data, category]) => ({ data, category })),
+    };
+    this.handles.set(id, { doc: entry.doc, runnable: entry.runnable, info, handle });
+    this.emit('change', { reason: 'campaign', campaign: info.id });
+    return info;
   }
 
-  /** Verifies a collector document in the verifier module, then runs it. */
+  /**
+   * Takes a collector document: its `compiled` bytes must hash to its `config_id`, then the
+   * runtime checks and runs them. A document without them (made by hand, or by the tools) is
+   * compiled by the verifier module from its rules.
+   */
   async install(doc) {
     const json = text(doc);
-    const verifier = await loadVerifier();
-    const v = guard(() => verifier.verifyCampaign(this.schemaText, json, this.epsilonReportMax, this.epsilonWindowMax));
-    return this.run({ doc: JSON.parse(json), runnable: toBase64(v.runnable), info: v.info });
+    const parsed = JSON.parse(json);
+    let bytes;
+    if (typeof parsed?.compiled === 'string') {
+      try {
+        bytes = fromBase64(parsed.compiled.replaceAll('-', '+').replaceAll('_', '/'));
+      } catch {
+        throw new DpsegError('campaign-syntax', `campaign '${parsed.id}': compiled is not base64url`);
+      }
+      const computed = await contentId(bytes);
+      if (computed !== parsed.config_id) {
+        throw new DpsegError('config-id-mismatch', `campaign '${parsed.id}' claims config_id ${JSON.stringify(parsed.config_id)} but its compiled form hashes to ${computed}`, { claimed: parsed.config_id, computed });
+      }
+    } else {
+      const verifier = await loadVerifier();
+      bytes = guard(() => verifier.verifyCampaign(this.schemaText, json, this.epsilonReportMax, this.epsilonWindowMax)).runnable;
+    }
+    const before = new Map(this.handles);
+    const info = this.run({ doc: parsed, runnable: toBase64(bytes), config_id: await contentId(bytes) });
+    if (info.id !== parsed?.id) {
+      // A document whose compiled form is another campaign's: what ran before runs again.
+      this.handles.delete(info.id);
+      const prior = before.get(info.id);
+      if (prior) this.run({ ...prior, config_id: prior.info.config_id });
+      throw new DpsegError('campaign-syntax', `document of campaign '${parsed?.id}' holds campaign '${info.id}'`);
+    }
+    return info;
   }
 
   /**
@@ -692,7 +763,7 @@ export class Engine {
   }
 
   saveCampaigns() {
-    this.store.setJson('campaigns', [...this.handles.values()].map(({ doc, runnable, info }) => ({ doc, runnable, info })));
+    this.store.setJson('campaigns', [...this.handles.values()].map(({ doc, runnable, info }) => ({ doc, runnable, config_id: info.config_id })));
   }
 
   /** The loaded campaigns: id, purpose, epoch, ε, segment and group names. */

@@ -198,6 +198,13 @@ pub fn compact_schema(schema_json: &str) -> Result<Vec<u8>, JsValue> {
     Ok(schema_from(schema_json, &Limits::default())?.to_compact())
 }
 
+/// The content id of compact bytes (docs/compiled.md): a data map's `schema_id`, a campaign's
+/// `config_id`.
+#[wasm_bindgen(js_name = contentId)]
+pub fn content_id(bytes: &[u8]) -> String {
+    dpseg::compact::content_id(bytes)
+}
+
 /// The engine's version.
 #[wasm_bindgen]
 pub fn version() -> String {

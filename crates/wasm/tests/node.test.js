@@ -124,26 +124,32 @@ test('bad input throws one error shape and changes nothing', async () => {
   await assert.rejects(dpseg.open({ schema: '{"attributes": 1}', storage: 'memory' }), { name: 'DpsegError' });
 });
 
-test('campaigns are verified and linted on the device', async () => {
+test('a device checks the compiled campaign it runs: its hash, its data, the caps', async () => {
   const engine = await openWith();
   await assert.rejects(engine.addCampaign({ ...spring, config_id: '00'.repeat(16) }), { code: 'config-id-mismatch' });
-  // A changed rule with the old config_id is caught the same way.
-  const edited = structuredClone(spring);
-  edited.segments[0].rule = 'budget >= 1';
-  await assert.rejects(engine.addCampaign(edited), { code: 'config-id-mismatch' });
+  // The compiled bytes changed under the old config_id: the hash catches it.
+  const bytes = Buffer.from(spring.compiled, 'base64url');
+  bytes[bytes.length - 1] ^= 1;
+  await assert.rejects(engine.addCampaign({ ...spring, compiled: bytes.toString('base64url') }), { code: 'config-id-mismatch' });
+  // Over the site's cap: the runtime refuses, with the figures.
   const strict = await openWith({ epsilonReportMax: 0.5 });
-  await assert.rejects(strict.addCampaign(spring), (e) => e.code === 'lint-refused' && e.details.findings.some((f) => f.code === 'epsilon-over-cap'));
-  const health = structuredClone(spring);
-  health.segments[0].rule = 'health_goal == "weight"';
-  await assert.rejects(engine.addCampaign(health), (e) => e.code === 'lint-refused');
+  await assert.rejects(strict.addCampaign(spring), (e) => e.code === 'over-report-cap' && e.details.max === 0.5 && e.details.epsilon > 0.5);
+  // A campaign that reads health data for measurement, compiled by `dpseg compile` and served
+  // with an honest hash: refused for its data, which the error names.
+  const { execFileSync } = await import('node:child_process');
+  const bin = join(outdoor, '..', '..', 'target', 'release', 'dpseg');
+  const health = JSON.parse(execFileSync(bin, ['compile', '--schema', join(outdoor, 'schema.toml'), '--campaign', join(outdoor, 'lint', 'health-targeting.toml')]));
+  await assert.rejects(engine.addCampaign(health), (e) => e.code === 'purpose-mismatch' && e.details.data === 'health_goal');
   assert.equal(engine.campaigns().length, 0);
   const info = await engine.addCampaign(spring);
   assert.equal(info.config_id, spring.config_id);
-  // Once verified, a document claiming the same config_id cannot change what the device runs.
+  assert.deepEqual(info.segments.map((s) => s.id), spring.segments.map((s) => s.id));
+  // The rules in the document are for people; the device runs the compiled form, so a
+  // document whose rule text changed runs the same campaign.
   fill(engine, 'alice');
   const before = engine.membershipsForVisitor('spring-2027');
   const sneaky = structuredClone(spring);
-  sneaky.segments[0].rule = `not (${spring.segments[0].rule})`; // flips the first segment
+  sneaky.segments[0].rule = `not (${spring.segments[0].rule})`;
   sneaky.segments[0].description = 'changed';
   assert.deepEqual(await engine.addCampaign(sneaky), info);
   assert.deepEqual(engine.membershipsForVisitor('spring-2027'), before);

@@ -24,6 +24,23 @@ function attempt(dpseg, f) {
   }
 }
 
+/**
+ * As in tests/suite/spec.rs: the runtime, checking the compiled campaign as a device does,
+ * refuses exactly the campaigns whose lint has an error about data or ε, with that code.
+ */
+function deviceAgreesWithLint(dpseg, schema, c, findings) {
+  const compiles = attempt(dpseg, () => dpseg.tools.evaluateCampaign(schema, c.campaign, {}, c.now ?? '2026-11-24T00:00:00Z'));
+  if (compiles.err || c.limits !== undefined) return null;
+  const codes = findings
+    .filter((f) => f.severity === 'error' && ['purpose-mismatch', 'sensitive-without-review', 'epsilon-over-cap'].includes(f.code))
+    .map((f) => f.code);
+  const r = attempt(dpseg, () => dpseg.tools.checkOnDevice(schema, c.campaign, { epsilonMax: c.lint_config?.epsilon_max ?? 2 }));
+  const code = { 'over-report-cap': 'epsilon-over-cap', 'over-window-cap': 'epsilon-over-cap' }[r.err?.code] ?? r.err?.code;
+  if (r.err === undefined && codes.length === 0) return null;
+  if (r.err && (codes.includes(code) || (code === 'campaign-empty' && codes.length === 0))) return null;
+  return `the runtime's check gives ${r.err?.code ?? 'ok'}, lint's errors ${JSON.stringify(codes)}`;
+}
+
 function runCase(dpseg, doc, c) {
   const now = c.now ?? doc.now;
   const limits = c.limits;
@@ -75,7 +92,8 @@ function runCase(dpseg, doc, c) {
         if (i < 0) return `missing finding ${JSON.stringify(w)}; got ${JSON.stringify(got)}`;
         unmatched.splice(i, 1);
       }
-      return unmatched.length === 0 ? null : `unexpected findings ${JSON.stringify(unmatched)}`;
+      if (unmatched.length !== 0) return `unexpected findings ${JSON.stringify(unmatched)}`;
+      return deviceAgreesWithLint(dpseg, schema, c, got);
     }
     const r = attempt(dpseg, () => dpseg.tools.evaluateCampaign(schema, c.campaign, profileDoc(), now, limits));
     if (r.err) {
