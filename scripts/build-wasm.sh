@@ -30,7 +30,7 @@ inputs=(src crates/wasm/src crates/wasm-rt/src crates/wasm-report/src crates/was
         crates/wasm/Cargo.toml crates/wasm-rt/Cargo.toml crates/wasm-report/Cargo.toml crates/wasm-common/Cargo.toml
         Cargo.toml Cargo.lock .cargo package-lock.json)
 if [ -f "$out/dpseg_core_bg.wasm" ] && [ -f "$out/dpseg_verify_bg.wasm" ] && [ -f "$out/dpseg_rt_bg.wasm" ] \
-   && [ -f "$out/dpseg_report_bg.wasm" ] && [ -f "$out/dpseg_tools.js" ] && [ -f "$out/dpseg_reporting.js" ] && [ -f "$out/dpseg_consent.js" ] && [ -f "$out/dpseg_bridge.js" ] \
+   && [ -f "$out/dpseg_report_bg.wasm" ] && [ -f "$out/dpseg_tools.js" ] && [ -f "$out/dpseg_reporting.js" ] && [ -f "$out/dpseg_verifying.js" ] && [ -f "$out/dpseg_consent.js" ] && [ -f "$out/dpseg_bridge.js" ] \
    && [ -z "$(find "${inputs[@]}" -newer "$out/dpseg_rt_bg.wasm" -print -quit)" ]; then
   say "browser package is up to date ($out)"
   exit 0
@@ -70,7 +70,7 @@ cp crates/wasm/js/dpseg.d.ts crates/wasm/js/dpseg_tools.d.ts crates/wasm/js/dpse
 cp crates/wasm/js/dpseg.js "$tmp/dpseg.js"
 version=$(awk '/^\[workspace.package\]/ { p = 1 } p && /^version = / { gsub(/version = |"/, ""); print; exit }' Cargo.toml)
 node_modules/.bin/esbuild "$tmp/dpseg.js" --bundle --format=esm --minify --sourcemap --define:DPSEG_VERSION="\"$version\"" \
-  --external:./dpseg_core.js --external:./dpseg_verify.js --external:./dpseg_report.js --external:./dpseg_tools.js --external:./dpseg_reporting.js --external:./dpseg_bridge.js \
+  --external:./dpseg_core.js --external:./dpseg_verify.js --external:./dpseg_report.js --external:./dpseg_tools.js --external:./dpseg_reporting.js --external:./dpseg_verifying.js --external:./dpseg_bridge.js \
   --legal-comments=none --log-level=warning --outfile="$out/dpseg.js"
 # The tools' entry (lint, planner, rule tools; `dpseg/tools`): it loads the full module.
 node_modules/.bin/esbuild crates/wasm/js/tools.js --format=esm --minify --legal-comments=none \
@@ -84,15 +84,19 @@ node_modules/.bin/esbuild crates/wasm/js/bridge.js --format=esm --minify --legal
 # The reporting JS (making and sending reports), imported with the report module.
 node_modules/.bin/esbuild crates/wasm/js/reporting.js --format=esm --minify --legal-comments=none \
   --log-level=warning --outfile="$out/dpseg_reporting.js"
+# The SDK's use of the verifier (a data map given as JSON text, a document without its compiled
+# form), imported only then.
+node_modules/.bin/esbuild crates/wasm/js/verifying.js --format=esm --minify --legal-comments=none \
+  --log-level=warning --outfile="$out/dpseg_verifying.js"
 
 gz() { gzip -9c "$@" | wc -c; }
 page=$(gz "$out/dpseg_rt_bg.wasm")
 glue=$(gz "$out/dpseg.js")
 report=$(( $(gz "$out/dpseg_report_bg.wasm") + $(gz "$out/dpseg_report.js") + $(gz "$out/dpseg_reporting.js") ))
-verify=$(( $(gz "$out/dpseg_verify_bg.wasm") + $(gz "$out/dpseg_verify.js") ))
+verify=$(( $(gz "$out/dpseg_verify_bg.wasm") + $(gz "$out/dpseg_verify.js") + $(gz "$out/dpseg_verifying.js") ))
 tools=$(( $(gz "$out/dpseg_core_bg.wasm") + $(gz "$out/dpseg_core.js") + $(gz "$out/dpseg_tools.js") ))
 printf 'dpseg package: every page loads %s B gzipped (runtime wasm %s B + JS %s B; budget 40960 B);\n' \
   "$((page + glue))" "$page" "$glue" >&2
-printf '  on demand: reports %s B (when one is due), verifier %s B (once per new campaign version),\n' \
+printf '  on demand: reports %s B (when one is due), verifier %s B (only for a data map given as JSON text),\n' \
   "$report" "$verify" >&2
 printf '  tools %s B (explanations, lint, planner)\n' "$tools" >&2

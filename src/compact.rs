@@ -250,6 +250,11 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Bytes read so far.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
     /// `n` raw bytes (none once anything failed).
     pub fn raw(&mut self, n: usize) -> &'a [u8] {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len() && self.ok());

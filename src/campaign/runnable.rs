@@ -434,7 +434,7 @@ fn read_head<const VERIFY: bool>(r: &mut Reader<'_>) -> (Head, Option<Mechanism>
     let mechanism = match (r.flag(), verify) {
         (false, _) => None,
         (true, true) => Some(Mechanism::read_compact(r)),
-        (true, false) => Some(Mechanism::read_compact_as_stored(r)),
+        (true, false) => Some(Mechanism::read_compact_totals(r)),
     };
     if verify && memo_ids.len() != mechanism.as_ref().map_or(0, |m| m.items().len()) {
         r.fail("one permanent-answer identity per report item");

@@ -71,7 +71,6 @@ const optNum = (v) => (v === undefined || v === null ? undefined : num(v));
 const optStr = (v) => (typeof v === 'string' ? v : undefined);
 
 let loading = null;
-let verifyLoading = null;
 let reportLoading = null;
 /** Where the modules imported on demand get their wasm (see `load`). */
 const sources = { verifier: undefined, tools: undefined, report: undefined };
@@ -96,6 +95,9 @@ export function load(source, more = {}) {
   }
   return loading;
 }
+
+/** The SDK's use of the verifier module (dpseg_verifying.js), imported only when needed. */
+const verifying = () => import('./dpseg_verifying.js');
 
 /** The full module, loaded by dpseg_tools.js: what explains a segment in words. */
 const loadTools = async () => (await import('./dpseg_tools.js')).loadTools();
@@ -134,16 +136,6 @@ function importModule(imp, source, what) {
     .catch((e) => {
       throw loadFailed(what, e);
     });
-}
-
-/** The module that verifies campaigns: the full one if loaded, else the verify-only build. */
-function loadVerifier() {
-  if (core) return Promise.resolve(core);
-  verifyLoading ??= importModule(() => import('./dpseg_verify.js'), 'verifier', 'verifier').catch((e) => {
-    verifyLoading = null;
-    throw e;
-  });
-  return verifyLoading;
 }
 
 /**
@@ -361,14 +353,15 @@ export async function open(options = {}) {
   // choice"). Its absence from storage later tells other tabs that one forgot (see `sync`).
   const engineOptions = { ...options, schema: schemaText };
   const open = async (bytes) => new Engine(engineOptions, { store, compact: bytes, schemaId: await contentId(bytes) });
+  // A data map given as JSON text is made compact by the verifier, once per text.
+  const made = (useStored) => verifying().then((v) => v.compactSchema(store, schemaText, useStored));
   let engine;
   try {
-    // A data map given as JSON text is made compact by the verifier, once per text.
-    engine = await open(compact ?? (await compactSchema(store, schemaText, true)));
+    engine = await open(compact ?? (await made(true)));
   } catch (e) {
     // Stored bytes the runtime refuses (changed by hand, or by another version): validate anew.
     if (e.code !== 'schema-compact' || compact) throw e;
-    engine = await open(await compactSchema(store, schemaText, false));
+    engine = await open(await made(false));
   }
   // The native bridge (dpseg_bridge.js) loads only in a page that uses it: an app queued
   // commands before the SDK loaded, or the site accepts messages from native code.
@@ -390,26 +383,6 @@ async function contentId(bytes) {
   if (!subtle) return (await importModule(() => import('./dpseg_report.js'), 'report', 'report')).contentId(bytes);
   const digest = new Uint8Array(await subtle.digest('SHA-256', bytes));
   return Array.from(digest.subarray(0, 16), (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-/**
- * A data map given as JSON text in the compact form the runtime reads: the stored one when it
- * was made from the same text, else the verifier validates the JSON and makes it (and it is
- * stored).
- */
-async function compactSchema(store, schemaText, useStored) {
-  const stored = store.getJson('schema', null);
-  if (useStored && stored && stored.text === schemaText && typeof stored.compact === 'string') {
-    try {
-      return fromBase64(stored.compact);
-    } catch {
-      // Not base64: made anew below.
-    }
-  }
-  const verifier = await loadVerifier();
-  const bytes = guard(() => verifier.compactSchema(schemaText));
-  store.setJson('schema', { text: schemaText, compact: toBase64(bytes) });
-  return bytes;
 }
 
 /** The on-device engine. Create it with `open()`. */
@@ -691,8 +664,7 @@ export class Engine {
         throw new DpsegError('config-id-mismatch', `campaign '${parsed.id}' claims config_id ${JSON.stringify(parsed.config_id)} but its compiled form hashes to ${computed}`, { claimed: parsed.config_id, computed });
       }
     } else {
-      const verifier = await loadVerifier();
-      bytes = guard(() => verifier.verifyCampaign(this.schemaText, json, this.epsilonReportMax, this.epsilonWindowMax)).runnable;
+      bytes = await (await verifying()).compile(this.schemaText, json, this.epsilonReportMax, this.epsilonWindowMax);
     }
     const before = new Map(this.handles);
     const info = this.run({ doc: parsed, runnable: toBase64(bytes), config_id: await contentId(bytes) });
@@ -858,7 +830,8 @@ export class Engine {
     if (c && index < 0) this.note('unknown-segment', `campaign '${campaign}' has no segment '${segment}'`);
     const refused = index >= 0 && this.refusal(c.info);
     if (refused) this.note(...refused);
-    return index >= 0 && !refused && guard(() => this.rt.inSegment(c.handle, index, this.now()));
+    // One evaluation of the campaign (a few µs even for large ones; see the README's figures).
+    return index >= 0 && !refused && guard(() => this.rt.evaluate(c.handle, this.now()))[index] === 1;
   }
 
   /**
@@ -1088,4 +1061,4 @@ export class Engine {
  * What dpseg_tools.js (the tools' entry, `dpseg/tools`) shares with this module, so that the
  * tools' code stays off the pages that do not use it. Not part of the public API.
  */
-export const internals = { Runtime, guard, text, num, optNum, optStr, importModule, setCore: (m) => (core = m) };
+export const internals = { Runtime, guard, text, num, optNum, optStr, importModule, fromBase64, toBase64, core: () => core, setCore: (m) => (core = m) };

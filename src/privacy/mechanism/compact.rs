@@ -9,31 +9,56 @@ use crate::privacy::coin::Coin;
 const ORACLES: [Oracle; 4] = [Oracle::Grr, Oracle::Oue, Oracle::Olh, Oracle::Ss];
 
 impl Mechanism {
-    /// Appends the compact form.
+    /// Appends the compact form: the totals first, then the items' byte length and the items,
+    /// so that a reader that only evaluates ([`Mechanism::read_compact_totals`]) skips them.
     pub fn write_compact(&self, w: &mut Writer) {
-        w.len(self.items.len());
-        for it in &self.items {
-            w.len(ORACLES.iter().position(|&o| o == it.oracle).unwrap_or(0));
-            w.uint(u64::from(it.domain));
-            w.uint(it.memo.numerator());
-            w.uint(it.inst.numerator());
-            w.uint(u64::from(it.omega));
-            w.uint(u64::from(it.g));
-            for x in [it.p, it.q, it.eps_report, it.eps_memo] {
-                w.float(x);
-            }
-        }
         w.uint(u64::from(self.segments));
         w.uint(u64::from(self.per_report));
         w.float(self.eps_report);
         w.float(self.eps_lifetime);
         w.uint(u64::from(self.answer_bytes));
+        let mut items = Writer::default();
+        items.len(self.items.len());
+        for it in &self.items {
+            items.len(ORACLES.iter().position(|&o| o == it.oracle).unwrap_or(0));
+            items.uint(u64::from(it.domain));
+            items.uint(it.memo.numerator());
+            items.uint(it.inst.numerator());
+            items.uint(u64::from(it.omega));
+            items.uint(u64::from(it.g));
+            for x in [it.p, it.q, it.eps_report, it.eps_memo] {
+                items.float(x);
+            }
+        }
+        w.len(items.bytes.len());
+        w.raw(&items.bytes);
+    }
+
+    /// The totals as stored, checked for shape only; the items are skipped (the mechanism has
+    /// none). For the runtime, which evaluates and never reports: it shows ε and checks it
+    /// against the site's caps, and the report module, which spends it, reads the mechanism
+    /// whole ([`Mechanism::read_compact`]) and refuses totals that are not its items'.
+    pub fn read_compact_totals(r: &mut Reader<'_>) -> Mechanism {
+        let (segments, per_report, eps_report, eps_lifetime, answer_bytes) = totals(r);
+        let n = r.count();
+        r.raw(n);
+        Mechanism {
+            items: Vec::new(),
+            segments,
+            per_report,
+            eps_report,
+            eps_lifetime,
+            answer_bytes,
+        }
     }
 
     /// Reads the compact form with its figures as stored, checking only its shape (see
     /// [`Runnable::from_compact_for_evaluation`](crate::campaign::Runnable::from_compact_for_evaluation)):
     /// never for spending ε.
     pub fn read_compact_as_stored(r: &mut Reader<'_>) -> Mechanism {
+        let (segments, per_report, eps_report, eps_lifetime, answer_bytes) = totals(r);
+        let n = r.count();
+        let start = r.position();
         let items = r.list(|r| {
             let oracle = ORACLES[r.len(ORACLES.len() - 1)];
             let domain: u16 = r.small();
@@ -47,17 +72,10 @@ impl Mechanism {
             }
             ItemMechanism { oracle, domain, memo, inst, omega, g, p, q, eps_report, eps_memo }
         });
-        let segments: u16 = r.small();
-        let per_report: u16 = r.small();
-        let eps_report = r.float();
-        let eps_lifetime = r.float();
-        let answer_bytes: u16 = r.small();
-        if usize::from(segments) > items.len()
-            || per_report == 0
-            || usize::from(per_report) > items.len()
-            || answer_bytes == 0
-            || answer_bytes > 16
-        {
+        if r.position() != start + n {
+            r.fail("items of the stated length");
+        }
+        if usize::from(segments) > items.len() || usize::from(per_report) > items.len() {
             r.fail("a mechanism a plan produces");
         }
         Mechanism { items, segments, per_report, eps_report, eps_lifetime, answer_bytes }
@@ -99,4 +117,17 @@ impl Mechanism {
         }
         mech
     }
+}
+
+/// The totals at the start of the compact form, checked for shape.
+fn totals(r: &mut Reader<'_>) -> (u16, u16, f64, f64, u16) {
+    let segments: u16 = r.small();
+    let per_report: u16 = r.small();
+    let eps_report = r.float();
+    let eps_lifetime = r.float();
+    let answer_bytes: u16 = r.small();
+    if per_report == 0 || answer_bytes == 0 || answer_bytes > 16 {
+        r.fail("a mechanism a plan produces");
+    }
+    (segments, per_report, eps_report, eps_lifetime, answer_bytes)
 }
