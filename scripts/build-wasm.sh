@@ -26,16 +26,16 @@ if [ ! -x node_modules/.bin/esbuild ] || [ ! -x node_modules/.bin/wasm-opt ]; th
 fi
 
 out=crates/wasm/pkg
-inputs=(src crates/wasm/src crates/wasm-rt/src crates/wasm-report/src crates/wasm-common/src crates/wasm/js
-        crates/wasm/Cargo.toml crates/wasm-rt/Cargo.toml crates/wasm-report/Cargo.toml crates/wasm-common/Cargo.toml
-        Cargo.toml Cargo.lock .cargo package-lock.json)
+inputs=(src crates/wasm/src crates/wasm-rt/src crates/wasm-check/src crates/wasm-report/src crates/wasm-common/src crates/wasm/js
+        crates/wasm/Cargo.toml crates/wasm-rt/Cargo.toml crates/wasm-check/Cargo.toml crates/wasm-report/Cargo.toml crates/wasm-common/Cargo.toml
+        Cargo.toml Cargo.lock .cargo package-lock.json scripts/build-wasm.sh)
 if [ -f "$out/dpseg_core_bg.wasm" ] && [ -f "$out/dpseg_verify_bg.wasm" ] && [ -f "$out/dpseg_rt_bg.wasm" ] \
-   && [ -f "$out/dpseg_report_bg.wasm" ] && [ -f "$out/dpseg_tools.js" ] && [ -f "$out/dpseg_reporting.js" ] && [ -f "$out/dpseg_verifying.js" ] && [ -f "$out/dpseg_consent.js" ] && [ -f "$out/dpseg_bridge.js" ] \
+   && [ -f "$out/dpseg_report_bg.wasm" ] && [ -f "$out/dpseg_check_bg.wasm" ] && [ -f "$out/dpseg_tools.js" ] && [ -f "$out/dpseg_reporting.js" ] && [ -f "$out/dpseg_verifying.js" ] && [ -f "$out/dpseg_consent.js" ] && [ -f "$out/dpseg_bridge.js" ] \
    && [ -z "$(find "${inputs[@]}" -newer "$out/dpseg_rt_bg.wasm" -print -quit)" ]; then
   say "browser package is up to date ($out)"
   exit 0
 fi
-say "building dpseg-rt, dpseg-report and dpseg-wasm (profile wasm-release)"
+say "building dpseg-rt, dpseg-check, dpseg-report and dpseg-wasm (profile wasm-release)"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # wasm-opt (binaryen from npm, pinned in package-lock.json) runs after wasm-bindgen, so it also
@@ -47,10 +47,16 @@ bindgen() { # crate-file out-name
     --enable-bulk-memory --enable-sign-ext --enable-reference-types \
     --enable-nontrapping-float-to-int --enable-multivalue \
     "$tmp/$2_bg.wasm" -o "$tmp/$2_bg.wasm"
+  # The glue of the modules imported on demand, minified like the SDK (the runtime's is bundled
+  # into dpseg.js below).
+  node_modules/.bin/esbuild "$tmp/$2.js" --format=esm --minify --legal-comments=none --log-level=warning \
+    --outfile="$tmp/$2.min.js" && mv "$tmp/$2.min.js" "$tmp/$2.js"
 }
 release=(--target wasm32-unknown-unknown --profile wasm-release --locked)
 cargo build -p dpseg-rt "${release[@]}"
 bindgen dpseg_rt dpseg_rt
+cargo build -p dpseg-check "${release[@]}"
+bindgen dpseg_check dpseg_check
 cargo build -p dpseg-report "${release[@]}"
 bindgen dpseg_report dpseg_report
 # The verifier twice: verify-only (no features) and with the tools; each build replaces the
@@ -61,7 +67,7 @@ cargo build -p dpseg-wasm "${release[@]}"
 bindgen dpseg_wasm dpseg_core
 mkdir -p "$out"
 rm -f "$out"/*
-cp "$tmp"/dpseg_rt_bg.wasm "$tmp"/dpseg_report_bg.wasm "$tmp"/dpseg_report.js \
+cp "$tmp"/dpseg_rt_bg.wasm "$tmp"/dpseg_check_bg.wasm "$tmp"/dpseg_check.js "$tmp"/dpseg_report_bg.wasm "$tmp"/dpseg_report.js \
    "$tmp"/dpseg_verify_bg.wasm "$tmp"/dpseg_verify.js \
    "$tmp"/dpseg_core_bg.wasm "$tmp"/dpseg_core.js "$out/"
 cp crates/wasm/js/dpseg.d.ts crates/wasm/js/dpseg_tools.d.ts crates/wasm/js/dpseg_consent.d.ts crates/wasm/js/package.json crates/wasm/js/README.md "$out/"
@@ -70,7 +76,7 @@ cp crates/wasm/js/dpseg.d.ts crates/wasm/js/dpseg_tools.d.ts crates/wasm/js/dpse
 cp crates/wasm/js/dpseg.js "$tmp/dpseg.js"
 version=$(awk '/^\[workspace.package\]/ { p = 1 } p && /^version = / { gsub(/version = |"/, ""); print; exit }' Cargo.toml)
 node_modules/.bin/esbuild "$tmp/dpseg.js" --bundle --format=esm --minify --sourcemap --define:DPSEG_VERSION="\"$version\"" \
-  --external:./dpseg_core.js --external:./dpseg_verify.js --external:./dpseg_report.js --external:./dpseg_tools.js --external:./dpseg_reporting.js --external:./dpseg_verifying.js --external:./dpseg_bridge.js \
+  --external:./dpseg_core.js --external:./dpseg_check.js --external:./dpseg_verify.js --external:./dpseg_report.js --external:./dpseg_tools.js --external:./dpseg_reporting.js --external:./dpseg_verifying.js --external:./dpseg_bridge.js \
   --legal-comments=none --log-level=warning --outfile="$out/dpseg.js"
 # The tools' entry (lint, planner, rule tools; `dpseg/tools`): it loads the full module.
 node_modules/.bin/esbuild crates/wasm/js/tools.js --format=esm --minify --legal-comments=none \
@@ -92,11 +98,13 @@ node_modules/.bin/esbuild crates/wasm/js/verifying.js --format=esm --minify --le
 gz() { gzip -9c "$@" | wc -c; }
 page=$(gz "$out/dpseg_rt_bg.wasm")
 glue=$(gz "$out/dpseg.js")
+check=$(( $(gz "$out/dpseg_check_bg.wasm") + $(gz "$out/dpseg_check.js") ))
 report=$(( $(gz "$out/dpseg_report_bg.wasm") + $(gz "$out/dpseg_report.js") + $(gz "$out/dpseg_reporting.js") ))
 verify=$(( $(gz "$out/dpseg_verify_bg.wasm") + $(gz "$out/dpseg_verify.js") + $(gz "$out/dpseg_verifying.js") ))
 tools=$(( $(gz "$out/dpseg_core_bg.wasm") + $(gz "$out/dpseg_core.js") + $(gz "$out/dpseg_tools.js") ))
 printf 'dpseg package: every page loads %s B gzipped (runtime wasm %s B + JS %s B; budget 40960 B);\n' \
   "$((page + glue))" "$page" "$glue" >&2
-printf '  on demand: reports %s B (when one is due), verifier %s B (only for a data map given as JSON text),\n' \
-  "$report" "$verify" >&2
+printf '  on demand: the check %s B (a campaign version new to the device), reports %s B (when one is due),\n' \
+  "$check" "$report" >&2
+printf '  verifier %s B (only for a data map given as JSON text),\n' "$verify" >&2
 printf '  tools %s B (explanations, lint, planner)\n' "$tools" >&2

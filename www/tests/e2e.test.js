@@ -430,10 +430,12 @@ test('what a visitor transfers of the SDK: a first page and a later one (Chromiu
   const line = (v) => v.files.map((r) => `${r.file} ${r.bytes} B (${r.encoding}, ${r.status})`).join(', ');
   console.log(`SDK transferred (response headers and bodies), first page: ${first.total} B [${line(first)}]; later page: ${later.total} B [${line(later)}]`);
   // Every SDK file of the first page came compressed, and no page needed the verifier: the
-  // runtime checks the compiled campaigns itself.
+  // check module checks the compiled campaigns on the first page, and a later one needs neither.
   assert.ok(first.files.length >= 2, line(first));
   for (const r of first.files) assert.notEqual(r.encoding, 'identity', `${r.file} was sent uncompressed`);
   for (const v of [first, later]) assert.ok(!v.files.some((r) => /^dpseg_(verify|core)/.test(r.file)), `the verifier was fetched: ${line(v)}`);
+  assert.ok(first.files.some((r) => r.file === 'dpseg_check_bg.wasm'), line(first));
+  assert.ok(!later.files.some((r) => r.file.startsWith('dpseg_check')), `a later page checked again: ${line(later)}`);
   // The first visit's weight as the budget counts it: gzip -9 of every JS and wasm file fetched.
   const gz = (file) => gzipSync(readFileSync(join(pkgDir, file)), { level: 9 }).length;
   const weight = first.files.reduce((a, r) => a + gz(r.file), 0);

@@ -4,10 +4,10 @@
 //! change against the data map; evaluates segments; and gives the report module
 //! (`crates/wasm-report`, loaded only when a report is due), which holds the device secret and
 //! ledger, the true answers to privatise. It reads campaigns in their compiled form and the data
-//! map in its compact form, both as the collector serves them and as untrusted input, and checks
-//! every campaign before it runs it (`Runnable::check`: the data map it was compiled against,
-//! the purposes and review of every datum its program reads, the site's caps; docs/compiled.md),
-//! so it carries no rule parser, compiler, linter or JSON text handling.
+//! map in its compact form, as untrusted input: campaigns the check module (`crates/wasm-check`,
+//! loaded when a campaign version or data map is new to the device) checked, and it refuses one
+//! compiled against another data map. It carries no rule parser, compiler, linter or JSON text
+//! handling.
 //!
 //! Every failure is thrown as the one `DpsegError` shape; nothing panics (the workspace denies
 //! `unwrap`, `expect` and `panic`, and the wasm profile aborts rather than unwinds).
@@ -25,7 +25,7 @@ use dpseg::privacy::mechanism::Mechanism;
 use dpseg::profile::{Profile, ProfileError};
 use dpseg::schema::Schema;
 use dpseg::schema::Sensitivity;
-use dpseg_wasm_common::{error, object, replace_or_push, secs, site_policy, unknown_campaign};
+use dpseg_wasm_common::{error, object, replace_or_push, secs, unknown_campaign};
 use wasm_bindgen::prelude::*;
 
 mod lite;
@@ -70,7 +70,6 @@ pub struct Runtime {
     /// platform's WebCrypto, so no hash function ships in this module).
     schema_id: String,
     limits: Limits,
-    policy: SitePolicy,
     profile: Profile,
     campaigns: Vec<Loaded>,
 }
@@ -78,26 +77,17 @@ pub struct Runtime {
 #[wasm_bindgen]
 impl Runtime {
     /// Opens a runtime for a data map in its compact form (`GET /v1/schema/compact`, or the
-    /// verifier's `compactSchema`), whose `schema_id` the caller computed from these bytes,
-    /// with the site's caps: the highest ε of one report and the highest total over the rolling
-    /// 30-day window.
+    /// verifier's `compactSchema`), whose `schema_id` the caller computed from these bytes.
     ///
     /// # Errors
-    /// `schema-compact` for bytes that are not a data map, `bad-policy` for caps that are not
-    /// positive.
+    /// `schema-compact` for bytes that are not a data map.
     #[wasm_bindgen(constructor)]
-    pub fn new(
-        schema: &[u8],
-        schema_id: String,
-        epsilon_report_max: f64,
-        epsilon_window_max: f64,
-    ) -> Result<Runtime, JsValue> {
+    pub fn new(schema: &[u8], schema_id: String) -> Result<Runtime, JsValue> {
         let limits = Limits::default();
         let schema = Schema::from_compact(schema, &limits)
             .map_err(|e| error("schema-compact", &e.message(), JsValue::NULL))?;
-        let policy = site_policy(epsilon_report_max, epsilon_window_max)?;
         let profile = Profile::new(&schema);
-        Ok(Runtime { schema, schema_id, limits, policy, profile, campaigns: Vec::new() })
+        Ok(Runtime { schema, schema_id, limits, profile, campaigns: Vec::new() })
     }
 
     /// Sets attribute `name` (`null` or `undefined` unsets it).
@@ -139,29 +129,26 @@ impl Runtime {
         Ok(())
     }
 
-    /// Loads a compiled campaign (the bytes of its document's `compiled`, whose hash the caller
-    /// compared with its `config_id`) after checking it ([`Runnable::check`]): compiled against
-    /// this data map, every attribute and event it reads allowing its purpose, every sensitive
-    /// one covered by its review, one report within the site's caps. Loading a campaign with the
-    /// same id replaces it. Returns the campaign's handle with what a page needs to name
-    /// results and ask for consent (see `info`).
+    /// Loads a compiled campaign (the bytes of its document's `compiled`) that the check module
+    /// accepted for this data map; loading a campaign with the same id replaces it. Returns its
+    /// handle.
     ///
     /// # Errors
-    /// `runnable-syntax` for bytes that are not a compiled campaign; `schema-mismatch`,
-    /// `unknown-data`, `purpose-mismatch`, `sensitive-without-review` (with `details.data`),
-    /// `campaign-empty`, `over-report-cap`, `over-window-cap` (with `details.epsilon` and
-    /// `details.max`).
+    /// `runnable-syntax` for bytes that are not a compiled campaign, `schema-mismatch` for one
+    /// compiled against another data map (its ids would name other data).
     #[wasm_bindgen(js_name = loadRunnable)]
-    pub fn load_runnable(&mut self, bytes: &[u8]) -> Result<JsValue, JsValue> {
+    pub fn load_runnable(&mut self, bytes: &[u8]) -> Result<u32, JsValue> {
         let run = Runnable::from_compact_for_evaluation(bytes, &self.limits)
             .map_err(|e| error("runnable-syntax", &e.message(), JsValue::NULL))?;
-        let sensitive =
-            run.check(&self.schema, &self.schema_id, &self.policy).map_err(|r| refusal(&r))?;
+        if run.head().schema_id() != self.schema_id {
+            return Err(error(
+                "schema-mismatch",
+                "compiled against another data map",
+                JsValue::NULL,
+            ));
+        }
         let membership = run.new_membership();
-        let handle =
-            replace_or_push(&mut self.campaigns, Loaded { run, membership }, |c| c.run.id());
-        let loaded = self.campaigns.get(handle as usize).ok_or_else(|| unknown_campaign(handle))?;
-        Ok(info(handle, &loaded.run, &sensitive))
+        Ok(replace_or_push(&mut self.campaigns, Loaded { run, membership }, |c| c.run.id()))
     }
 
     /// Evaluates every segment and group of campaign `handle` at `now_ms`: one entry per
@@ -208,51 +195,4 @@ impl Runtime {
     pub fn forget(&mut self) {
         self.profile = Profile::new(&self.schema);
     }
-}
-
-fn refusal(r: &Refusal) -> JsValue {
-    let details = match r {
-        Refusal::OverCap { epsilon, max, .. } => {
-            object(&[("epsilon", (*epsilon).into()), ("max", (*max).into())])
-        }
-        _ => object(&[("data", r.data().map_or(JsValue::NULL, JsValue::from_str))]),
-    };
-    error(r.code(), r.what(), details)
-}
-
-fn strings<'a>(items: impl Iterator<Item = &'a str>) -> js_sys::Array {
-    items.map(JsValue::from_str).collect()
-}
-
-/// What `loadRunnable` returns: `[handle, id, purpose, epoch_secs, epsilon, epsilon_lifetime,
-/// per_report, answer_bytes, [segment id], [[group id, [case id]]], [[data, category]]]` (an
-/// array rather than an object: fewer calls into JS, and less wasm on every page).
-fn info(handle: u32, run: &Runnable, sensitive: &[(&str, Sensitivity)]) -> JsValue {
-    let m = run.mechanism();
-    #[allow(clippy::cast_precision_loss, reason = "an epoch is far below 2^53 seconds")]
-    let epoch_secs = run.epoch_secs() as f64;
-    let out = js_sys::Array::new();
-    for v in [
-        handle.into(),
-        JsValue::from_str(run.id()),
-        JsValue::from_str(run.purpose()),
-        epoch_secs.into(),
-        m.map_or(0.0, Mechanism::eps_report).into(),
-        m.map_or(0.0, Mechanism::eps_lifetime).into(),
-        m.map_or(0, Mechanism::per_report).into(),
-        m.map_or(0, Mechanism::answer_bytes).into(),
-        strings(run.segment_ids().iter().map(String::as_str)).into(),
-        run.groups()
-            .map(|(id, cases)| js_sys::Array::of2(&JsValue::from_str(id), &strings(cases)))
-            .collect::<js_sys::Array>()
-            .into(),
-        sensitive
-            .iter()
-            .map(|&(data, s)| strings([data, s.name()].into_iter()))
-            .collect::<js_sys::Array>()
-            .into(),
-    ] {
-        out.push(&v);
-    }
-    out.into()
 }

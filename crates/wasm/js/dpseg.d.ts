@@ -101,6 +101,8 @@ export interface OpenOptions {
   /** The runtime's wasm (URL, Response, bytes or WebAssembly.Module); default: `dpseg_rt_bg.wasm` next to dpseg.js. */
   wasm?: unknown;
   /** The report module's wasm (device state, reports, ledger), loaded only when needed; default: `dpseg_report_bg.wasm` next to dpseg.js. */
+  /** The check module's wasm (default `dpseg_check_bg.wasm` next to dpseg.js), imported when a campaign version is new to the device. */
+  check?: unknown;
   report?: unknown;
   /** The verify-only module's wasm, loaded only when needed; default: `dpseg_verify_bg.wasm` next to dpseg.js. */
   verifier?: unknown;
@@ -166,7 +168,10 @@ export interface Estimates {
 
 export interface CampaignInfo {
   id: string;
+  /** The content id of the compiled campaign the device checked and runs. */
   config_id: string;
+  /** The `schema_id` of the data map it was checked against. */
+  schema_id: string;
   purpose: string;
   epoch_secs: number;
   epsilon: number;
@@ -299,6 +304,6 @@ export class Engine {
  * runtime's, the report module's, the verify-only module's and the full module's wasm; by
  * default the files next to dpseg.js are fetched, the last three only when first needed.
  */
-export function load(source?: unknown, more?: { report?: unknown; verifier?: unknown; tools?: unknown }): Promise<void>;
+export function load(source?: unknown, more?: { check?: unknown; report?: unknown; verifier?: unknown; tools?: unknown }): Promise<void>;
 export function open(options: OpenOptions): Promise<Engine>;
 export function version(): Promise<string>;

@@ -73,17 +73,17 @@ const optStr = (v) => (typeof v === 'string' ? v : undefined);
 let loading = null;
 let reportLoading = null;
 /** Where the modules imported on demand get their wasm (see `load`). */
-const sources = { verifier: undefined, tools: undefined, report: undefined };
+const sources = { check: undefined, verifier: undefined, tools: undefined, report: undefined };
 
 /**
  * Loads the runtime module once. `source` is what wasm-bindgen's init accepts (a URL, a
  * Response, bytes or a compiled module); by default `dpseg_rt_bg.wasm` next to this module is
- * fetched. `more.report`, `more.verifier` and `more.tools` are the same for the modules
+ * fetched. `more.check`, `more.report`, `more.verifier` and `more.tools` are the same for the modules
  * imported later and only when needed (by default `dpseg_report_bg.wasm`,
  * `dpseg_verify_bg.wasm` and `dpseg_core_bg.wasm` next to this module).
  */
 export function load(source, more = {}) {
-  for (const k of ['report', 'verifier', 'tools']) if (more[k] !== undefined) sources[k] = more[k];
+  for (const k of ['check', 'report', 'verifier', 'tools']) if (more[k] !== undefined) sources[k] = more[k];
   if (!loading) {
     loading = initRuntime(initArg(source)).then(
       () => undefined,
@@ -94,6 +94,16 @@ export function load(source, more = {}) {
     );
   }
   return loading;
+}
+
+let checkLoading = null;
+/** The check module (dpseg_check): imported when a campaign version or data map is new here. */
+function checker() {
+  checkLoading ??= importModule(() => import('./dpseg_check.js'), 'check', 'check').catch((e) => {
+    checkLoading = null;
+    throw e;
+  });
+  return checkLoading;
 }
 
 /** The SDK's use of the verifier module (dpseg_verifying.js), imported only when needed. */
@@ -318,7 +328,7 @@ function randomUnit() {
  * @returns {Promise<Engine>}
  */
 export async function open(options = {}) {
-  await load(options.wasm, { report: options.report, verifier: options.verifier, tools: options.tools });
+  await load(options.wasm, { check: options.check, report: options.report, verifier: options.verifier, tools: options.tools });
   const store = new Store(options.storage, options.storageKey ?? 'dpseg');
   let compact;
   if (options.schema === undefined && options.collector) {
@@ -419,7 +429,10 @@ export class Engine {
     this.epsilonWindowMax = num(o.epsilonWindowMax ?? 8.0);
     // The report module's default (32) when the site sets none.
     this.epsilonLifetimeMax = optNum(o.epsilonLifetimeMax);
-    this.rt = guard(() => new Runtime(prepared.compact, prepared.schemaId, this.epsilonReportMax, this.epsilonWindowMax));
+    /** The data map's compact form and its `schema_id`: what campaigns are checked against. */
+    this.schemaCompact = prepared.compact;
+    this.schemaId = prepared.schemaId;
+    this.rt = guard(() => new Runtime(prepared.compact, prepared.schemaId));
     this.handles = new Map(); // campaign id -> {handle, info, doc, runnable}
     this.restore();
     this.onStorage = (e) => {
@@ -483,10 +496,11 @@ export class Engine {
     this.outbox = this.store.getJson('outbox', []);
     this.sentLog = this.store.getJson('sent', []);
     this.scheduleState = this.store.getJson('schedule', {});
-    // Campaigns of an earlier visit are checked again by the runtime as they load (the data
-    // map may have changed since); one it refuses is dropped and fetched anew by loadCampaign.
+    // Campaigns of an earlier visit run as they were checked, while the data map is the one
+    // they were checked against; any other (the data map changed, or an older build stored it)
+    // is fetched and checked anew by loadCampaign.
     for (const entry of this.store.getJson('campaigns', [])) {
-      if (typeof entry.config_id !== 'string') continue; // stored by an older build
+      if (entry.info?.schema_id !== this.schemaId) continue;
       try {
         this.run(entry);
       } catch (e) {
@@ -617,37 +631,19 @@ export class Engine {
 
   // ---- campaigns ---------------------------------------------------------------------------
 
-  /**
-   * Runs a campaign `{doc, runnable (base64), config_id}` in the runtime, which checks it
-   * against the data map and the site's caps first (docs/compiled.md, "What a device checks").
-   */
+  /** Runs a checked campaign `{doc, runnable (base64), info}` in the runtime. */
   run(entry) {
-    const [handle, id, purpose, epoch_secs, epsilon, epsilon_lifetime, per_report, answer_bytes, segments, groups, sensitive] = guard(() =>
-      this.rt.loadRunnable(fromBase64(entry.runnable)),
-    );
-    const described = new Map((entry.doc?.segments ?? []).map((s) => [s?.id, s?.description]));
-    const info = {
-      id,
-      config_id: entry.config_id,
-      purpose,
-      epoch_secs,
-      epsilon,
-      epsilon_lifetime,
-      per_report,
-      answer_bytes,
-      segments: segments.map((id) => ({ id, description: typeof described.get(id) === 'string' ? described.get(id) : null })),
-      groups: groups.map(([id, cases]) => ({ id, cases })),
-      sensitive: sensitive.map(([data, category]) => ({ data, category })),
-    };
-    this.handles.set(id, { doc: entry.doc, runnable: entry.runnable, info, handle });
-    this.emit('change', { reason: 'campaign', campaign: info.id });
-    return info;
+    const handle = guard(() => this.rt.loadRunnable(fromBase64(entry.runnable)));
+    this.handles.set(entry.info.id, { ...entry, handle });
+    this.emit('change', { reason: 'campaign', campaign: entry.info.id });
+    return entry.info;
   }
 
   /**
-   * Takes a collector document: its `compiled` bytes must hash to its `config_id`, then the
-   * runtime checks and runs them. A document without them (made by hand, or by the tools) is
-   * compiled by the verifier module from its rules.
+   * Takes a collector document: its `compiled` bytes must hash to its `config_id`, the check
+   * module checks them against the data map and the site's caps (docs/compiled.md), then the
+   * runtime runs them. A document without them (made by hand, or
+   * by the tools) is compiled by the verifier module from its rules first.
    */
   async install(doc) {
     const json = text(doc);
@@ -659,23 +655,35 @@ export class Engine {
       } catch {
         throw new DpsegError('campaign-syntax', `campaign '${parsed.id}': compiled is not base64url`);
       }
-      const computed = await contentId(bytes);
-      if (computed !== parsed.config_id) {
-        throw new DpsegError('config-id-mismatch', `campaign '${parsed.id}' claims config_id ${JSON.stringify(parsed.config_id)} but its compiled form hashes to ${computed}`, { claimed: parsed.config_id, computed });
-      }
     } else {
       bytes = await (await verifying()).compile(this.schemaText, json, this.epsilonReportMax, this.epsilonWindowMax);
     }
-    const before = new Map(this.handles);
-    const info = this.run({ doc: parsed, runnable: toBase64(bytes), config_id: await contentId(bytes) });
-    if (info.id !== parsed?.id) {
-      // A document whose compiled form is another campaign's: what ran before runs again.
-      this.handles.delete(info.id);
-      const prior = before.get(info.id);
-      if (prior) this.run({ ...prior, config_id: prior.info.config_id });
-      throw new DpsegError('campaign-syntax', `document of campaign '${parsed?.id}' holds campaign '${info.id}'`);
+    const config_id = await contentId(bytes);
+    if (config_id !== parsed.config_id) {
+      throw new DpsegError('config-id-mismatch', `campaign '${parsed.id}' claims config_id ${JSON.stringify(parsed.config_id)} but its compiled form hashes to ${config_id}`, { claimed: parsed.config_id, computed: config_id });
     }
-    return info;
+    const c = await checker();
+    const schema_id = this.schemaId;
+    const [id, purpose, epoch_secs, epsilon, epsilon_lifetime, per_report, answer_bytes, segments, groups, sensitive] = guard(() =>
+      c.check(this.schemaCompact, schema_id, bytes, this.epsilonReportMax, this.epsilonWindowMax),
+    );
+    if (id !== parsed.id) throw new DpsegError('campaign-syntax', `document of campaign '${parsed.id}' holds campaign '${id}'`);
+    const described = new Map((parsed.segments ?? []).map((s) => [s?.id, s?.description]));
+    const info = {
+      id,
+      config_id,
+      schema_id,
+      purpose,
+      epoch_secs,
+      epsilon,
+      epsilon_lifetime,
+      per_report,
+      answer_bytes,
+      segments: segments.map((id) => ({ id, description: typeof described.get(id) === 'string' ? described.get(id) : null })),
+      groups: groups.map(([id, cases]) => ({ id, cases })),
+      sensitive: sensitive.map(([data, category]) => ({ data, category })),
+    };
+    return this.run({ doc: parsed, runnable: toBase64(bytes), info });
   }
 
   /**
@@ -735,7 +743,7 @@ export class Engine {
   }
 
   saveCampaigns() {
-    this.store.setJson('campaigns', [...this.handles.values()].map(({ doc, runnable, info }) => ({ doc, runnable, config_id: info.config_id })));
+    this.store.setJson('campaigns', [...this.handles.values()].map(({ doc, runnable, info }) => ({ doc, runnable, info })));
   }
 
   /** The loaded campaigns: id, purpose, epoch, ε, segment and group names. */

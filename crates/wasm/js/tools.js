@@ -11,6 +11,8 @@ const { Runtime, guard, text, num, optNum, optStr, importModule, setCore } = int
 let loading = null;
 /** The full module's exports, once loaded. */
 let core = null;
+/** The check module's exports, loaded with it (`checkOnDevice`). */
+let check = null;
 
 /**
  * Loads the full module once (and the runtime, if not yet); resolves to its exports. `source`
@@ -18,9 +20,14 @@ let core = null;
  * `dpseg_core_bg.wasm` next to dpseg.js (or `open({tools})` / `load(…, {tools})`'s).
  */
 export function loadTools(source) {
-  loading ??= Promise.all([load(undefined, { tools: source }), importModule(() => import('./dpseg_core.js'), 'tools', 'tools')])
-    .then(([, m]) => {
+  loading ??= Promise.all([
+    load(undefined, { tools: source }),
+    importModule(() => import('./dpseg_core.js'), 'tools', 'tools'),
+    importModule(() => import('./dpseg_check.js'), 'check', 'check'),
+  ])
+    .then(([, m, c]) => {
       core = m;
+      check = c;
       setCore(m); // the engine verifies with it from now on, instead of loading the verify-only build
       return m;
     })
@@ -40,23 +47,9 @@ function loaded() {
  * A runtime for a data map (JSON form) as a device opens it: the compact form and its
  * `schema_id`, with caps that never bind.
  */
-function runtimeFor(schema, cap = 1e300) {
+function runtimeFor(schema) {
   const compact = guard(() => loaded().compactSchema(text(schema)));
-  return guard(() => new Runtime(compact, loaded().contentId(compact), cap, cap));
-}
-
-/**
- * The data map with every attribute and event allowed for `purpose` and nothing sensitive: for
- * running evaluation cases through the runtime, whose governance checks (`checkOnDevice`)
- * would otherwise refuse a campaign that is only there to be evaluated.
- */
-function permissive(schema, purpose) {
-  const s = structuredClone(typeof schema === 'string' ? JSON.parse(schema) : schema);
-  for (const d of [...Object.values(s?.attributes ?? {}), ...Object.values(s?.events ?? {})]) {
-    d.purposes = [...new Set([...(d.purposes ?? []), purpose])];
-    delete d.sensitive;
-  }
-  return s;
+  return guard(() => new Runtime(compact, loaded().contentId(compact)));
 }
 
 /** Lints a campaign (JSON form) against a data map (JSON form): `[{code, severity, ...}]`. */
@@ -89,12 +82,10 @@ export const tools = {
   /**
    * As `evaluateCampaign`, but evaluated by the runtime module, exactly as a device does: the
    * verifier compiles the campaign, the runtime loads it with the profile and evaluates at
-   * `now` (RFC 3339). Caps and the data map's purposes and sensitivity do not apply (see
-   * `permissive`; `checkOnDevice` is the runtime's check).
+   * `now` (RFC 3339). What a device checks before it runs a campaign is `checkOnDevice`'s.
    */
   evaluateOnDevice: (schema, campaign, profile, now) => {
     const c = typeof campaign === 'string' ? JSON.parse(campaign) : campaign;
-    schema = permissive(schema, c.purpose);
     const bytes = guard(() => loaded().compileRunnable(text(schema), text(c)));
     const ms = Date.parse(now);
     const device = runtimeFor(schema);
@@ -116,19 +107,15 @@ export const tools = {
     }
   },
   /**
-   * Compiles a campaign (JSON form) and loads it into a runtime for the data map under a cap of
-   * `epsilonMax` per report and per window, as a device checks a campaign before it runs it
-   * (docs/compiled.md). Throws the runtime's refusal (`purpose-mismatch`,
+   * Compiles a campaign (JSON form) and checks it with the check module against the data map
+   * under a cap of `epsilonMax` per report and per window, as a device checks a campaign before
+   * it runs it (docs/compiled.md). Throws the check's refusal (`purpose-mismatch`,
    * `sensitive-without-review`, `over-report-cap`, ...).
    */
   checkOnDevice: (schema, campaign, { epsilonMax = 1e300 } = {}) => {
     const bytes = guard(() => loaded().compileRunnable(text(schema), text(campaign)));
-    const device = runtimeFor(schema, num(epsilonMax));
-    try {
-      guard(() => device.loadRunnable(bytes));
-    } finally {
-      device.free();
-    }
+    const compact = guard(() => loaded().compactSchema(text(schema)));
+    guard(() => check.check(compact, loaded().contentId(compact), bytes, num(epsilonMax), num(epsilonMax)));
   },
   /**
    * As `checkProfile` (a profile as a JSON value, default limits), checked by the runtime

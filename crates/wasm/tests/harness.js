@@ -28,6 +28,7 @@ export async function loadPackage() {
   const wasm = (name) => readFileSync(join(pkg, name));
   await dpseg.load(wasm('dpseg_rt_bg.wasm'), {
     report: wasm('dpseg_report_bg.wasm'),
+    check: wasm('dpseg_check_bg.wasm'),
     verifier: wasm('dpseg_verify_bg.wasm'),
     tools: wasm('dpseg_core_bg.wasm'),
   });
