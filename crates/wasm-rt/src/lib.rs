@@ -18,13 +18,10 @@ extern crate alloc;
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use dpseg::campaign::{Membership, Refusal, Runnable};
+use dpseg::campaign::{Membership, Runnable};
 use dpseg::limits::Limits;
-use dpseg::privacy::ledger::SitePolicy;
-use dpseg::privacy::mechanism::Mechanism;
 use dpseg::profile::{Profile, ProfileError};
 use dpseg::schema::Schema;
-use dpseg::schema::Sensitivity;
 use dpseg_wasm_common::{error, object, replace_or_push, secs, unknown_campaign};
 use wasm_bindgen::prelude::*;
 
