@@ -60,5 +60,5 @@ part() { # label, fn names...
 part "profile changes (set, track, profile, importProfile)" set track profile import_profile
 part "answers for the report module (itemTruth)" item_truth
 part "reading a compact campaign (loadRunnable)" load_runnable
-part "evaluation (evaluate; inSegment is an evaluate in the SDK)" evaluate
+part "evaluation (evaluate, inSegment)" evaluate in_segment
 cp "$work/lib.rs.orig" "$lib"

@@ -166,6 +166,24 @@ impl Runtime {
             .collect())
     }
 
+    /// Whether the visitor is in segment `index` of campaign `handle` at `now_ms`.
+    ///
+    /// # Errors
+    /// `unknown-campaign`, `unknown-segment`, `bad-time`.
+    #[wasm_bindgen(js_name = inSegment)]
+    pub fn in_segment(&mut self, handle: u32, index: u32, now_ms: f64) -> Result<bool, JsValue> {
+        let now = secs(now_ms)?;
+        let profile = &self.profile;
+        let l = self.campaigns.get_mut(handle as usize).ok_or_else(|| unknown_campaign(handle))?;
+        l.run.evaluate_segment(profile, now, index as usize, &mut l.membership).ok_or_else(|| {
+            error(
+                "unknown-segment",
+                "no segment with this index",
+                object(&[("index", index.into())]),
+            )
+        })
+    }
+
     /// The true value of report item `item` of campaign `handle` at `now_ms`, as the report
     /// module asks for it: 0 or 1 for a segment (items first), then for a group the index of
     /// the first case that holds (the number of cases for none). Evaluates that item and what

@@ -838,8 +838,7 @@ export class Engine {
     if (c && index < 0) this.note('unknown-segment', `campaign '${campaign}' has no segment '${segment}'`);
     const refused = index >= 0 && this.refusal(c.info);
     if (refused) this.note(...refused);
-    // One evaluation of the campaign (a few µs even for large ones; see the README's figures).
-    return index >= 0 && !refused && guard(() => this.rt.evaluate(c.handle, this.now()))[index] === 1;
+    return index >= 0 && !refused && guard(() => this.rt.inSegment(c.handle, index, this.now()));
   }
 
   /**
