@@ -15,9 +15,10 @@ use core::cmp::Ordering;
 use core::ops::Range;
 
 use crate::profile::{EventLog, Profile, Value};
-use crate::rules::ast::{AggFn, TextOp};
+use crate::rules::ast::{AggFn, CmpOp, TextOp};
 use crate::rules::ir::{ConstSet, Node, NodeId, Program};
 use crate::rules::lower::lower;
+use crate::schema::EventId;
 use crate::time::UnixSecs;
 
 /// A value during evaluation.
@@ -145,6 +146,126 @@ fn set_has(set: &[Box<str>], word: &str) -> bool {
     set.binary_search_by(|x| (**x).cmp(word)).is_ok()
 }
 
+/// A `where` filter of the commonest shape, a property compared with a constant
+/// (`category == "tents"`, `price > 100`, either side), decided on the property's column without
+/// walking the filter's tree per event. Exactly the tree's semantics: a missing value, or one of
+/// another type, fails.
+enum Fast<'a> {
+    /// Property `==`/`<`/… a string: the ordering of the value against the constant.
+    Str(&'a [Option<Value>], &'a str, CmpOp, bool),
+    /// Property `==`/`<`/… a number.
+    Num(&'a [Option<Value>], f64, CmpOp, bool),
+}
+
+impl Fast<'_> {
+    /// The filter's shape for `filter`, over the events of `log`.
+    fn of<'a>(prog: &'a Program, log: &'a EventLog, filter: NodeId) -> Option<Fast<'a>> {
+        let node = |n: NodeId| prog.nodes.get(n as usize);
+        let Some(Node::Compare { op, l, r }) = node(filter) else { return None };
+        // `flipped`: the constant is on the left, so the value's ordering is reversed.
+        let (prop, constant, flipped) = match (node(*l), node(*r)) {
+            (Some(Node::Prop(p)), Some(c)) => (*p, c, false),
+            (Some(c), Some(Node::Prop(p))) => (*p, c, true),
+            _ => return None,
+        };
+        let column = log.column(usize::from(prop));
+        match constant {
+            Node::String(s) => Some(Fast::Str(column, s, *op, flipped)),
+            Node::Number(x) => Some(Fast::Num(column, *x, *op, flipped)),
+            _ => None,
+        }
+    }
+
+    fn holds(&self, i: usize) -> bool {
+        let (ord, op, flipped) = match self {
+            Fast::Str(col, s, op, flipped) => match col.get(i) {
+                Some(Some(Value::String(x))) => ((**x).cmp(*s), *op, *flipped),
+                _ => return false,
+            },
+            Fast::Num(col, k, op, flipped) => match col.get(i) {
+                Some(Some(Value::Number(x))) => match x.partial_cmp(k) {
+                    Some(o) => (o, *op, *flipped),
+                    None => return false,
+                },
+                _ => return false,
+            },
+        };
+        op.holds(if flipped { ord.reverse() } else { ord })
+    }
+}
+
+/// Whether event `i` of `log` passes `filter` (none: every event does).
+fn passes<'a>(
+    prog: &'a Program,
+    env: &Env<'a>,
+    fast: Option<&Fast<'a>>,
+    filter: Option<NodeId>,
+    i: usize,
+) -> bool {
+    match (fast, filter) {
+        (Some(f), _) => f.holds(i),
+        (None, Some(f)) => eval(prog, env, f, Some(i)).truth(),
+        (None, None) => true,
+    }
+}
+
+/// The number of events of type `et` in the window that pass `filter`, counting no further than
+/// `limit`: a comparison with a constant is decided once the count passes it.
+fn count<'a>(
+    prog: &'a Program,
+    env: &Env<'a>,
+    et: EventId,
+    filter: Option<NodeId>,
+    secs: i64,
+    limit: usize,
+) -> usize {
+    let log = env.profile.events(et);
+    let fast = filter.and_then(|f| Fast::of(prog, log, f));
+    let mut n = 0;
+    for i in window(log, env.now, secs) {
+        if n >= limit {
+            break;
+        }
+        n += usize::from(passes(prog, env, fast.as_ref(), filter, i));
+    }
+    n
+}
+
+/// `count(…) op k` (or `k op count(…)`) with a constant `k`: the count stops at the first value
+/// above `k`, where every comparison with `k` is decided (a count above `k` compares with `k` as
+/// any larger one does). `None` for any other comparison.
+fn compare_count<'a>(
+    prog: &'a Program,
+    env: &Env<'a>,
+    op: CmpOp,
+    l: NodeId,
+    r: NodeId,
+) -> Option<bool> {
+    let node = |n: NodeId| prog.nodes.get(n as usize);
+    let (ev, filter, secs, k, flipped) = match (node(l), node(r)) {
+        (Some(Node::Count { ev, filter, secs, any: false }), Some(Node::Number(k))) => {
+            (*ev, *filter, *secs, *k, false)
+        }
+        (Some(Node::Number(k)), Some(Node::Count { ev, filter, secs, any: false })) => {
+            (*ev, *filter, *secs, *k, true)
+        }
+        _ => return None,
+    };
+    if !k.is_finite() {
+        return None;
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "k is finite and clamped to [0, 2^32]; event counts are far below that"
+    )]
+    let limit = (crate::float::floor(k.clamp(-1.0, 4_294_967_296.0)) + 1.0).max(0.0) as usize;
+    #[allow(clippy::cast_precision_loss, reason = "event counts are far below 2^53")]
+    let n = count(prog, env, ev, filter, secs, limit) as f64;
+    let ord = n.partial_cmp(&k)?;
+    Some(op.holds(if flipped { ord.reverse() } else { ord }))
+}
+
 /// Evaluates node `id`; `event` is the index of the event being filtered, inside a `where`.
 pub fn eval<'a>(prog: &'a Program, env: &Env<'a>, id: NodeId, event: Option<usize>) -> Val<'a> {
     let Some(node) = prog.nodes.get(id as usize) else { return Val::Missing };
@@ -164,6 +285,9 @@ pub fn eval<'a>(prog: &'a Program, env: &Env<'a>, id: NodeId, event: Option<usiz
             )
         }
         Node::Compare { op, l, r } => {
+            if let Some(b) = compare_count(prog, env, *op, *l, *r) {
+                return Val::Bool(b);
+            }
             let (a, b) = (ev(*l), ev(*r));
             Val::Bool(compare(a, b).is_some_and(|o| op.holds(o)))
         }
@@ -197,13 +321,10 @@ pub fn eval<'a>(prog: &'a Program, env: &Env<'a>, id: NodeId, event: Option<usiz
         Node::And(ns) => Val::Bool(ns.iter().all(|&n| ev(n).truth())),
         Node::Or(ns) => Val::Bool(ns.iter().any(|&n| ev(n).truth())),
         Node::Count { ev: et, filter, secs, any } => {
-            let log = env.profile.events(*et);
-            let range = window(log, env.now, *secs);
-            let keep = |i: usize| filter.is_none_or(|f| eval(prog, env, f, Some(i)).truth());
             if *any {
-                Val::Bool(range.into_iter().any(keep))
+                Val::Bool(count(prog, env, *et, *filter, *secs, 1) > 0)
             } else {
-                let n = range.into_iter().filter(|&i| keep(i)).count();
+                let n = count(prog, env, *et, *filter, *secs, usize::MAX);
                 #[allow(
                     clippy::cast_precision_loss,
                     reason = "event counts are bounded by profile_events_max, far below 2^53"
@@ -215,11 +336,12 @@ pub fn eval<'a>(prog: &'a Program, env: &Env<'a>, id: NodeId, event: Option<usiz
         Node::Aggregate { func, ev: et, prop, filter, secs } => {
             let log = env.profile.events(*et);
             let column = log.column(usize::from(*prop));
+            let fast = filter.and_then(|f| Fast::of(prog, log, f));
             let mut n = 0u32;
             let mut acc = 0.0f64;
             for i in window(log, env.now, *secs) {
                 let Some(Some(Value::Number(x))) = column.get(i) else { continue };
-                if filter.is_some_and(|f| !eval(prog, env, f, Some(i)).truth()) {
+                if !passes(prog, env, fast.as_ref(), *filter, i) {
                     continue;
                 }
                 acc = match (func, n) {
@@ -239,7 +361,8 @@ pub fn eval<'a>(prog: &'a Program, env: &Env<'a>, id: NodeId, event: Option<usiz
         Node::Occurrence { ev: et, filter, last } => {
             let log = env.profile.events(*et);
             let upto = log.times().partition_point(|&t| t <= env.now);
-            let keep = |i: &usize| filter.is_none_or(|f| eval(prog, env, f, Some(*i)).truth());
+            let fast = filter.and_then(|f| Fast::of(prog, log, f));
+            let keep = |i: &usize| passes(prog, env, fast.as_ref(), *filter, *i);
             let hit = if *last { (0..upto).rev().find(keep) } else { (0..upto).find(keep) };
             hit.and_then(|i| log.times().get(i)).map_or(Val::Missing, |&t| Val::Time(t))
         }

@@ -95,51 +95,57 @@ const dpseg = await loadPackage();
 const collector = await startCollector({ campaigns: join(outdoor, 'benchmark') });
 try {
   const schema = await (await fetch(`${collector.url}/v1/schema`)).json();
-  const doc = await (await fetch(`${collector.url}/v1/campaigns/benchmark`)).json();
   // The benchmark campaign is a measurement campaign: the page may use it here because the
   // bench says so (`personalize`) and consents, so the timed path is the page's real one.
   const engine = await dpseg.open({ schema, storage: 'memory', autoSchedule: false, now: () => NOW_MS, personalize: ['measurement'] });
   engine.setConsent('measurement', true);
-  const info = await engine.addCampaign(doc);
   const generated = heavyProfile(schema, 500, 7);
   for (const [k, v] of Object.entries(generated.attributes)) engine.set(k, v);
   for (const e of generated.events) engine.track(e.name, e.props, e.at);
   const profile = engine.profile(); // after retention: both sides see the same events
-
-  const trees = new Map(doc.segments.map((s) => [s.id, dpseg.tools.parseRule(s.rule)]));
-  const rules = doc.segments.map((s) => toJsonLogic(trees.get(s.id), NOW, (id) => trees.get(id)));
   const data = toJsonLogicData(profile);
   const lower = (s) => (typeof s === 'string' ? s.toLowerCase() : null);
   jsonLogic.add_operation('lower', lower);
   const logicEngine = new LogicEngine();
   logicEngine.addMethod('lower', ([s]) => lower(s), { deterministic: true });
-  const compiled = rules.map((r) => logicEngine.build(r));
 
-  // The translation must mean the same: every segment agrees before anything is timed.
-  const ours = engine.memberships('benchmark').segments;
-  const ids = doc.segments.map((s) => s.id);
-  const disagree = [];
-  ids.forEach((id, i) => {
-    const a = !!jsonLogic.apply(rules[i], data);
-    const b = !!compiled[i](data);
-    if (a !== ours[id] || b !== ours[id]) disagree.push(`${id}: dpseg ${ours[id]}, json-logic-js ${a}, json-logic-engine ${b}`);
-  });
-  if (disagree.length) {
-    console.error(`the JsonLogic translation disagrees on ${disagree.length} segments:\n${disagree.join('\n')}`);
-    process.exit(1);
-  }
-  const members = Object.values(ours).filter(Boolean).length;
-  console.log(`campaign: ${info.segments.length} segments, ${info.groups.length} group(s); profile: ${Object.keys(profile.attributes).length} attributes, ${profile.events.length} events; ${members} memberships, all ${ids.length} agree across the three engines\n`);
-
-  const all = {
-    dpseg: time(() => engine.evaluate('benchmark')),
-    'json-logic-js': time(() => {
-      for (let i = 0; i < rules.length; i++) jsonLogic.apply(rules[i], data);
-    }),
-    'json-logic-engine (compiled)': time(() => {
-      for (let i = 0; i < compiled.length; i++) compiled[i](data);
-    }),
+  /** One campaign: loaded from the collector, translated, checked to agree, then timed whole. */
+  const campaign = async (id) => {
+    const doc = await (await fetch(`${collector.url}/v1/campaigns/${id}`)).json();
+    const info = await engine.addCampaign(doc);
+    const trees = new Map(doc.segments.map((s) => [s.id, dpseg.tools.parseRule(s.rule)]));
+    const rules = doc.segments.map((s) => toJsonLogic(trees.get(s.id), NOW, (ref) => trees.get(ref)));
+    const compiled = rules.map((r) => logicEngine.build(r));
+    // The translation must mean the same: every segment agrees before anything is timed.
+    const ours = engine.memberships(id).segments;
+    const ids = doc.segments.map((s) => s.id);
+    const disagree = [];
+    ids.forEach((sid, i) => {
+      const a = !!jsonLogic.apply(rules[i], data);
+      const b = !!compiled[i](data);
+      if (a !== ours[sid] || b !== ours[sid]) disagree.push(`${sid}: dpseg ${ours[sid]}, json-logic-js ${a}, json-logic-engine ${b}`);
+    });
+    if (disagree.length) {
+      console.error(`${id}: the JsonLogic translation disagrees on ${disagree.length} segments:\n${disagree.join('\n')}`);
+      process.exit(1);
+    }
+    const members = Object.values(ours).filter(Boolean).length;
+    console.log(`campaign ${id}: ${info.segments.length} segments, ${info.groups.length} group(s); profile: ${Object.keys(profile.attributes).length} attributes, ${profile.events.length} events; ${members} memberships, all ${ids.length} agree across the three engines`);
+    const all = {
+      dpseg: time(() => engine.evaluate(id)),
+      'json-logic-js': time(() => {
+        for (let i = 0; i < rules.length; i++) jsonLogic.apply(rules[i], data);
+      }),
+      'json-logic-engine (compiled)': time(() => {
+        for (let i = 0; i < compiled.length; i++) compiled[i](data);
+      }),
+    };
+    return { doc, ids, rules, compiled, all };
   };
+  const bench = await campaign('benchmark');
+  const filters = await campaign('filters');
+  console.log('');
+  const { doc, ids, rules, compiled } = bench;
   // One segment: the first (attribute rule) and an event-window one.
   const single = (index) => ({
     dpseg: time(() => engine.inSegment('benchmark', ids[index])),
@@ -179,7 +185,8 @@ try {
       console.log(`${what.padEnd(34)} ${name.padEnd(30)} ${fmt(ns).padStart(10)}  ${vs}`);
     }
   };
-  row(`all ${ids.length} segments`, all);
+  row(`benchmark: all ${ids.length} segments`, bench.all);
+  row(`filters: all ${filters.ids.length} segments`, filters.all);
   row(`one segment: ${ids[0]}`, one);
   row(`one segment: ${ids[windowIndex]}`, oneWindow);
   console.log(`${'one report (sampled items + privatize)'.padEnd(34)} ${'dpseg'.padEnd(30)} ${fmt(report).padStart(10)}  (${bytes} bytes of JSON; median of ${samples.length})`);
