@@ -145,6 +145,20 @@ fn default_lifetime_max() -> f64 {
     EPSILON_LIFETIME_MAX_DEFAULT
 }
 
+impl SitePolicy {
+    /// The default policy with a site's caps per report and per window, or `None` when either
+    /// is not a positive finite number: the one check of the caps a site sets (the browser
+    /// modules' `bad-policy`).
+    pub fn with_caps(epsilon_report_max: f64, epsilon_window_max: f64) -> Option<SitePolicy> {
+        let ok = |e: f64| e.is_finite() && e > 0.0;
+        (ok(epsilon_report_max) && ok(epsilon_window_max)).then(|| SitePolicy {
+            epsilon_report_max,
+            epsilon_window_max,
+            ..SitePolicy::default()
+        })
+    }
+}
+
 impl Default for SitePolicy {
     /// 2.0 per report, 8.0 per 30 days, 32 over the device's lifetime.
     fn default() -> Self {

@@ -383,3 +383,15 @@ fn new_versions_of_a_campaign_reuse_permanent_answers_and_are_not_charged_again(
     });
     assert!(differ);
 }
+
+#[test]
+fn a_sites_caps_are_positive_finite_numbers_or_refused() {
+    for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        assert!(SitePolicy::with_caps(bad, 8.0).is_none(), "{bad} per report");
+        assert!(SitePolicy::with_caps(2.0, bad).is_none(), "{bad} per window");
+    }
+    let p = SitePolicy::with_caps(1.5, 6.0).unwrap();
+    assert_eq!((p.epsilon_report_max, p.epsilon_window_max), (1.5, 6.0));
+    let d = SitePolicy::default();
+    assert_eq!((p.window_secs, p.epsilon_lifetime_max), (d.window_secs, d.epsilon_lifetime_max));
+}

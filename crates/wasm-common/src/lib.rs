@@ -77,18 +77,16 @@ pub fn site_policy(
     epsilon_report_max: f64,
     epsilon_window_max: f64,
 ) -> Result<SitePolicy, JsValue> {
-    let ok = |e: f64| e.is_finite() && e > 0.0;
-    if !ok(epsilon_report_max) || !ok(epsilon_window_max) {
-        return Err(error(
+    SitePolicy::with_caps(epsilon_report_max, epsilon_window_max).ok_or_else(|| {
+        error(
             "bad-policy",
             "epsilonReportMax and epsilonWindowMax must be positive numbers",
             object(&[
                 ("epsilonReportMax", epsilon_report_max.into()),
                 ("epsilonWindowMax", epsilon_window_max.into()),
             ]),
-        ));
-    }
-    Ok(SitePolicy { epsilon_report_max, epsilon_window_max, ..SitePolicy::default() })
+        )
+    })
 }
 
 /// The browser's CSPRNG (`crypto.getRandomValues` through getrandom), natively the OS's.

@@ -132,18 +132,6 @@ fn verify(
     Ok(compiled)
 }
 
-fn policy_from(epsilon_report_max: f64, epsilon_window_max: f64) -> Result<SitePolicy, JsValue> {
-    let ok = |e: f64| e.is_finite() && e > 0.0;
-    if !ok(epsilon_report_max) || !ok(epsilon_window_max) {
-        return Err(error(
-            "bad-policy",
-            "epsilonReportMax and epsilonWindowMax must be positive numbers",
-            json!({"epsilonReportMax": epsilon_report_max, "epsilonWindowMax": epsilon_window_max}),
-        ));
-    }
-    Ok(SitePolicy { epsilon_report_max, epsilon_window_max, ..SitePolicy::default() })
-}
-
 /// Verifies a campaign as `GET /v1/campaigns/{id}` serves it (see [`verify`]) for a data map
 /// (JSON form) and the site's caps. Returns `{runnable, info}`: the campaign in the compact
 /// form the runtime module loads (a `Uint8Array`), and what a page needs to name results —
@@ -162,7 +150,7 @@ pub fn verify_campaign(
     epsilon_window_max: f64,
 ) -> Result<JsValue, JsValue> {
     let limits = Limits::default();
-    let policy = policy_from(epsilon_report_max, epsilon_window_max)?;
+    let policy = dpseg_wasm_common::site_policy(epsilon_report_max, epsilon_window_max)?;
     let schema = schema_from(schema_json, &limits)?;
     if document_json.len() > limits.campaign_bytes_max * 2 {
         return Err(error("campaign-too-large", "campaign document is too large", Value::Null));
