@@ -30,7 +30,7 @@ inputs=(src crates/wasm/src crates/wasm-rt/src crates/wasm-check/src crates/wasm
         crates/wasm/Cargo.toml crates/wasm-rt/Cargo.toml crates/wasm-check/Cargo.toml crates/wasm-report/Cargo.toml crates/wasm-common/Cargo.toml
         Cargo.toml Cargo.lock .cargo package-lock.json scripts/build-wasm.sh)
 if [ -f "$out/dpseg_core_bg.wasm" ] && [ -f "$out/dpseg_verify_bg.wasm" ] && [ -f "$out/dpseg_rt_bg.wasm" ] \
-   && [ -f "$out/dpseg_report_bg.wasm" ] && [ -f "$out/dpseg_check_bg.wasm" ] && [ -f "$out/dpseg_tools.js" ] && [ -f "$out/dpseg_reporting.js" ] && [ -f "$out/dpseg_verifying.js" ] && [ -f "$out/dpseg_consent.js" ] && [ -f "$out/dpseg_bridge.js" ] \
+   && [ -f "$out/dpseg_report_bg.wasm" ] && [ -f "$out/dpseg_check_bg.wasm" ] && [ -f "$out/dpseg_tools.js" ] && [ -f "$out/dpseg_reporting.js" ] && [ -f "$out/dpseg_verifying.js" ] && [ -f "$out/dpseg_checking.js" ] && [ -f "$out/dpseg_consent.js" ] && [ -f "$out/dpseg_bridge.js" ] \
    && [ -z "$(find "${inputs[@]}" -newer "$out/dpseg_rt_bg.wasm" -print -quit)" ]; then
   say "browser package is up to date ($out)"
   exit 0
@@ -76,7 +76,7 @@ cp crates/wasm/js/dpseg.d.ts crates/wasm/js/dpseg_tools.d.ts crates/wasm/js/dpse
 cp crates/wasm/js/dpseg.js "$tmp/dpseg.js"
 version=$(awk '/^\[workspace.package\]/ { p = 1 } p && /^version = / { gsub(/version = |"/, ""); print; exit }' Cargo.toml)
 node_modules/.bin/esbuild "$tmp/dpseg.js" --bundle --format=esm --minify --sourcemap --define:DPSEG_VERSION="\"$version\"" \
-  --external:./dpseg_core.js --external:./dpseg_check.js --external:./dpseg_verify.js --external:./dpseg_report.js --external:./dpseg_tools.js --external:./dpseg_reporting.js --external:./dpseg_verifying.js --external:./dpseg_bridge.js \
+  --external:./dpseg_core.js --external:./dpseg_check.js --external:./dpseg_verify.js --external:./dpseg_report.js --external:./dpseg_tools.js --external:./dpseg_reporting.js --external:./dpseg_verifying.js --external:./dpseg_checking.js --external:./dpseg_bridge.js \
   --legal-comments=none --log-level=warning --outfile="$out/dpseg.js"
 # The tools' entry (lint, planner, rule tools; `dpseg/tools`): it loads the full module.
 node_modules/.bin/esbuild crates/wasm/js/tools.js --format=esm --minify --legal-comments=none \
@@ -90,6 +90,9 @@ node_modules/.bin/esbuild crates/wasm/js/bridge.js --format=esm --minify --legal
 # The reporting JS (making and sending reports), imported with the report module.
 node_modules/.bin/esbuild crates/wasm/js/reporting.js --format=esm --minify --legal-comments=none \
   --log-level=warning --outfile="$out/dpseg_reporting.js"
+# What the SDK does when a campaign version is new to the device, imported only then.
+node_modules/.bin/esbuild crates/wasm/js/checking.js --format=esm --minify --legal-comments=none \
+  --log-level=warning --outfile="$out/dpseg_checking.js"
 # The SDK's use of the verifier (a data map given as JSON text, a document without its compiled
 # form), imported only then.
 node_modules/.bin/esbuild crates/wasm/js/verifying.js --format=esm --minify --legal-comments=none \
@@ -98,7 +101,7 @@ node_modules/.bin/esbuild crates/wasm/js/verifying.js --format=esm --minify --le
 gz() { gzip -9c "$@" | wc -c; }
 page=$(gz "$out/dpseg_rt_bg.wasm")
 glue=$(gz "$out/dpseg.js")
-check=$(( $(gz "$out/dpseg_check_bg.wasm") + $(gz "$out/dpseg_check.js") ))
+check=$(( $(gz "$out/dpseg_check_bg.wasm") + $(gz "$out/dpseg_check.js") + $(gz "$out/dpseg_checking.js") ))
 report=$(( $(gz "$out/dpseg_report_bg.wasm") + $(gz "$out/dpseg_report.js") + $(gz "$out/dpseg_reporting.js") ))
 verify=$(( $(gz "$out/dpseg_verify_bg.wasm") + $(gz "$out/dpseg_verify.js") + $(gz "$out/dpseg_verifying.js") ))
 tools=$(( $(gz "$out/dpseg_core_bg.wasm") + $(gz "$out/dpseg_core.js") + $(gz "$out/dpseg_tools.js") ))

@@ -184,6 +184,18 @@ impl Runnable {
         }
     }
 
+    /// Each item's value in `m` (segments first, then groups, the encoding of
+    /// [`Runnable::item_truth`] and of the browser runtime's `evaluate`): 0 or 1 for a segment,
+    /// for a group the index of the first case that holds, or the number of cases ("none").
+    pub fn item_values<'a>(&'a self, m: &'a Membership) -> impl Iterator<Item = u16> + 'a {
+        let none =
+            self.groups.iter().map(|(_, cases)| u16::try_from(cases.len()).unwrap_or(u16::MAX));
+        m.segments
+            .iter()
+            .map(|&b| u16::from(b))
+            .chain(m.groups.iter().zip(none).map(|(g, none)| g.unwrap_or(none)))
+    }
+
     /// Whether `profile` is in segment `index` at `now`, evaluating only that segment and the
     /// segments it references (`None` when there is no such segment). `scratch` holds the
     /// referenced segments' results; it allocates only when it has the wrong shape.

@@ -146,51 +146,42 @@ fn set_has(set: &[Box<str>], word: &str) -> bool {
     set.binary_search_by(|x| (**x).cmp(word)).is_ok()
 }
 
-/// A `where` filter of the commonest shape, a property compared with a constant
-/// (`category == "tents"`, `price > 100`, either side), decided on the property's column without
-/// walking the filter's tree per event. Exactly the tree's semantics: a missing value, or one of
-/// another type, fails.
-enum Fast<'a> {
-    /// Property `==`/`<`/… a string: the ordering of the value against the constant.
-    Str(&'a [Option<Value>], &'a str, CmpOp, bool),
-    /// Property `==`/`<`/… a number.
-    Num(&'a [Option<Value>], f64, CmpOp, bool),
+/// A `where` filter of the commonest shape, a string property tested for (in)equality with a
+/// constant (`category == "tents"`, either side), decided on the property's column without
+/// walking the filter's tree per event; or an `and` whose first condition has that shape, whose
+/// tree is walked only for the events that pass it. Exactly the tree's semantics: a missing value
+/// fails.
+struct Fast<'a> {
+    column: &'a [Option<Value>],
+    constant: &'a str,
+    /// `!=` rather than `==`.
+    ne: bool,
+    /// The whole `and`, for the events that pass its first condition.
+    rest: Option<NodeId>,
 }
 
 impl Fast<'_> {
     /// The filter's shape for `filter`, over the events of `log`.
     fn of<'a>(prog: &'a Program, log: &'a EventLog, filter: NodeId) -> Option<Fast<'a>> {
         let node = |n: NodeId| prog.nodes.get(n as usize);
-        let Some(Node::Compare { op, l, r }) = node(filter) else { return None };
-        // `flipped`: the constant is on the left, so the value's ordering is reversed.
-        let (prop, constant, flipped) = match (node(*l), node(*r)) {
-            (Some(Node::Prop(p)), Some(c)) => (*p, c, false),
-            (Some(c), Some(Node::Prop(p))) => (*p, c, true),
+        let (test, rest) = match node(filter) {
+            Some(Node::And(ns)) => (*ns.first()?, Some(filter)),
+            _ => (filter, None),
+        };
+        let Some(Node::Compare { op: op @ (CmpOp::Eq | CmpOp::Ne), l, r }) = node(test) else {
+            return None;
+        };
+        let (prop, constant) = match (node(*l), node(*r)) {
+            (Some(Node::Prop(p)), Some(Node::String(s)))
+            | (Some(Node::String(s)), Some(Node::Prop(p))) => (*p, s),
             _ => return None,
         };
-        let column = log.column(usize::from(prop));
-        match constant {
-            Node::String(s) => Some(Fast::Str(column, s, *op, flipped)),
-            Node::Number(x) => Some(Fast::Num(column, *x, *op, flipped)),
-            _ => None,
-        }
+        Some(Fast { column: log.column(usize::from(prop)), constant, ne: *op == CmpOp::Ne, rest })
     }
 
     fn holds(&self, i: usize) -> bool {
-        let (ord, op, flipped) = match self {
-            Fast::Str(col, s, op, flipped) => match col.get(i) {
-                Some(Some(Value::String(x))) => ((**x).cmp(*s), *op, *flipped),
-                _ => return false,
-            },
-            Fast::Num(col, k, op, flipped) => match col.get(i) {
-                Some(Some(Value::Number(x))) => match x.partial_cmp(k) {
-                    Some(o) => (o, *op, *flipped),
-                    None => return false,
-                },
-                _ => return false,
-            },
-        };
-        op.holds(if flipped { ord.reverse() } else { ord })
+        // Equality compares lengths first: most events differ there.
+        matches!(self.column.get(i), Some(Some(Value::String(x))) if (**x == *self.constant) != self.ne)
     }
 }
 
@@ -203,7 +194,7 @@ fn passes<'a>(
     i: usize,
 ) -> bool {
     match (fast, filter) {
-        (Some(f), _) => f.holds(i),
+        (Some(f), _) => f.holds(i) && f.rest.is_none_or(|n| eval(prog, env, n, Some(i)).truth()),
         (None, Some(f)) => eval(prog, env, f, Some(i)).truth(),
         (None, None) => true,
     }
@@ -220,9 +211,11 @@ fn count<'a>(
     limit: usize,
 ) -> usize {
     let log = env.profile.events(et);
-    let fast = filter.and_then(|f| Fast::of(prog, log, f));
+    let range = window(log, env.now, secs);
+    let Some(f) = filter else { return range.len().min(limit) };
+    let fast = Fast::of(prog, log, f);
     let mut n = 0;
-    for i in window(log, env.now, secs) {
+    for i in range {
         if n >= limit {
             break;
         }
@@ -251,15 +244,20 @@ fn compare_count<'a>(
         }
         _ => return None,
     };
-    if !k.is_finite() {
-        return None;
-    }
+    // The first count above `k` (`as` truncates towards zero: the floor, for k ≥ 0); a NaN `k`
+    // counts everything, and then compares as the tree would.
     #[allow(
         clippy::cast_possible_truncation,
         clippy::cast_sign_loss,
-        reason = "k is finite and clamped to [0, 2^32]; event counts are far below that"
+        reason = "k is in [0, 2^32) there; event counts are far below that"
     )]
-    let limit = (crate::float::floor(k.clamp(-1.0, 4_294_967_296.0)) + 1.0).max(0.0) as usize;
+    let limit = if k < 0.0 {
+        0
+    } else if k < 4_294_967_296.0 {
+        k as usize + 1
+    } else {
+        usize::MAX
+    };
     #[allow(clippy::cast_precision_loss, reason = "event counts are far below 2^53")]
     let n = count(prog, env, ev, filter, secs, limit) as f64;
     let ord = n.partial_cmp(&k)?;

@@ -293,3 +293,32 @@ fn a_device_refuses_what_it_must_not_run() {
         Err(Refusal::OverCap { window: true, .. })
     ));
 }
+
+#[test]
+fn one_encoding_of_an_items_value_for_evaluate_and_item_truth() {
+    // The runtime's `evaluate` (`Runnable::item_values`) and the report module's answers
+    // (`Runnable::item_truth`) encode a group's value alike: the case's index, or the number of
+    // cases for none.
+    let schema = schema();
+    let limits = Limits::default();
+    for c in examples() {
+        let run = c.runnable();
+        let items = run.segment_ids().len() + run.groups().count();
+        for seed in 0..20 {
+            let doc = common::heavy_profile(&schema, 60, seed);
+            let profile = Profile::from_json_value(&schema, &doc, common::NOW, &limits).unwrap();
+            let m = run.evaluate(&profile, common::NOW);
+            let values: Vec<u16> = run.item_values(&m).collect();
+            let mut scratch = run.new_membership();
+            let truths: Vec<u16> = (0..items)
+                .map(|i| run.item_truth(&profile, common::NOW, i, &mut scratch).unwrap())
+                .collect();
+            assert_eq!(values, truths, "{} seed {seed}", c.campaign().id);
+            for (g, (_, cases)) in run.groups().enumerate() {
+                let v = values[run.segment_ids().len() + g];
+                let n = u16::try_from(cases.count()).unwrap();
+                assert_eq!(v == n, m.groups[g].is_none(), "none is the number of cases");
+            }
+        }
+    }
+}

@@ -10,6 +10,7 @@ mod campaign;
 mod compact;
 mod compiled;
 mod differential;
+mod fast_paths;
 mod ledger;
 mod privacy_exact;
 mod report;

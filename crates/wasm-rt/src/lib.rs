@@ -149,7 +149,8 @@ impl Runtime {
     }
 
     /// Evaluates every segment and group of campaign `handle` at `now_ms`: one entry per
-    /// segment (1 in, 0 out) followed by one per group (case index + 1, 0 for none).
+    /// segment (1 in, 0 out) followed by one per group (the case's index, the number of cases
+    /// for none), as `itemTruth` encodes them (`Runnable::item_values`).
     ///
     /// # Errors
     /// `unknown-campaign`, `bad-time`.
@@ -158,12 +159,7 @@ impl Runtime {
         let profile = &self.profile;
         let l = self.campaigns.get_mut(handle as usize).ok_or_else(|| unknown_campaign(handle))?;
         l.run.evaluate_into(profile, now, &mut l.membership);
-        let m = &l.membership;
-        Ok(m.segments
-            .iter()
-            .map(|&b| u16::from(b))
-            .chain(m.groups.iter().map(|g| g.map_or(0, |c| c.saturating_add(1))))
-            .collect())
+        Ok(l.run.item_values(&l.membership).collect())
     }
 
     /// Whether the visitor is in segment `index` of campaign `handle` at `now_ms`.
@@ -203,11 +199,5 @@ impl Runtime {
                 object(&[("item", item.into())]),
             )
         })
-    }
-
-    /// Forgets the profile. Loaded campaigns stay (they hold nothing about the visitor); the
-    /// device state (secret and ledger) is the report module's and the page's storage's.
-    pub fn forget(&mut self) {
-        self.profile = Profile::new(&self.schema);
     }
 }

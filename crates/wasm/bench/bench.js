@@ -110,7 +110,7 @@ try {
   logicEngine.addMethod('lower', ([s]) => lower(s), { deterministic: true });
 
   /** One campaign: loaded from the collector, translated, checked to agree, then timed whole. */
-  const campaign = async (id) => {
+  const benchCampaign = async (id) => {
     const doc = await (await fetch(`${collector.url}/v1/campaigns/${id}`)).json();
     const info = await engine.addCampaign(doc);
     const trees = new Map(doc.segments.map((s) => [s.id, dpseg.tools.parseRule(s.rule)]));
@@ -142,8 +142,8 @@ try {
     };
     return { doc, ids, rules, compiled, all };
   };
-  const bench = await campaign('benchmark');
-  const filters = await campaign('filters');
+  const bench = await benchCampaign('benchmark');
+  const filters = await benchCampaign('filters');
   console.log('');
   const { doc, ids, rules, compiled } = bench;
   // One segment: the first (attribute rule) and an event-window one.

@@ -96,16 +96,6 @@ export function load(source, more = {}) {
   return loading;
 }
 
-let checkLoading = null;
-/** The check module (dpseg_check): imported when a campaign version or data map is new here. */
-function checker() {
-  checkLoading ??= importModule(() => import('./dpseg_check.js'), 'check', 'check').catch((e) => {
-    checkLoading = null;
-    throw e;
-  });
-  return checkLoading;
-}
-
 /** The SDK's use of the verifier module (dpseg_verifying.js), imported only when needed. */
 const verifying = () => import('./dpseg_verifying.js');
 
@@ -646,44 +636,7 @@ export class Engine {
    * by the tools) is compiled by the verifier module from its rules first.
    */
   async install(doc) {
-    const json = text(doc);
-    const parsed = JSON.parse(json);
-    let bytes;
-    if (typeof parsed?.compiled === 'string') {
-      try {
-        bytes = fromBase64(parsed.compiled.replaceAll('-', '+').replaceAll('_', '/'));
-      } catch {
-        throw new DpsegError('campaign-syntax', `campaign '${parsed.id}': compiled is not base64url`);
-      }
-    } else {
-      bytes = await (await verifying()).compile(this.schemaText, json, this.epsilonReportMax, this.epsilonWindowMax);
-    }
-    const config_id = await contentId(bytes);
-    if (config_id !== parsed.config_id) {
-      throw new DpsegError('config-id-mismatch', `campaign '${parsed.id}' claims config_id ${JSON.stringify(parsed.config_id)} but its compiled form hashes to ${config_id}`, { claimed: parsed.config_id, computed: config_id });
-    }
-    const c = await checker();
-    const schema_id = this.schemaId;
-    const [id, purpose, epoch_secs, epsilon, epsilon_lifetime, per_report, answer_bytes, segments, groups, sensitive] = guard(() =>
-      c.check(this.schemaCompact, schema_id, bytes, this.epsilonReportMax, this.epsilonWindowMax),
-    );
-    if (id !== parsed.id) throw new DpsegError('campaign-syntax', `document of campaign '${parsed.id}' holds campaign '${id}'`);
-    const described = new Map((parsed.segments ?? []).map((s) => [s?.id, s?.description]));
-    const info = {
-      id,
-      config_id,
-      schema_id,
-      purpose,
-      epoch_secs,
-      epsilon,
-      epsilon_lifetime,
-      per_report,
-      answer_bytes,
-      segments: segments.map((id) => ({ id, description: typeof described.get(id) === 'string' ? described.get(id) : null })),
-      groups: groups.map(([id, cases]) => ({ id, cases })),
-      sensitive: sensitive.map(([data, category]) => ({ data, category })),
-    };
-    return this.run({ doc: parsed, runnable: toBase64(bytes), info });
+    return (await import('./dpseg_checking.js')).install(this, doc);
   }
 
   /**
@@ -822,7 +775,7 @@ export class Engine {
     const groups = {};
     info.groups.forEach((g, i) => {
       const v = flat[info.segments.length + i];
-      groups[g.id] = v === 0 ? null : g.cases[v - 1];
+      groups[g.id] = g.cases[v] ?? null; // the number of cases: none
     });
     return { segments, groups };
   }
@@ -1019,7 +972,8 @@ export class Engine {
   /** Forgets the in-memory state (storage is another tab's or `forget`'s business). */
   forgetHere() {
     this.generation++;
-    this.rt.forget();
+    // An empty profile (loaded campaigns stay: they hold nothing about the visitor).
+    this.rt.importProfile({ attributes: {}, events: [] }, 0);
     this.consentState = {};
     this.outbox = [];
     this.sentLog = [];
@@ -1068,4 +1022,4 @@ export class Engine {
  * What dpseg_tools.js (the tools' entry, `dpseg/tools`) shares with this module, so that the
  * tools' code stays off the pages that do not use it. Not part of the public API.
  */
-export const internals = { Runtime, guard, text, num, optNum, optStr, importModule, fromBase64, toBase64, core: () => core, setCore: (m) => (core = m) };
+export const internals = { Runtime, guard, text, num, optNum, optStr, importModule, fromBase64, toBase64, contentId, core: () => core, setCore: (m) => (core = m) };

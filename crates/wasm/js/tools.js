@@ -99,7 +99,7 @@ export const tools = {
       });
       (c.groups ?? []).forEach((g, i) => {
         const v = flat[(c.segments ?? []).length + i];
-        groups[g.id] = v === 0 ? null : g.cases[v - 1].id;
+        groups[g.id] = g.cases[v]?.id ?? null; // the number of cases: none
       });
       return { segments, groups };
     } finally {
