@@ -341,6 +341,16 @@ test('delete everything empties storage and nothing more is sent', async () => {
   await answerQuiz(page, { consent: true });
   await page.goto(`${demo.site}/privacy.html`);
   await page.waitForSelector('#groups details');
+  // First a copy: the download holds the visitor's answers and what was sent, never the secret.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+  assert.equal(download.suggestedFilename(), 'my-data.json');
+  const copy = JSON.parse(readFileSync(await download.path(), 'utf8'));
+  assert.equal(copy.format, 'dpseg-export-1');
+  assert.deepEqual([...copy.profile.attributes.interests].sort(), [...ANSWERS.interests].sort());
+  assert.deepEqual(copy.sent.map((s) => s.body), await page.evaluate(() => window.dpsegEngine.sent().map((s) => s.body)));
+  const device = await page.evaluate(() => localStorage.getItem('dpseg:device'));
+  if (device) assert.ok(!JSON.stringify(copy).includes(device.slice(8, 40)), 'the device state was exported');
+  assert.match(await page.locator('#download-status').innerText(), /^Downloaded my-data\.json/);
   assert.ok(await page.evaluate(() => localStorage.length) > 0);
   await page.click('#forget');
   await page.waitForSelector('#forget-status:not(:empty)');

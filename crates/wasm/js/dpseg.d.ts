@@ -293,6 +293,22 @@ export class Engine {
   flush(): Promise<void>;
   sent(): SentRequest[];
   pending(): { campaign: string; epoch: number; report: string; attempts: number }[];
+  /**
+   * Everything kept and sent for the visitor, as one JSON value (for a download): never the
+   * device secret. Async: the ledger is read by the report module.
+   */
+  export(): Promise<{
+    format: 'dpseg-export-1';
+    exported_at: string;
+    profile: Json;
+    consent: Record<string, boolean>;
+    campaigns: CampaignInfo[];
+    memberships: Record<string, Memberships>;
+    sent: SentRequest[];
+    pending: { campaign: string; epoch: number; report: string; attempts: number }[];
+    ledger: { campaign: string; epoch: number; epsilon: number; at: number }[];
+    charged: number;
+  }>;
   status(): Status;
   forget(): void;
   close(): void;

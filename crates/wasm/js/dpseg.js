@@ -948,6 +948,19 @@ export class Engine {
     return this.outbox.map((r) => ({ campaign: r.campaign, epoch: r.epoch, report: r.report, attempts: r.attempts }));
   }
 
+  /**
+   * Everything this device keeps and sent for the visitor, as one JSON value (the preference
+   * center's download): the profile, consent, the campaigns and the visitor's memberships, every
+   * request sent and every report waiting, and the privacy ledger. The device secret is never
+   * part of it. Async: the ledger is the report module's.
+   */
+  async export() {
+    const memberships = {};
+    for (const c of this.campaigns()) memberships[c.id] = this.membershipsForVisitor(c.id);
+    const { ledger, charged } = await this.budget();
+    return { format: 'dpseg-export-1', exported_at: new Date(this.now()).toISOString(), profile: this.profile(), consent: this.consent(), campaigns: this.campaigns(), memberships, sent: this.sent(), pending: this.pending(), ledger, charged };
+  }
+
   /** Where the engine keeps its state, consent as applied, and the last problem seen. */
   status() {
     return {

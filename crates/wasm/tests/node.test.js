@@ -246,6 +246,31 @@ test('reports reach the real collector once, and every report has the same lengt
   assert.equal(afterCount - before, 4);
 });
 
+test('export(): everything kept and sent, as JSON, never the device secret', async () => {
+  const end = endOfDay(0);
+  const engine = await openWith({ collector: collector.url, now: () => end });
+  await engine.addCampaign(spring);
+  fill(engine, 'alice');
+  engine.setConsent('measurement', true);
+  await engine.tick(); // one report made and sent
+  const out = await engine.export();
+  const text = JSON.stringify(out);
+  assert.deepEqual(JSON.parse(text), out, 'plain JSON');
+  assert.equal(out.format, 'dpseg-export-1');
+  assert.deepEqual(out.profile, engine.profile());
+  assert.deepEqual(out.consent, { measurement: true });
+  assert.deepEqual(out.memberships['spring-2027'], engine.membershipsForVisitor('spring-2027'));
+  assert.equal(out.sent.length, 1);
+  assert.equal(out.sent[0].body, engine.sent()[0].body, 'every byte sent');
+  assert.deepEqual(out.ledger.map((e) => e.campaign), ['spring-2027']);
+  assert.ok(out.campaigns.some((c) => c.id === 'spring-2027'));
+  // The device state (secret and ledger, as stored) appears nowhere, whole or in part.
+  const device = engine.deviceText;
+  assert.ok(device && device.length > 40);
+  for (let i = 0; i + 24 <= device.length; i += 8) assert.ok(!text.includes(device.slice(i, i + 24)), 'a piece of the device state was exported');
+  assert.ok(!/secret/i.test(text));
+});
+
 test('the report module keeps no visitor data and refuses answers outside an item\'s values', async () => {
   const now = Date.parse('2026-11-24T12:00:00Z');
   const engine = await openWith({ now: () => now });

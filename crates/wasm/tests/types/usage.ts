@@ -49,6 +49,8 @@ export async function embed(collector: string): Promise<void> {
   const sent: SentRequest[] = dpseg.sent();
   const status: Status = dpseg.status();
   const spent: number = (await dpseg.budget()).spent;
+  const copy = await dpseg.export();
+  const copied: [string, number, SentRequest[]] = [copy.format, copy.charged, copy.sent];
   const pending: number = dpseg.pending().length;
   const stored = dpseg.profile().attributes;
   const map = dpseg.dataMap().attributes;
@@ -67,5 +69,5 @@ export async function embed(collector: string): Promise<void> {
     }
   }
   const onDevice: Memberships = tools.evaluateOnDevice({ attributes: {} }, { id: "c" }, {}, "2026-11-24T00:00:00Z");
-  void [v, added, onDevice, m, flat, inIt, reasons, allowed, sent, status, spent, pending, stored, map, findings, p, tree, printed];
+  void [v, added, onDevice, m, flat, inIt, reasons, allowed, sent, status, spent, copied, pending, stored, map, findings, p, tree, printed];
 }
