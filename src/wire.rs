@@ -105,9 +105,12 @@ pub struct CampaignDocument {
     /// The content id of `compiled`; a device refuses a document whose `compiled` hashes
     /// otherwise.
     pub config_id: String,
-    /// The `schema_id` of the data map the campaign was compiled against.
+    /// The `schema_id` of the data map the campaign was compiled against (empty in a document
+    /// written without its compiled form, which a device compiles with the verifier).
+    #[serde(default)]
     pub schema_id: String,
-    /// The compiled campaign, base64url without padding.
+    /// The compiled campaign, base64url without padding (empty as for `schema_id`).
+    #[serde(default)]
     pub compiled: String,
     /// The campaign's purpose.
     pub purpose: String,

@@ -26,7 +26,7 @@ export async function install(engine, doc) {
   const json = text(doc);
   const parsed = JSON.parse(json);
   let bytes;
-  if (typeof parsed?.compiled === 'string') {
+  if (typeof parsed?.compiled === 'string' && parsed.compiled !== '') {
     try {
       bytes = fromBase64(parsed.compiled.replaceAll('-', '+').replaceAll('_', '/'));
     } catch {

@@ -155,6 +155,19 @@ test('a device checks the compiled campaign it runs: its hash, its data, the cap
   assert.deepEqual(engine.membershipsForVisitor('spring-2027'), before);
 });
 
+test('a document without its compiled form is compiled by the verifier, to the same campaign', async () => {
+  const engine = await openWith();
+  const { compiled, schema_id, ...written } = spring;
+  assert.ok(compiled && schema_id);
+  const info = await engine.addCampaign(written);
+  assert.equal(info.config_id, spring.config_id, 'the verifier compiles to the bytes the collector serves');
+  assert.equal(engine.handles.get('spring-2027').runnable, Buffer.from(compiled, 'base64url').toString('base64'));
+  // Its rules changed: the verifier's config_id no longer matches the document's.
+  const edited = structuredClone(written);
+  edited.segments[0].rule = 'budget >= 1';
+  await assert.rejects((await openWith()).addCampaign(edited), { code: 'config-id-mismatch' });
+});
+
 test('explanations name the visitor\'s data in words', async () => {
   const engine = await openWith({ now: () => Date.parse('2026-11-24T12:00:00Z') });
   await engine.addCampaign(spring);
