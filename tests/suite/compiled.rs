@@ -81,7 +81,7 @@ fn ledger_of(state: &DeviceState) -> Value {
 }
 
 /// The first format (`dpd1`: tag, secret, spends), as the build that wrote it did.
-fn device_state_v1() -> Vec<u8> {
+pub(crate) fn device_state_v1() -> Vec<u8> {
     let mut v1 = b"dpd1".to_vec();
     v1.extend_from_slice(&[7u8; 32]);
     let mut w = dpseg::compact::Writer::default();

@@ -285,15 +285,7 @@ fn spends_that_are_not_positive_and_finite_are_refused() {
 #[test]
 fn a_first_format_device_state_is_read_and_keeps_its_secret() {
     // dpd1: tag, secret, spends (campaign, epoch, ε, at); no epoch ends, no charges.
-    let mut v1 = b"dpd1".to_vec();
-    v1.extend_from_slice(&[7u8; 32]);
-    let mut w = dpseg::compact::Writer::default();
-    w.len(1);
-    w.str("spring-2027");
-    w.uint(20_000);
-    w.float(1.0);
-    w.int(common::NOW);
-    v1.extend_from_slice(&w.bytes);
+    let v1 = crate::compiled::device_state_v1();
     let state = DeviceState::from_compact(&v1).unwrap();
     assert_eq!(state.spent().len(), 1);
     assert!(state.charged().is_empty());

@@ -46,5 +46,5 @@ export async function compactSchema(store, schemaText, useStored) {
  */
 export async function compile(schemaText, json, epsilonReportMax, epsilonWindowMax) {
   const v = await verifier();
-  return guard(() => v.verifyCampaign(schemaText, json, epsilonReportMax, epsilonWindowMax)).runnable;
+  return guard(() => v.verifyCampaign(schemaText, json, epsilonReportMax, epsilonWindowMax));
 }

@@ -1,11 +1,10 @@
 //! The verifier module (ARCHITECTURE "Browser modules"): the whole core, which a page imports
 //! only when it needs it. Built twice: without features as `dpseg_verify`, which a page imports
-//! when it meets a campaign version it has not verified; with the default `tools` feature as
-//! `dpseg_core`, for explanations in words and the tools.
+//! for a data map given as JSON text or a campaign document without its compiled form; with the
+//! default `tools` feature as `dpseg_core`, for explanations in words and the tools.
 //!
-//! [`verify_campaign`] recompiles a campaign the collector serves, recomputes its `config_id`,
-//! lints it against the data map under the site's caps, and hands the runtime module the
-//! campaign in its compact form. The `tools` module adds `explainSegment` and the stateless
+//! [`verify_campaign`] compiles such a document, checks its `config_id`, lints it against the
+//! data map under the site's caps, and returns the compiled bytes. The `tools` module adds `explainSegment` and the stateless
 //! functions of the dashboard, rule editors and the spec suite.
 //!
 //! Every failure is thrown as one shape, a JS `Error` whose `name` is `DpsegError`, with a
@@ -15,10 +14,8 @@
 use dpseg::campaign::{Campaign, CompiledCampaign, LintConfig, Severity};
 use dpseg::limits::Limits;
 use dpseg::privacy::ledger::SitePolicy;
-use dpseg::privacy::mechanism::Mechanism;
 use dpseg::schema::Schema;
 use dpseg::wire::CampaignDocument;
-use dpseg_wasm_common::object;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
@@ -132,12 +129,9 @@ fn verify(
     Ok(compiled)
 }
 
-/// Verifies a campaign as `GET /v1/campaigns/{id}` serves it (see [`verify`]) for a data map
-/// (JSON form) and the site's caps. Returns `{runnable, info}`: the campaign in the compact
-/// form the runtime module loads (a `Uint8Array`), and what a page needs to name results —
-/// `{id, config_id, purpose, epoch_secs, epsilon, epsilon_lifetime, segments: [{id,
-/// description?}], groups: [{id, cases: [id]}], mechanism, report_bytes_payload, sensitive:
-/// [{data, category}]}` (`sensitive`: the sensitive attributes and events its rules read).
+/// Compiles a campaign document that comes without its compiled form (see [`verify`]) for a
+/// data map (JSON form) and the site's caps, and returns the compiled campaign's bytes, which
+/// the SDK then checks and runs as it does the collector's (`dpseg_checking.js`).
 ///
 /// # Errors
 /// `schema-*`, `campaign-*` codes, `config-id-mismatch`, `lint-refused` (with
@@ -148,7 +142,7 @@ pub fn verify_campaign(
     document_json: &str,
     epsilon_report_max: f64,
     epsilon_window_max: f64,
-) -> Result<JsValue, JsValue> {
+) -> Result<Vec<u8>, JsValue> {
     let limits = Limits::default();
     let policy = dpseg_wasm_common::site_policy(epsilon_report_max, epsilon_window_max)?;
     let schema = schema_from(schema_json, &limits)?;
@@ -156,24 +150,7 @@ pub fn verify_campaign(
         return Err(error("campaign-too-large", "campaign document is too large", Value::Null));
     }
     let doc = parse_json(document_json, "campaign document")?;
-    let compiled = verify(&schema, &doc, &policy, &limits)?;
-    let c = compiled.campaign();
-    let mechanism = compiled.mechanism();
-    let info = json!({
-        "id": c.id,
-        "config_id": compiled.config_id(),
-        "purpose": c.purpose,
-        "epoch_secs": c.epoch.secs(),
-        "epsilon": c.epsilon,
-        "epsilon_lifetime": c.epsilon_lifetime,
-        "segments": c.segments.iter().map(|s| json!({"id": s.id, "description": s.description})).collect::<Vec<_>>(),
-        "groups": c.groups.iter().map(|g| json!({"id": g.id, "cases": g.cases.iter().map(|k| &k.id).collect::<Vec<_>>()})).collect::<Vec<_>>(),
-        "mechanism": mechanism,
-        "report_bytes_payload": mechanism.map(Mechanism::payload_bytes),
-        "sensitive": compiled.sensitive_data(&schema).iter().map(|(data, category)| json!({"data": data, "category": category.name()})).collect::<Vec<_>>(),
-    });
-    let runnable = js_sys::Uint8Array::from(compiled.runnable().to_compact().as_slice());
-    Ok(object(&[("runnable", runnable.into()), ("info", to_js(&info))]))
+    Ok(verify(&schema, &doc, &policy, &limits)?.runnable().to_compact())
 }
 
 /// Validates a data map (JSON form) and returns it in the compact form the runtime module reads
