@@ -71,9 +71,10 @@ cp "$tmp"/dpseg_rt_bg.wasm "$tmp"/dpseg_check_bg.wasm "$tmp"/dpseg_check.js "$tm
    "$tmp"/dpseg_verify_bg.wasm "$tmp"/dpseg_verify.js \
    "$tmp"/dpseg_core_bg.wasm "$tmp"/dpseg_core.js "$out/"
 cp crates/wasm/js/dpseg.d.ts crates/wasm/js/dpseg_tools.d.ts crates/wasm/js/dpseg_consent.d.ts crates/wasm/js/package.json crates/wasm/js/README.md "$out/"
-# dpseg.js: the SDK and the runtime's glue in one minified module (with a source map); the
+# dpseg.js: the SDK (dpseg.js and its modules in sdk/) and the runtime's glue in one minified module (with a source map); the
 # other modules' glue stays in separate files, imported only when needed.
 cp crates/wasm/js/dpseg.js "$tmp/dpseg.js"
+rm -rf "$tmp/sdk" && cp -r crates/wasm/js/sdk "$tmp/sdk"
 version=$(awk '/^\[workspace.package\]/ { p = 1 } p && /^version = / { gsub(/version = |"/, ""); print; exit }' Cargo.toml)
 node_modules/.bin/esbuild "$tmp/dpseg.js" --bundle --format=esm --minify --sourcemap --define:DPSEG_VERSION="\"$version\"" \
   --external:./dpseg_core.js --external:./dpseg_check.js --external:./dpseg_verify.js --external:./dpseg_report.js --external:./dpseg_tools.js --external:./dpseg_reporting.js --external:./dpseg_verifying.js --external:./dpseg_checking.js --external:./dpseg_bridge.js \
