@@ -1,4 +1,5 @@
 use super::*;
+use crate::time::parse_timestamp;
 
 const SCHEMA: &str = r#"
 [attributes.budget]
