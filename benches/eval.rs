@@ -37,8 +37,8 @@ fn benches(c: &mut Criterion) {
     let doc_text = doc.to_string();
     println!(
         "campaign: {} segments, {} groups; profile: {} attributes, {} events",
-        campaign.segments.len(),
-        campaign.groups.len(),
+        campaign.segments().len(),
+        campaign.groups().len(),
         schema.attributes().len(),
         profile.event_count()
     );

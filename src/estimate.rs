@@ -53,7 +53,7 @@ impl Tally {
         let mut total = 0;
         for item in mechanism.items() {
             offsets.push(total);
-            total += usize::from(item.domain);
+            total += usize::from(item.domain());
         }
         Tally { reports: 0, sampled: vec![0; offsets.len()], support: vec![0; total], offsets }
     }
@@ -68,8 +68,8 @@ impl Tally {
                 continue;
             };
             self.sampled[i] += 1;
-            let values = &mut self.support[off..off + usize::from(item.domain)];
-            match item.oracle {
+            let values = &mut self.support[off..off + usize::from(item.domain())];
+            match item.oracle() {
                 crate::privacy::mechanism::Oracle::Grr => {
                     if let Some(c) = usize::try_from(slot.out).ok().and_then(|v| values.get_mut(v))
                     {
@@ -245,9 +245,9 @@ pub fn estimates(mechanism: &Mechanism, tally: &Tally) -> Vec<Vec<Estimate>> {
         .enumerate()
         .map(|(i, item)| {
             let n = tally.sampled(i);
-            let values = if i < segs { 1..2 } else { 0..usize::from(item.domain) };
+            let values = if i < segs { 1..2 } else { 0..usize::from(item.domain()) };
             values
-                .map(|v| estimate(item.p, item.q, tally.support(i, v), n, tally.reports()))
+                .map(|v| estimate(item.p(), item.q(), tally.support(i, v), n, tally.reports()))
                 .collect()
         })
         .collect()
@@ -265,9 +265,9 @@ pub fn expected(
     let (big_n, items) = (devices as f64, mechanism.items().len() as f64);
     let pi = f64::from(mechanism.per_report()) / items;
     let n = big_n * pi;
-    let lam = item.q + rate * (item.p - item.q);
-    let std =
-        big_n * crate::float::sqrt(rate_variance(lam, item.p, item.q, pi) / n) / (item.p - item.q);
+    let lam = item.q() + rate * (item.p() - item.q());
+    let std = big_n * crate::float::sqrt(rate_variance(lam, item.p(), item.q(), pi) / n)
+        / (item.p() - item.q());
     (std, Z95 * std)
 }
 

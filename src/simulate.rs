@@ -94,7 +94,7 @@ impl Population {
     pub fn true_counts(&self, mechanism: &Mechanism) -> Vec<Vec<u64>> {
         let segs = mechanism.segments();
         let mut counts: Vec<Vec<u64>> =
-            mechanism.items().iter().map(|i| vec![0; usize::from(i.domain)]).collect();
+            mechanism.items().iter().map(|i| vec![0; usize::from(i.domain())]).collect();
         for d in 0..self.devices {
             for (i, c) in counts.iter_mut().enumerate() {
                 #[allow(clippy::cast_possible_truncation, reason = "items < u16::MAX")]

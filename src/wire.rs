@@ -34,11 +34,11 @@ impl<T> PerValue<T> {
     /// every group (the group's item index, the case's index): the values of the mechanism's
     /// item domains.
     pub fn of(campaign: &Campaign, mut f: impl FnMut(usize, usize) -> T) -> PerValue<T> {
-        let n = campaign.segments.len();
+        let n = campaign.segments().len();
         let segments =
-            campaign.segments.iter().enumerate().map(|(i, s)| (s.id.clone(), f(i, 1))).collect();
+            campaign.segments().iter().enumerate().map(|(i, s)| (s.id.clone(), f(i, 1))).collect();
         let groups = campaign
-            .groups
+            .groups()
             .iter()
             .enumerate()
             .map(|(g, grp)| {
@@ -84,11 +84,11 @@ impl CampaignSummary {
     pub fn new(compiled: &CompiledCampaign) -> CampaignSummary {
         let c = compiled.campaign();
         CampaignSummary {
-            id: c.id.clone(),
+            id: c.id().to_owned(),
             config_id: compiled.config_id().to_owned(),
-            purpose: c.purpose.clone(),
-            epoch_secs: c.epoch.secs(),
-            epsilon: c.epsilon,
+            purpose: c.purpose().to_owned(),
+            epoch_secs: c.epoch().secs(),
+            epsilon: c.epsilon(),
         }
     }
 }
@@ -138,16 +138,16 @@ impl CampaignDocument {
     pub fn new(compiled: &CompiledCampaign) -> CampaignDocument {
         let c = compiled.campaign();
         CampaignDocument {
-            id: c.id.clone(),
+            id: c.id().to_owned(),
             config_id: compiled.config_id().to_owned(),
-            purpose: c.purpose.clone(),
-            epoch: c.epoch.to_string(),
-            epoch_secs: c.epoch.secs(),
-            epsilon: c.epsilon,
-            epsilon_lifetime: c.epsilon_lifetime,
-            segments: c.segments.clone(),
-            groups: c.groups.clone(),
-            review: c.review.clone(),
+            purpose: c.purpose().to_owned(),
+            epoch: c.epoch().to_string(),
+            epoch_secs: c.epoch().secs(),
+            epsilon: c.epsilon(),
+            epsilon_lifetime: c.epsilon_lifetime(),
+            segments: c.segments().to_vec(),
+            groups: c.groups().to_vec(),
+            review: c.review().cloned(),
             mechanism: serde_json::to_value(compiled.mechanism()).unwrap_or_default(),
             schema_id: compiled.runnable().head().schema_id().to_owned(),
             compiled: crate::report::base64url(&compiled.runnable().to_compact()),
@@ -243,8 +243,8 @@ impl Plan {
             let r = rate(i, v);
             let (std, half_width_95) = expected(item, mechanism, devices, r);
             PlanItem {
-                oracle: item.oracle.name().to_owned(),
-                epsilon: item.eps_report,
+                oracle: item.oracle().name().to_owned(),
+                epsilon: item.eps_report(),
                 rate: r,
                 expected_reports,
                 std,
@@ -252,7 +252,7 @@ impl Plan {
             }
         });
         Plan {
-            campaign: campaign.id.clone(),
+            campaign: campaign.id().to_owned(),
             devices,
             epsilon_report: mechanism.eps_report(),
             epsilon_lifetime: mechanism.eps_lifetime(),
@@ -340,7 +340,7 @@ pub fn estimates_per_value(
 /// The estimate of value `v` of item `i` (as [`PerValue::of`] names them) from a tally.
 pub fn estimate_of(mechanism: &Mechanism, tally: &Tally, i: usize, v: usize) -> Estimate {
     let item = &mechanism.items()[i];
-    estimate(item.p, item.q, tally.support(i, v), tally.sampled(i), tally.reports())
+    estimate(item.p(), item.q(), tally.support(i, v), tally.sampled(i), tally.reports())
 }
 
 /// `dpseg lint`'s output. Serialised only: finding codes are the crate's own static strings.
@@ -363,7 +363,7 @@ impl LintReport {
     pub fn new(campaign: &Campaign, config_id: Option<String>, findings: Vec<Finding>) -> Self {
         let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
         LintReport {
-            campaign: campaign.id.clone(),
+            campaign: campaign.id().to_owned(),
             config_id,
             errors,
             warnings: findings.len() - errors,

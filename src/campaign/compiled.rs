@@ -42,7 +42,7 @@ impl Membership {
         let segments = usize::from(mechanism.segments());
         let mut t: Vec<u16> = self.segments.iter().map(|&b| u16::from(b)).collect();
         for (g, item) in self.groups.iter().zip(&mechanism.items()[segments..]) {
-            t.push(g.unwrap_or(item.domain - 1));
+            t.push(g.unwrap_or(item.domain() - 1));
         }
         t
     }

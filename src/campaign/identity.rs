@@ -65,14 +65,14 @@ pub(super) fn memo_ids(
                 field(c.segments[i].id.as_bytes());
                 field(canonical_rule(&c.segments[i].rule).as_bytes());
             }
-            let kind: &[u8] = if item.oracle == crate::privacy::mechanism::Oracle::Oue {
+            let kind: &[u8] = if item.oracle() == crate::privacy::mechanism::Oracle::Oue {
                 b"bits"
             } else {
                 b"value"
             };
             field(kind);
-            field(&item.domain.to_be_bytes());
-            field(&item.memo.numerator().to_be_bytes());
+            field(&item.domain().to_be_bytes());
+            field(&item.memo().numerator().to_be_bytes());
             let d = h.finalize();
             let mut id = [0u8; 16];
             id.copy_from_slice(&d[..16]);

@@ -225,7 +225,7 @@ pub fn review(
         // Rules are segments then cases in group order, like the mechanism's values.
         let mut owners = Vec::new();
         for (i, item) in mech.items().iter().enumerate() {
-            let values = if i < segs { 1 } else { usize::from(item.domain) - 1 };
+            let values = if i < segs { 1 } else { usize::from(item.domain()) - 1 };
             owners.extend(core::iter::repeat_n(i, values));
         }
         for (name, i) in names.zip(owners) {

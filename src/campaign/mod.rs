@@ -39,25 +39,28 @@ pub use compiled::{CompiledCampaign, Membership};
 pub use lint::{lint, review, Finding, LintConfig, Severity};
 pub use runnable::{Head, Runnable};
 
-/// A campaign as written.
+/// A campaign as written, valid by construction: read with [`Campaign::from_toml`] or
+/// [`Campaign::from_json_value`], changed only through [`Campaign::with_epsilon`], so that its
+/// fields keep the invariants the rest of the crate relies on (an id, ε finite and positive, the
+/// lifetime bound at least ε, a review that names who, when and why).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Campaign {
     /// Campaign id (`[A-Za-z0-9_-]`, starting with a letter or digit).
-    pub id: String,
+    id: String,
     /// The purpose reports are sent for; data used must allow it.
-    pub purpose: String,
+    purpose: String,
     /// At most one report per device per epoch.
-    pub epoch: Duration,
+    epoch: Duration,
     /// ε per report; invariant: finite and > 0.
-    pub epsilon: f64,
+    epsilon: f64,
     /// Bound for a device whose answers do not change; invariant: ≥ `epsilon`.
-    pub epsilon_lifetime: f64,
+    epsilon_lifetime: f64,
     /// Independent yes/no segments.
-    pub segments: Vec<SegmentDef>,
+    segments: Vec<SegmentDef>,
     /// Mutually exclusive groups.
-    pub groups: Vec<GroupDef>,
+    groups: Vec<GroupDef>,
     /// Approval for using sensitive data.
-    pub review: Option<Review>,
+    review: Option<Review>,
 }
 
 /// One independent segment.
@@ -239,25 +242,8 @@ impl Campaign {
         }
         let epoch = Duration::parse(&raw.epoch)
             .map_err(|e| CampaignError::BadValue { field: "epoch", reason: e.to_string() })?;
-        if !(raw.epsilon.is_finite() && raw.epsilon > 0.0) {
-            return Err(CampaignError::BadValue {
-                field: "epsilon",
-                reason: format!(
-                    "{} is not allowed; ε must be a positive number such as 1.0",
-                    raw.epsilon
-                ),
-            });
-        }
         let epsilon_lifetime = raw.epsilon_lifetime.unwrap_or(4.0 * raw.epsilon);
-        if !(epsilon_lifetime.is_finite() && epsilon_lifetime >= raw.epsilon) {
-            return Err(CampaignError::BadValue {
-                field: "epsilon_lifetime",
-                reason: format!(
-                    "{epsilon_lifetime} is not allowed; it must be at least epsilon ({})",
-                    raw.epsilon
-                ),
-            });
-        }
+        check_epsilon(raw.epsilon, epsilon_lifetime)?;
         if let Some(r) = &raw.review {
             let missing = [("by", r.by.trim()), ("why", r.why.trim())]
                 .into_iter()
@@ -330,7 +316,78 @@ pub enum RuleSlot {
     },
 }
 
+/// ε finite and positive, and the lifetime bound finite and at least ε.
+fn check_epsilon(epsilon: f64, epsilon_lifetime: f64) -> Result<(), CampaignError> {
+    if !(epsilon.is_finite() && epsilon > 0.0) {
+        return Err(CampaignError::BadValue {
+            field: "epsilon",
+            reason: format!("{epsilon} is not allowed; ε must be a positive number such as 1.0"),
+        });
+    }
+    if !(epsilon_lifetime.is_finite() && epsilon_lifetime >= epsilon) {
+        return Err(CampaignError::BadValue {
+            field: "epsilon_lifetime",
+            reason: format!(
+                "{epsilon_lifetime} is not allowed; it must be at least epsilon ({epsilon})"
+            ),
+        });
+    }
+    Ok(())
+}
+
 impl Campaign {
+    /// Campaign id (`[A-Za-z0-9_-]`, starting with a letter or digit).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The purpose reports are sent for; data used must allow it.
+    pub fn purpose(&self) -> &str {
+        &self.purpose
+    }
+
+    /// At most one report per device per epoch.
+    pub fn epoch(&self) -> Duration {
+        self.epoch
+    }
+
+    /// ε per report: finite and positive.
+    pub fn epsilon(&self) -> f64 {
+        self.epsilon
+    }
+
+    /// The bound for a device whose answers do not change: at least [`Campaign::epsilon`].
+    pub fn epsilon_lifetime(&self) -> f64 {
+        self.epsilon_lifetime
+    }
+
+    /// Independent yes/no segments.
+    pub fn segments(&self) -> &[SegmentDef] {
+        &self.segments
+    }
+
+    /// Mutually exclusive groups.
+    pub fn groups(&self) -> &[GroupDef] {
+        &self.groups
+    }
+
+    /// Approval for using sensitive data.
+    pub fn review(&self) -> Option<&Review> {
+        self.review.as_ref()
+    }
+
+    /// The same campaign at per-report ε `epsilon`, its lifetime bound scaled with it (the ratio
+    /// of the two kept): what the planner's "what if" asks.
+    ///
+    /// # Errors
+    /// `epsilon` not finite and positive (the campaign is not changed: it is consumed only on
+    /// success).
+    pub fn with_epsilon(self, epsilon: f64) -> Result<Campaign, CampaignError> {
+        let epsilon_lifetime = self.epsilon_lifetime * (epsilon / self.epsilon);
+        check_epsilon(epsilon, epsilon_lifetime)?;
+        Ok(Campaign { epsilon, epsilon_lifetime, ..self })
+    }
+
     /// The index of segment `id`.
     pub fn segment_index(&self, id: &str) -> Option<usize> {
         self.segments.iter().position(|s| s.id == id)

@@ -394,10 +394,10 @@ impl Runnable {
                     let always = cases.last().is_some_and(|&(_, root)| {
                         matches!(program.node(root), Some(Node::Bool(true)))
                     });
-                    let none = usize::from(it.domain) == cases.len() + 1;
-                    none || (always && usize::from(it.domain) == cases.len())
+                    let none = usize::from(it.domain()) == cases.len() + 1;
+                    none || (always && usize::from(it.domain()) == cases.len())
                 })
-                && m.items().iter().take(segments).all(|it| it.domain == 2);
+                && m.items().iter().take(segments).all(|it| it.domain() == 2);
             if !shape_ok {
                 r.fail("a mechanism with one item per segment and group");
             }

@@ -398,7 +398,7 @@ impl DeviceState {
             let (id, item) = (&ids[usize::from(i)], &mechanism.items()[usize::from(i)]);
             let key = answers.answer_u64(id, v, u16::MAX, u32::MAX);
             if !self.charged.iter().chain(&new).any(|c| c.key == key) {
-                new.push(Charge { key, epsilon: item.eps_memo });
+                new.push(Charge { key, epsilon: item.eps_memo() });
             }
         }
         let charged = self.charged_total();

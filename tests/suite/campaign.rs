@@ -229,8 +229,8 @@ fn a_group_whose_last_case_always_holds_has_no_none_value() {
         .compile(&schema, &limits)
         .unwrap();
     let (e, o) = (exhaustive.mechanism().unwrap(), open.mechanism().unwrap());
-    assert_eq!(e.items()[0].domain, 4);
-    assert_eq!(o.items()[0].domain, 5);
+    assert_eq!(e.items()[0].domain(), 4);
+    assert_eq!(o.items()[0].domain(), 5);
     assert!(e.items()[0].variance() < o.items()[0].variance());
     // Both round-trip through the compact form; a 4-value item on the open group does not.
     for c in [&exhaustive, &open] {
@@ -253,4 +253,26 @@ fn a_group_whose_last_case_always_holds_has_no_none_value() {
         Runnable::from_compact(&swapped, &limits).is_err(),
         "an open group with no 'none' value is refused"
     );
+}
+
+/// A campaign changes ε only through `with_epsilon`, which keeps the invariants the campaign was
+/// read with: ε finite and positive, the lifetime bound at least ε (its ratio to ε kept).
+#[test]
+fn with_epsilon_keeps_the_lifetime_ratio_and_refuses_what_from_toml_refuses() {
+    let text = "id = \"c\"\npurpose = \"analytics\"\nepoch = \"1d\"\nepsilon = 1.0\n\
+                epsilon_lifetime = 3.0\n[[segments]]\nid = \"s\"\nrule = \"true\"\n";
+    let c = Campaign::from_toml(text, &Limits::default()).unwrap();
+    let doubled = c.clone().with_epsilon(2.0).unwrap();
+    assert_eq!((doubled.epsilon(), doubled.epsilon_lifetime()), (2.0, 6.0));
+    assert_eq!((doubled.id(), doubled.segments()), (c.id(), c.segments()));
+    for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let refused = c.clone().with_epsilon(bad);
+        // What the TOML reader says of the same ε, so both paths refuse alike.
+        let from_text = Campaign::from_toml(
+            &text.replace("epsilon = 1.0", &format!("epsilon = {bad:?}")).replace("NaN", "nan"),
+            &Limits::default(),
+        );
+        assert!(refused.is_err(), "ε = {bad} accepted");
+        assert!(from_text.is_err(), "the TOML reader accepts ε = {bad}");
+    }
 }

@@ -42,7 +42,7 @@ fn a_runnable_read_back_is_the_same_campaign() {
         assert_eq!(back.to_compact(), bytes, "{}", c.config_id());
         assert_eq!(back.config_id(), c.config_id());
         assert_eq!(back.mechanism(), c.mechanism());
-        assert_eq!(back.segment_ids().len(), c.campaign().segments.len());
+        assert_eq!(back.segment_ids().len(), c.campaign().segments().len());
         // What the report module reads: the head and the mechanism, and nothing after them.
         let (head, mechanism) = Runnable::read_head(&bytes).unwrap();
         assert_eq!(&head, c.runnable().head());

@@ -100,7 +100,10 @@ fn current_vectors() -> Value {
         .iter()
         .map(|c| {
             let bytes = c.runnable().to_compact();
-            (c.campaign().id.clone(), json!({"config_id": c.config_id(), "compiled": hex(&bytes)}))
+            (
+                c.campaign().id().to_owned(),
+                json!({"config_id": c.config_id(), "compiled": hex(&bytes)}),
+            )
         })
         .collect();
     let (device, ledger) = device_state_now();
@@ -134,16 +137,16 @@ fn the_example_data_map_and_campaigns_compile_to_their_golden_bytes_and_ids() {
     let compiled = examples();
     assert_eq!(v["campaigns"].as_object().unwrap().len(), compiled.len());
     for c in &compiled {
-        let want = &v["campaigns"][&c.campaign().id];
+        let want = &v["campaigns"][&c.campaign().id()];
         let golden = unhex(want["compiled"].as_str().unwrap());
         assert_eq!(
             hex(&c.runnable().to_compact()),
             hex(&golden),
             "{}: the compiled form changed; bump its version byte if that is deliberate",
-            c.campaign().id
+            c.campaign().id()
         );
-        assert_eq!(want["config_id"], sha_id(&golden), "{}", c.campaign().id);
-        assert_eq!(c.config_id(), sha_id(&golden), "{}", c.campaign().id);
+        assert_eq!(want["config_id"], sha_id(&golden), "{}", c.campaign().id());
+        assert_eq!(c.config_id(), sha_id(&golden), "{}", c.campaign().id());
         // What the report module and the runtime read back hashes the same.
         let read = Runnable::from_compact(&golden, &Limits::default()).unwrap();
         assert_eq!(read.config_id(), c.config_id());
@@ -190,18 +193,18 @@ fn the_head_reads_as_documented() {
     let v = vectors();
     let schema_id = v["schema"]["schema_id"].as_str().unwrap();
     for c in examples() {
-        let bytes = unhex(v["campaigns"][&c.campaign().id]["compiled"].as_str().unwrap());
+        let bytes = unhex(v["campaigns"][&c.campaign().id()]["compiled"].as_str().unwrap());
         assert_eq!(&bytes[..4], b"dpc\x01", "tag and format version");
         let mut d = Doc(&bytes[4..]);
-        assert_eq!(d.str(), c.campaign().id);
-        assert_eq!(d.int(), c.campaign().epoch.secs());
-        assert_eq!(d.str(), c.campaign().purpose);
+        assert_eq!(d.str(), c.campaign().id());
+        assert_eq!(d.int(), c.campaign().epoch().secs());
+        assert_eq!(d.str(), c.campaign().purpose());
         assert_eq!(d.str(), schema_id);
         let covers: Vec<String> = (0..d.uint()).map(|_| d.str()).collect();
         let mut want: Vec<String> =
-            c.campaign().review.iter().flat_map(|r| r.covers.clone()).collect();
+            c.campaign().review().iter().flat_map(|r| r.covers.clone()).collect();
         want.sort();
-        assert_eq!(covers, want, "{}", c.campaign().id);
+        assert_eq!(covers, want, "{}", c.campaign().id());
         let items = d.uint();
         assert_eq!(items, c.mechanism().map_or(0, |m| u64::try_from(m.items().len()).unwrap()));
     }
@@ -248,7 +251,7 @@ fn a_device_refuses_what_it_must_not_run() {
     let schema = schema();
     let policy = SitePolicy::default();
     for c in examples() {
-        assert_eq!(device_check(&c, &schema, &policy), Ok(()), "{}", c.campaign().id);
+        assert_eq!(device_check(&c, &schema, &policy), Ok(()), "{}", c.campaign().id());
     }
     let family = common::read("examples/outdoor/campaigns/family-gear.toml");
     let compile =
@@ -277,7 +280,7 @@ fn a_device_refuses_what_it_must_not_run() {
         let run = Runnable::from_compact_for_evaluation(&bytes, &limits).unwrap();
         let mut got = run.check(&schema, &schema.id(), &SitePolicy::default()).unwrap();
         got.sort_unstable_by_key(|&(n, _)| n);
-        assert_eq!(got, c.sensitive_data(&schema), "{}", c.campaign().id);
+        assert_eq!(got, c.sensitive_data(&schema), "{}", c.campaign().id());
     }
     assert!(!examples()[0].sensitive_data(&schema).is_empty(), "family-gear reads has_kids");
     // Over the site's caps, per report and per window.
@@ -313,7 +316,7 @@ fn one_encoding_of_an_items_value_for_evaluate_and_item_truth() {
             let truths: Vec<u16> = (0..items)
                 .map(|i| run.item_truth(&profile, common::NOW, i, &mut scratch).unwrap())
                 .collect();
-            assert_eq!(values, truths, "{} seed {seed}", c.campaign().id);
+            assert_eq!(values, truths, "{} seed {seed}", c.campaign().id());
             for (g, (_, cases)) in run.groups().enumerate() {
                 let v = values[run.segment_ids().len() + g];
                 let n = u16::try_from(cases.count()).unwrap();

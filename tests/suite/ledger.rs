@@ -321,9 +321,9 @@ fn new_versions_of_a_campaign_reuse_permanent_answers_and_are_not_charged_again(
         .map(|i| {
             // GRR, SS and OLH share the permanent layer (a GRR value memo): keep the planned
             // coin, read it through GRR's identity.
-            assert_ne!(i.oracle, Oracle::Oue, "the spring campaign's items have value memos");
+            assert_ne!(i.oracle(), Oracle::Oue, "the spring campaign's items have value memos");
             let keep = Coin::from_numerator(u64::MAX);
-            ItemMechanism::from_coins(Oracle::Grr, i.domain, i.memo, keep, 0, 0)
+            ItemMechanism::from_coins(Oracle::Grr, i.domain(), i.memo(), keep, 0, 0)
         })
         .collect();
     let n = u16::try_from(items.len()).unwrap();
@@ -351,7 +351,7 @@ fn new_versions_of_a_campaign_reuse_permanent_answers_and_are_not_charged_again(
     let at = common::NOW + 20 * day;
     let policy_big = SitePolicy { epsilon_lifetime_max: 1e6, ..policy.clone() };
     state.report_with(v3.runnable().head(), &identity, truth, at, &policy_big, &mut rng).unwrap();
-    let per_item: f64 = identity.items()[0].eps_memo;
+    let per_item: f64 = identity.items()[0].eps_memo();
     let new_items = changed.iter().filter(|&&c| c).count() as f64;
     assert!((state.charged_total() - one_version - new_items * per_item).abs() < 1e-6);
     // A lifetime cap below the next charge refuses the report and changes nothing.

@@ -262,7 +262,7 @@ fn toml_string(s: &str) -> String {
 fn deep_nesting_is_refused_not_overflowed() {
     let schema = schema();
     for text in ["(".repeat(100_000), "not ".repeat(100_000) + "flag", "lower(".repeat(50_000)] {
-        let limits = Limits { rule_bytes_max: usize::MAX, ..Limits::default() };
+        let limits = Limits::default().with_rule_bytes_max(usize::MAX).unwrap();
         let err = Rule::from_text(&text, &schema, &limits).err().map(|e| e.kind.code());
         assert_eq!(err, Some("too-deep"));
     }

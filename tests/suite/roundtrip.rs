@@ -167,13 +167,12 @@ fn tree() -> impl Strategy<Value = Expr> {
 }
 
 fn generous() -> Limits {
-    Limits {
-        rule_bytes_max: usize::MAX,
-        rule_nodes_max: 100_000,
-        rule_depth_max: 200,
-        list_items_max: 100,
-        ..Limits::default()
-    }
+    Limits::default()
+        .with_rule_bytes_max(usize::MAX)
+        .and_then(|l| l.with_rule_nodes_max(100_000))
+        .and_then(|l| l.with_rule_depth_max(200))
+        .and_then(|l| l.with_list_items_max(100))
+        .unwrap()
 }
 
 proptest! {

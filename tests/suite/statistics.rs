@@ -74,7 +74,7 @@ fn closed_form_variance(item: &ItemMechanism, mech: &Mechanism, devices: u64, ra
     let n_total = devices as f64;
     let pi = f64::from(mech.per_report()) / mech.items().len() as f64;
     let n = n_total * pi;
-    let (p, q) = (item.p, item.q);
+    let (p, q) = (item.p(), item.q());
     let noise = rate * p * (1.0 - p) + (1.0 - rate) * q * (1.0 - q);
     let fpc = (n_total - n) / (n_total - 1.0);
     let var_lambda = (noise + fpc * (p - q) * (p - q) * rate * (1.0 - rate)) / n;

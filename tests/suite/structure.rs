@@ -156,7 +156,7 @@ fn the_limits_page_lists_every_limit_with_its_default() {
     assert_eq!(documented, actual);
     // Read by name, the others defaulting; an unknown name is refused, not ignored.
     let l: dpseg::limits::Limits = serde_json::from_str(r#"{"rule_nodes_max": 4}"#).unwrap();
-    assert_eq!(l.rule_nodes_max, 4);
-    assert_eq!(l.segments_max, dpseg::limits::Limits::default().segments_max);
+    assert_eq!(l.rule_nodes_max(), 4);
+    assert_eq!(l.segments_max(), dpseg::limits::Limits::default().segments_max());
     assert!(serde_json::from_str::<dpseg::limits::Limits>(r#"{"rule_node_max": 4}"#).is_err());
 }

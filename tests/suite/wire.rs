@@ -64,8 +64,8 @@ fn the_golden_document_is_the_golden_campaign_and_hashes_to_its_config_id() {
     let limits = Limits::default();
     let doc: CampaignDocument = round_trip("campaign-document");
     let read = doc.campaign(&limits).unwrap();
-    assert_eq!(read.segments, campaign.segments);
-    assert_eq!(read.groups, campaign.groups);
+    assert_eq!(read.segments(), campaign.segments());
+    assert_eq!(read.groups(), campaign.groups());
     let compiled = read.compile(&schema, &limits).unwrap();
     assert_eq!(compiled.config_id(), doc.config_id);
 }

@@ -138,7 +138,7 @@ pub fn read_truth(path: &Path, campaign: &Campaign) -> Result<Truth, Failure> {
             .ok_or_else(|| bad(format!("{at}: expected a rate between 0 and 1, found {v}")))
     };
     check_keys(&doc, &["segments", "groups"], "$").map_err(bad)?;
-    let mut truth = Truth { segments: vec![0.0; campaign.segments.len()], groups: Vec::new() };
+    let mut truth = Truth { segments: vec![0.0; campaign.segments().len()], groups: Vec::new() };
     if let Some(obj) = doc.get("segments").and_then(Value::as_object) {
         for (id, v) in obj {
             let i = campaign
@@ -147,7 +147,7 @@ pub fn read_truth(path: &Path, campaign: &Campaign) -> Result<Truth, Failure> {
             truth.segments[i] = rate(v, &format!("$.segments.{id}"))?;
         }
     }
-    for g in &campaign.groups {
+    for g in campaign.groups() {
         let mut cases = vec![0.0; g.cases.len()];
         if let Some(obj) = doc.pointer(&format!("/groups/{}", g.id)).and_then(Value::as_object) {
             for (id, v) in obj {

@@ -120,7 +120,7 @@ pub fn estimates_json(served: &Served, rows: &[store::CounterRow]) -> Estimates 
         })
         .collect();
     Estimates {
-        campaign: c.id.clone(),
+        campaign: c.id().to_owned(),
         config_id: config_id.to_owned(),
         mechanism: MechanismSummary::new(&served.mechanism),
         epochs,

@@ -113,12 +113,12 @@ impl Catalog {
                 problems.push(format!("{shown}: campaign has no segments or groups to report"));
                 continue;
             };
-            if catalog.by_id.contains_key(&campaign.id) {
-                problems.push(format!("{shown}: campaign id '{}' is served twice", campaign.id));
+            if catalog.by_id.contains_key(campaign.id()) {
+                problems.push(format!("{shown}: campaign id '{}' is served twice", campaign.id()));
                 continue;
             }
             let document = CampaignDocument::new(&compiled);
-            catalog.by_id.insert(campaign.id.clone(), catalog.campaigns.len());
+            catalog.by_id.insert(campaign.id().to_owned(), catalog.campaigns.len());
             catalog.campaigns.push(Served { compiled, mechanism, document });
         }
         if problems.is_empty() {

@@ -115,10 +115,10 @@ impl AppState {
         let mut total = 0;
         for s in self.catalog.all() {
             let c = s.compiled.campaign();
-            let current = u64::try_from(now.div_euclid(c.epoch.secs())).unwrap_or(0);
+            let current = u64::try_from(now.div_euclid(c.epoch().secs())).unwrap_or(0);
             total += self
                 .store
-                .prune_nonces(&c.id, current.saturating_sub(self.config.epochs_back))
+                .prune_nonces(c.id(), current.saturating_sub(self.config.epochs_back))
                 .await?;
         }
         Ok(total)

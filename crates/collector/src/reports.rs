@@ -116,7 +116,7 @@ async fn ingest(
         state.writer.send(Job { reports: accepted, reply }).await.map_err(|_| unavailable())?;
         let fresh = wait.await.map_err(|_| unavailable())?.map_err(|()| unavailable())?;
         for (&c, _) in campaigns.iter().zip(&fresh).filter(|(_, &f)| f) {
-            state.metrics.counted_for(&state.catalog.campaigns[c].compiled.campaign().id, 1);
+            state.metrics.counted_for(state.catalog.campaigns[c].compiled.campaign().id(), 1);
         }
         fresh
     };
@@ -160,9 +160,9 @@ fn validate(
     let served = &state.catalog.campaigns[index];
     let c = served.compiled.campaign();
     let decoded = report
-        .decode(&c.id, served.compiled.config_id(), &served.mechanism)
+        .decode(c.id(), served.compiled.config_id(), &served.mechanism)
         .map_err(|e| (e.code(), e.to_string()))?;
-    let current = u64::try_from(now.div_euclid(c.epoch.secs())).unwrap_or(0);
+    let current = u64::try_from(now.div_euclid(c.epoch().secs())).unwrap_or(0);
     let lowest = current.saturating_sub(state.config.epochs_back);
     if decoded.epoch < lowest || decoded.epoch > current + 1 {
         return Err((

@@ -50,7 +50,7 @@ pub(crate) async fn writer(state: std::sync::Weak<AppState>, mut rx: mpsc::Recei
         let nonces: Vec<NonceRow<'_>> = reports
             .iter()
             .map(|r| NonceRow {
-                campaign: &state.catalog.campaigns[r.campaign].compiled.campaign().id,
+                campaign: state.catalog.campaigns[r.campaign].compiled.campaign().id(),
                 nonce: r.nonce,
                 epoch: r.epoch,
             })
@@ -95,7 +95,7 @@ fn deltas(catalog: &Catalog, reports: &[&Accepted], fresh: &[bool]) -> Vec<Count
         let served = &catalog.campaigns[c];
         for (key, delta) in tally.counters().into_iter().filter(|(_, v)| *v > 0) {
             out.push(CounterDelta {
-                campaign: served.compiled.campaign().id.clone(),
+                campaign: served.compiled.campaign().id().to_owned(),
                 config_id: served.compiled.config_id().to_owned(),
                 epoch,
                 key,

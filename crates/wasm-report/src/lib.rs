@@ -197,7 +197,7 @@ impl Reporter {
         let items = mechanism.items();
         let mut bad = None;
         let answer = |i: u16| {
-            let domain = items.get(usize::from(i)).map_or(0, |it| it.domain);
+            let domain = items.get(usize::from(i)).map_or(0, |it| it.domain());
             let v = truth.call1(&JsValue::NULL, &i.into()).ok().and_then(|v| v.as_f64());
             match v {
                 #[allow(

@@ -88,14 +88,14 @@ fn verify(
     if let Some(first) = errors.first() {
         return Err(error(
             "lint-refused",
-            &format!("campaign '{}' refused by lint: {first}", campaign.id),
-            json!({"campaign": campaign.id, "findings": errors}),
+            &format!("campaign '{}' refused by lint: {first}", campaign.id()),
+            json!({"campaign": campaign.id(), "findings": errors}),
         ));
     }
     let Some(compiled) = compiled else {
         return Err(error(
             "lint-refused",
-            &format!("campaign '{}' does not compile", campaign.id),
+            &format!("campaign '{}' does not compile", campaign.id()),
             Value::Null,
         ));
     };
@@ -105,7 +105,7 @@ fn verify(
             "config-id-mismatch",
             &format!(
                 "campaign '{}' claims config_id {claimed:?} but its content hashes to {}",
-                campaign.id,
+                campaign.id(),
                 compiled.config_id()
             ),
             json!({"claimed": claimed, "computed": compiled.config_id()}),
@@ -119,7 +119,7 @@ fn verify(
             "over-window-cap",
             &format!(
                 "one report of campaign '{}' costs ε = {} but the site allows {} per window",
-                campaign.id,
+                campaign.id(),
                 mechanism.eps_report(),
                 policy.epsilon_window_max
             ),
@@ -146,7 +146,7 @@ pub fn verify_campaign(
     let limits = Limits::default();
     let policy = dpseg_wasm_common::site_policy(epsilon_report_max, epsilon_window_max)?;
     let schema = schema_from(schema_json, &limits)?;
-    if document_json.len() > limits.campaign_bytes_max * 2 {
+    if document_json.len() > limits.campaign_bytes_max() * 2 {
         return Err(error("campaign-too-large", "campaign document is too large", Value::Null));
     }
     let doc = parse_json(document_json, "campaign document")?;

@@ -61,7 +61,7 @@ pub fn explain_segment(
     let compiled = campaign.compile(&schema, &limits).map_err(|f| {
         error(
             "lint-refused",
-            &format!("campaign '{}' does not compile", campaign.id),
+            &format!("campaign '{}' does not compile", campaign.id()),
             json!({"findings": f}),
         )
     })?;
@@ -129,8 +129,8 @@ pub fn plan_campaign(
     }
     if let Some(e) = epsilon {
         // The lifetime bound keeps its ratio to the per-report ε.
-        campaign.epsilon_lifetime *= e / campaign.epsilon;
-        campaign.epsilon = e;
+        campaign =
+            campaign.with_epsilon(e).map_err(|e| error("bad-plan", &e.to_string(), Value::Null))?;
     }
     let mechanism =
         campaign.plan_mechanism().map_err(|e| error("bad-plan", &e.to_string(), Value::Null))?;

@@ -64,31 +64,87 @@ impl Oracle {
 /// The prime of OLH's hash family `h(v) = ((a·v + b) mod P) mod g`.
 pub const OLH_PRIME: u64 = (1 << 31) - 1;
 
-/// One item's realised mechanism.
+/// One item's realised mechanism. Made only from its coins ([`ItemMechanism::from_coins`], which
+/// the planner's constructors and the compact decoder go through), so its `p`, `q` and ε are
+/// always the ones its coins realise; the fields are read through the methods below.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ItemMechanism {
     /// The oracle.
-    pub oracle: Oracle,
+    oracle: Oracle,
     /// Number of values (2 for a segment; cases + 1 for a group, the last meaning "none").
-    pub domain: u16,
+    domain: u16,
     /// Permanent layer: GRR keep probability (GRR, SS, OLH), or the probability a non-true bit is
     /// set (OUE; the true bit is set with 1/2).
-    pub memo: Coin,
+    memo: Coin,
     /// Instantaneous layer: GRR keep probability (GRR, and OLH over `g`), bit flip probability
     /// (OUE), or the probability that the subset includes the memoised value (SS).
-    pub inst: Coin,
+    inst: Coin,
     /// SS subset size (0 for other oracles).
-    pub omega: u16,
+    omega: u16,
     /// OLH hash range (0 for other oracles).
-    pub g: u16,
+    g: u16,
     /// Composite probability that a report supports the true value.
-    pub p: f64,
+    p: f64,
     /// Composite probability that a report supports a given other value.
-    pub q: f64,
+    q: f64,
     /// Realised ε of one report for this item, rounded up.
-    pub eps_report: f64,
+    eps_report: f64,
     /// Realised ε of the permanent answer (the bound over unlimited reports), rounded up.
-    pub eps_memo: f64,
+    eps_memo: f64,
+}
+
+impl ItemMechanism {
+    /// The oracle.
+    pub fn oracle(&self) -> Oracle {
+        self.oracle
+    }
+
+    /// Number of values (2 for a segment; cases + 1 for a group, the last meaning "none").
+    pub fn domain(&self) -> u16 {
+        self.domain
+    }
+
+    /// Permanent layer: GRR keep probability (GRR, SS, OLH), or the probability a non-true bit is
+    /// set (OUE; the true bit is set with 1/2).
+    pub fn memo(&self) -> Coin {
+        self.memo
+    }
+
+    /// Instantaneous layer: GRR keep probability (GRR, and OLH over `g`), bit flip probability
+    /// (OUE), or the probability that the subset includes the memoised value (SS).
+    pub fn inst(&self) -> Coin {
+        self.inst
+    }
+
+    /// SS subset size (0 for other oracles).
+    pub fn omega(&self) -> u16 {
+        self.omega
+    }
+
+    /// OLH hash range (0 for other oracles).
+    pub fn g(&self) -> u16 {
+        self.g
+    }
+
+    /// Composite probability that a report supports the true value.
+    pub fn p(&self) -> f64 {
+        self.p
+    }
+
+    /// Composite probability that a report supports a given other value.
+    pub fn q(&self) -> f64 {
+        self.q
+    }
+
+    /// Realised ε of one report for this item, rounded up.
+    pub fn eps_report(&self) -> f64 {
+        self.eps_report
+    }
+
+    /// Realised ε of the permanent answer (the bound over unlimited reports), rounded up.
+    pub fn eps_memo(&self) -> f64 {
+        self.eps_memo
+    }
 }
 
 /// One sampled item's randomised answer in a report.

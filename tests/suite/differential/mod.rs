@@ -133,7 +133,10 @@ fn random_profile(rng: &mut ChaCha8Rng) -> Json {
 
 #[test]
 fn compiled_evaluator_agrees_with_the_reference_interpreter() {
-    let limits = Limits { rule_nodes_max: 10_000, rule_depth_max: 64, ..Limits::default() };
+    let limits = Limits::default()
+        .with_rule_nodes_max(10_000)
+        .and_then(|l| l.with_rule_depth_max(64))
+        .unwrap();
     let schema = Schema::from_toml(SCHEMA, &limits).unwrap_or_else(|e| panic!("{e}"));
     let mut rng = ChaCha8Rng::seed_from_u64(0x5eed);
     let profiles: Vec<(Profile, RefProfile, Json)> = (0..40)

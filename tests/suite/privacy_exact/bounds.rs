@@ -6,11 +6,11 @@ use super::*;
 /// The exact worst-case likelihood ratio of one item's answer, from its realised coins.
 pub(super) fn item_ratio(item: &ItemMechanism) -> BigRational {
     let one = BigRational::one();
-    let m = BigRational::from_integer(BigInt::from(item.domain));
+    let m = BigRational::from_integer(BigInt::from(item.domain()));
     let k = &m - &one;
-    let p1 = dyadic(item.memo);
-    let inst = dyadic(item.inst);
-    match item.oracle {
+    let p1 = dyadic(item.memo());
+    let inst = dyadic(item.inst());
+    match item.oracle() {
         Oracle::Grr => {
             let pc = &p1 * &inst + (&one - &p1) * (&one - &inst) / &k;
             let qc = (&one - &pc) / &k;
@@ -22,14 +22,16 @@ pub(super) fn item_ratio(item: &ItemMechanism) -> BigRational {
         }
         Oracle::Ss => {
             let q1 = (&one - &p1) / &k;
-            let w = BigRational::from_integer(BigInt::from(item.omega));
+            let w = BigRational::from_integer(BigInt::from(item.omega()));
             let binom = |n: u16, r: u16| -> BigRational {
                 (0..r).fold(one.clone(), |acc, i| {
                     acc * BigRational::new(BigInt::from(n - i), BigInt::from(i + 1))
                 })
             };
-            let (c1, c0) =
-                (binom(item.domain - 1, item.omega - 1), binom(item.domain - 1, item.omega));
+            let (c1, c0) = (
+                binom(item.domain() - 1, item.omega() - 1),
+                binom(item.domain() - 1, item.omega()),
+            );
             let t = &inst * c0 / ((&one - &inst) * c1);
             let a = &p1 + &q1 * (&w - &one);
             let b = &q1 * (&m - &w);
@@ -44,7 +46,7 @@ pub(super) fn item_ratio(item: &ItemMechanism) -> BigRational {
             }
         }
         Oracle::Olh => {
-            let g = BigRational::from_integer(BigInt::from(item.g));
+            let g = BigRational::from_integer(BigInt::from(item.g()));
             &inst * (g - &one) / (&one - &inst)
         }
     }
@@ -62,11 +64,11 @@ pub(super) fn claimed_ratio(mech: &Mechanism, count: usize) -> BigRational {
         .iter()
         .map(|i| {
             let one = BigRational::one();
-            let p1 = dyadic(i.memo);
-            match i.oracle {
+            let p1 = dyadic(i.memo());
+            match i.oracle() {
                 Oracle::Oue => (&one - &p1) / p1,
                 _ => {
-                    let k = BigRational::from_integer(BigInt::from(i.domain - 1));
+                    let k = BigRational::from_integer(BigInt::from(i.domain() - 1));
                     &p1 * k / (one - &p1)
                 }
             }

@@ -138,7 +138,7 @@ pub(super) fn inputs(mech: &Mechanism) -> Vec<Vec<u16>> {
     for item in mech.items() {
         all = all
             .into_iter()
-            .flat_map(|prefix| (0..item.domain).map(move |v| [prefix.clone(), vec![v]].concat()))
+            .flat_map(|prefix| (0..item.domain()).map(move |v| [prefix.clone(), vec![v]].concat()))
             .collect();
     }
     all

@@ -204,16 +204,16 @@ fn write_private(path: &Path, text: &str) -> Result<(), Failure> {
 /// is one, otherwise spread between 4% and 40% (segments) and decreasing shares (cases).
 pub fn truth_for(served: &Served, example: &Path) -> Result<Truth, Failure> {
     let c = served.compiled.campaign();
-    let file = example.join("truth").join(format!("{}.json", c.id));
+    let file = example.join("truth").join(format!("{}.json", c.id()));
     if file.is_file() {
         return crate::common::read_truth(&file, c);
     }
     #[allow(clippy::cast_precision_loss, reason = "small counts")]
     let segments =
-        (0..c.segments.len()).map(|i| 0.04 + 0.36 * ((i * 7919) % 97) as f64 / 96.0).collect();
+        (0..c.segments().len()).map(|i| 0.04 + 0.36 * ((i * 7919) % 97) as f64 / 96.0).collect();
     #[allow(clippy::cast_precision_loss, reason = "small counts")]
     let groups = c
-        .groups
+        .groups()
         .iter()
         .map(|g| {
             let weights: Vec<f64> = (0..g.cases.len()).map(|k| 1.0 / (k as f64 + 1.5)).collect();
@@ -238,21 +238,22 @@ async fn seed(
     let mut added = 0;
     for (n, s) in served.iter().enumerate() {
         let c = s.compiled.campaign();
-        let existing = store.counters(&c.id, None).await.map_err(|e| Failure(e.to_string(), 2))?;
+        let existing =
+            store.counters(c.id(), None).await.map_err(|e| Failure(e.to_string(), 2))?;
         if !existing.is_empty() {
             continue;
         }
         let truth = truth_for(s, example)?;
         let seed = 0x00de_0000 + n as u64;
         let population = Population::new(&s.mechanism, &truth, devices, seed);
-        let current = u64::try_from(now.div_euclid(c.epoch.secs())).unwrap_or(0);
+        let current = u64::try_from(now.div_euclid(c.epoch().secs())).unwrap_or(0);
         let mut deltas = Vec::new();
         for (k, run) in population.run(&s.mechanism, epochs, seed).iter().enumerate() {
             let epoch = current.saturating_sub(u64::from(epochs) - k as u64);
             added += run.tally.reports();
             for (key, delta) in run.tally.counters() {
                 deltas.push(CounterDelta {
-                    campaign: c.id.clone(),
+                    campaign: c.id().to_owned(),
                     config_id: s.compiled.config_id().to_owned(),
                     epoch,
                     key,

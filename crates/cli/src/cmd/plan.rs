@@ -32,11 +32,11 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let truth = match truth {
         Some(path) => read_truth(&path, &campaign)?,
         None => Truth {
-            segments: vec![0.05; campaign.segments.len()],
-            groups: campaign.groups.iter().map(|g| vec![0.05; g.cases.len()]).collect(),
+            segments: vec![0.05; campaign.segments().len()],
+            groups: campaign.groups().iter().map(|g| vec![0.05; g.cases.len()]).collect(),
         },
     };
-    let segs = campaign.segments.len();
+    let segs = campaign.segments().len();
     let plan = Plan::new(&campaign, &mechanism, devices, |i, v| {
         if i < segs {
             truth.segments[i]

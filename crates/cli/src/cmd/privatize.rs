@@ -47,7 +47,7 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let membership = read_membership(&membership, &campaign)?;
     let epoch = match epoch {
         Some(e) => e,
-        None => u64::try_from(now(None)?.div_euclid(campaign.epoch.secs()))?,
+        None => u64::try_from(now(None)?.div_euclid(campaign.epoch().secs()))?,
     };
     let mut rng = match seed {
         Some(s) => ChaCha20Rng::seed_from_u64(s),
@@ -63,7 +63,7 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
         let mut randomness = DeviceRandomness::one_version(&mut rng, &prf);
         mechanism.privatize(&truth, &mut randomness, &mut slots);
         let report =
-            encode(&campaign.id, compiled.config_id(), epoch, mechanism, &slots, &mut randomness);
+            encode(campaign.id(), compiled.config_id(), epoch, mechanism, &slots, &mut randomness);
         writeln!(out, "{}", serde_json::to_string(&report)?)?;
     }
     out.flush()?;
@@ -76,8 +76,8 @@ fn read_membership(path: &Path, campaign: &Campaign) -> Result<Membership, Failu
     let bad = |m: String| Failure(format!("{}: {m}", path.display()), 2);
     check_keys(&doc, &["segments", "groups"], "$").map_err(bad)?;
     let mut m = Membership {
-        segments: vec![false; campaign.segments.len()],
-        groups: vec![None; campaign.groups.len()],
+        segments: vec![false; campaign.segments().len()],
+        groups: vec![None; campaign.groups().len()],
     };
     if let Some(obj) = doc.get("segments").and_then(Value::as_object) {
         for (id, v) in obj {
@@ -97,7 +97,7 @@ fn read_membership(path: &Path, campaign: &Campaign) -> Result<Membership, Failu
             m.groups[g] = match v {
                 Value::Null => None,
                 Value::String(case) => Some(
-                    campaign.groups[g]
+                    campaign.groups()[g]
                         .cases
                         .iter()
                         .position(|c| c.id == *case)
