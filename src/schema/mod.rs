@@ -269,16 +269,16 @@ pub enum SchemaError {
 impl fmt::Display for SchemaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SchemaError::Syntax(m) => write!(f, "schema: {m}"),
+            SchemaError::Syntax(m) => write!(f, "data map: {m}"),
             SchemaError::TooLarge { bytes, max } => {
-                write!(f, "schema: document is {bytes} bytes; the limit is {max}")
+                write!(f, "data map: document is {bytes} bytes; the limit is {max}")
             }
-            SchemaError::BadName { path, reason } => write!(f, "schema: {path}: {reason}"),
+            SchemaError::BadName { path, reason } => write!(f, "data map: {path}: {reason}"),
             SchemaError::BadValue { path, value, expected } => {
-                write!(f, "schema: {path}: '{value}' is not allowed; expected {expected}")
+                write!(f, "data map: {path}: '{value}' is not allowed; expected {expected}")
             }
             SchemaError::TooMany { path, count, max } => {
-                write!(f, "schema: {path} has {count} entries; the limit is {max}")
+                write!(f, "data map: {path} has {count} entries; the limit is {max}")
             }
         }
     }
@@ -385,7 +385,7 @@ mod tests {
         let json = Schema::from_json("{\"attributes\": {\"budget\": {\"type\": 5}}}", &limits);
         let (toml, json) = (toml.err().unwrap().to_string(), json.err().unwrap().to_string());
         for (form, m) in [("toml", &toml), ("json", &json)] {
-            assert!(m.starts_with("schema: attributes.budget.type: line "), "{form}: {m}");
+            assert!(m.starts_with("data map: attributes.budget.type: line "), "{form}: {m}");
         }
         assert!(toml.contains("line 2, column 8: "), "{toml}");
         assert!(json.contains("line 1, column "), "{json}");

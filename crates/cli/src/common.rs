@@ -47,7 +47,7 @@ impl CampaignArg {
 #[derive(clap::Args)]
 pub struct Inputs {
     /// Data map (TOML, or JSON by extension).
-    #[arg(long)]
+    #[arg(long, value_name = "DATA_MAP")]
     pub schema: PathBuf,
     #[command(flatten)]
     pub campaign: CampaignArg,

@@ -238,8 +238,7 @@ async fn seed(
     let mut added = 0;
     for (n, s) in served.iter().enumerate() {
         let c = s.compiled.campaign();
-        let existing =
-            store.counters(c.id(), None).await.map_err(|e| Failure(e.to_string(), 2))?;
+        let existing = store.counters(c.id(), None).await.map_err(|e| Failure(e.to_string(), 2))?;
         if !existing.is_empty() {
             continue;
         }

@@ -18,7 +18,7 @@ pub struct Args {
     #[arg(long)]
     campaigns: PathBuf,
     /// Data map (TOML, or JSON by extension).
-    #[arg(long)]
+    #[arg(long, value_name = "DATA_MAP")]
     schema: PathBuf,
     /// Database: `sqlite:PATH` (created if missing) or `postgres://...`.
     #[arg(long, default_value = "sqlite:dpseg.db")]
