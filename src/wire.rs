@@ -129,6 +129,12 @@ pub struct CampaignDocument {
     /// The review of its sensitive data, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<Review>,
+    /// The campaign's name for the visitor, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Free text for the people who run it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// The planned mechanism, for people and dashboards (a device plans its own).
     pub mechanism: serde_json::Value,
 }
@@ -148,6 +154,8 @@ impl CampaignDocument {
             segments: c.segments().to_vec(),
             groups: c.groups().to_vec(),
             review: c.review().cloned(),
+            title: c.title().map(str::to_owned),
+            description: c.description().map(str::to_owned),
             mechanism: serde_json::to_value(compiled.mechanism()).unwrap_or_default(),
             schema_id: compiled.runnable().head().schema_id().to_owned(),
             compiled: crate::report::base64url(&compiled.runnable().to_compact()),
@@ -179,8 +187,15 @@ impl CampaignDocument {
             "groups": self.groups,
         });
         let mut source = source;
-        if let (Some(review), Some(obj)) = (&self.review, source.as_object_mut()) {
-            obj.insert("review".into(), serde_json::to_value(review).unwrap_or_default());
+        if let Some(obj) = source.as_object_mut() {
+            if let Some(review) = &self.review {
+                obj.insert("review".into(), serde_json::to_value(review).unwrap_or_default());
+            }
+            for (k, v) in [("title", &self.title), ("description", &self.description)] {
+                if let Some(v) = v {
+                    obj.insert(k.into(), serde_json::Value::String(v.clone()));
+                }
+            }
         }
         Campaign::from_json_value(&source, limits)
     }

@@ -202,9 +202,17 @@ impl CompiledCampaign {
         now: UnixSecs,
         index: usize,
     ) -> Option<crate::rules::words::Words> {
+        use crate::rules::words::{in_words, segment_name};
         let ex = self.explain_segment(schema, profile, now, index)?;
-        let def = self.campaign.segments.get(index)?;
-        Some(crate::rules::words::in_words(&def.id, def.description.as_deref(), &ex))
+        let names: Vec<String> = self
+            .campaign
+            .segments
+            .iter()
+            .map(|s| segment_name(&s.id, s.visitor.as_deref(), s.description.as_deref()))
+            .collect();
+        let phrasing =
+            crate::rules::phrase::Phrasing { program: &self.run.program, schema, segments: &names };
+        Some(in_words(names.get(index)?, &ex, &phrasing))
     }
 
     /// True when rule `rule` (indexed like [`Campaign::rules`]) is the constant `true`.

@@ -22,6 +22,7 @@ mod compiled;
 mod identity;
 pub mod lint;
 mod runnable;
+mod wording;
 
 use core::fmt;
 
@@ -38,6 +39,7 @@ pub use check::Refusal;
 pub use compiled::{CompiledCampaign, Membership};
 pub use lint::{lint, review, Finding, LintConfig, Severity};
 pub use runnable::{Head, Runnable};
+pub use wording::wording;
 
 /// A campaign as written, valid by construction: read with [`Campaign::from_toml`] or
 /// [`Campaign::from_json_value`], changed only through [`Campaign::with_epsilon`], so that its
@@ -61,6 +63,12 @@ pub struct Campaign {
     groups: Vec<GroupDef>,
     /// Approval for using sensitive data.
     review: Option<Review>,
+    /// The campaign's name as the visitor reads it ("Spring gear picks").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+    /// Free text for the people who run it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
 }
 
 /// One independent segment.
@@ -74,6 +82,10 @@ pub struct SegmentDef {
     /// Free text for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// What the visitor reads: a noun phrase for the people it holds ("hikers with a budget
+    /// for gear"), shown as "You are among …".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor: Option<String>,
 }
 
 /// One case of a group.
@@ -84,6 +96,9 @@ pub struct CaseDef {
     pub id: String,
     /// Rule text.
     pub rule: String,
+    /// What the visitor reads for this case ("a mid-range budget").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor: Option<String>,
 }
 
 /// A group: the first case whose rule holds, or none.
@@ -97,6 +112,9 @@ pub struct GroupDef {
     /// Free text for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// What the visitor reads for the group ("your budget").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor: Option<String>,
 }
 
 impl GroupDef {
@@ -134,6 +152,7 @@ struct RawCampaign {
     #[serde(default)]
     groups: Vec<GroupDef>,
     review: Option<Review>,
+    title: Option<String>,
     description: Option<String>,
 }
 
@@ -224,7 +243,6 @@ impl Campaign {
     }
 
     fn validate(raw: RawCampaign, limits: &Limits) -> Result<Campaign, CampaignError> {
-        let _ = raw.description;
         if !is_valid_id(&raw.id, limits) {
             return Err(CampaignError::BadValue {
                 field: "id",
@@ -270,6 +288,8 @@ impl Campaign {
             segments: raw.segments,
             groups: raw.groups,
             review: raw.review,
+            title: raw.title,
+            description: raw.description,
         })
     }
 
@@ -374,6 +394,16 @@ impl Campaign {
     /// Approval for using sensitive data.
     pub fn review(&self) -> Option<&Review> {
         self.review.as_ref()
+    }
+
+    /// The campaign's name as the visitor reads it.
+    pub fn title(&self) -> Option<&str> {
+        self.title.as_deref()
+    }
+
+    /// Free text for the people who run it.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
     }
 
     /// The same campaign at per-report ε `epsilon`, its lifetime bound scaled with it (the ratio

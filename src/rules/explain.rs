@@ -32,6 +32,9 @@ pub struct Explanation {
     /// What kind of node this is, for rendering in words.
     #[serde(skip)]
     pub shape: Shape,
+    /// The program node it explains (for the sentence in words, [`crate::rules::phrase`]).
+    #[serde(skip)]
+    pub node: NodeId,
 }
 
 /// The logical shape of an explanation node.
@@ -184,5 +187,5 @@ pub fn explain(
         Some(Node::Not(_)) => Shape::Not,
         _ => Shape::Leaf,
     };
-    Explanation { text, value, inputs, children, shape }
+    Explanation { text, value, inputs, children, shape, node: root }
 }

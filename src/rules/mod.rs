@@ -14,6 +14,7 @@ pub mod ir;
 pub mod lex;
 pub mod lower;
 pub mod parse;
+pub mod phrase;
 pub mod print;
 pub mod words;
 

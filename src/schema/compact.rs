@@ -3,7 +3,7 @@
 //! and the runtime reads them as untrusted input. Descriptions, labels and the purposes' table
 //! are left out (the runtime shows none; the SDK reads them from the JSON form).
 
-use super::{AttrType, AttributeDef, EventDef, PropDef, Schema, Sensitivity, Source};
+use super::{AttrType, AttributeDef, EventDef, PropDef, Schema, Sensitivity, Source, Wording};
 use crate::compact::{CompactError, Reader, Writer};
 use crate::limits::Limits;
 use crate::prelude::*;
@@ -134,6 +134,7 @@ impl Schema {
                 sensitive,
                 values,
                 description: None,
+                wording: Wording::default(),
             });
         }
         let n = r.len(limits.schema_events_max);
@@ -169,6 +170,7 @@ impl Schema {
                 retention,
                 sensitive,
                 description: None,
+                wording: Wording::default(),
             });
         }
         r.finish()?;

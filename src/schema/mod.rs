@@ -132,6 +132,31 @@ pub struct AttributeDef {
     pub values: Option<Vec<String>>,
     /// Free text for people.
     pub description: Option<String>,
+    /// What the visitor reads about it (labels; never in the compact form).
+    pub wording: Wording,
+}
+
+/// What a visitor reads about an attribute or event, in explanations and the preference center
+/// (docs/data-map.md, "Words for the visitor"). Every part is optional; lint warns when a
+/// campaign reads data without a label.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Wording {
+    /// A short noun phrase: "budget for gear", "purchase" (an event's label is singular).
+    pub label: Option<String>,
+    /// The question the attribute answers, as the site asks it: "Do you shop for children?".
+    pub question: Option<String>,
+    /// Words of a closed vocabulary as the visitor reads them, sorted by word:
+    /// `("dach", "Germany, Austria or Switzerland")`.
+    pub values: Vec<(String, String)>,
+}
+
+impl Wording {
+    /// The label of vocabulary word `word`, or the word itself.
+    pub fn value<'a>(&'a self, word: &'a str) -> &'a str {
+        self.values
+            .binary_search_by(|(w, _)| w.as_str().cmp(word))
+            .map_or(word, |i| self.values[i].1.as_str())
+    }
 }
 
 impl AttributeDef {
@@ -169,6 +194,8 @@ pub struct EventDef {
     pub sensitive: Option<Sensitivity>,
     /// Free text for people.
     pub description: Option<String>,
+    /// What the visitor reads about it: its `label` (never in the compact form).
+    pub wording: Wording,
 }
 
 impl EventDef {

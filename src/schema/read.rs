@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{
     AttrType, AttributeDef, BeforeConsent, EventDef, PropDef, PurposeDef, Schema, SchemaError,
-    Sensitivity, Source,
+    Sensitivity, Source, Wording,
 };
 use crate::diag::{did_you_mean, is_ident, suggestion_suffix};
 use crate::limits::Limits;
@@ -47,6 +47,9 @@ struct RawAttribute {
     sensitive: Option<String>,
     values: Option<Vec<String>>,
     description: Option<String>,
+    label: Option<String>,
+    question: Option<String>,
+    value_labels: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize)]
@@ -59,6 +62,7 @@ struct RawEvent {
     retention: Option<String>,
     sensitive: Option<String>,
     description: Option<String>,
+    label: Option<String>,
 }
 
 impl Schema {
@@ -86,6 +90,13 @@ impl Schema {
                 opt(&mut m, "sensitive", a.sensitive.map(|s| json!(s.name())));
                 opt(&mut m, "values", a.values.as_ref().map(|v| json!(v)));
                 opt(&mut m, "description", a.description.as_ref().map(|d| json!(d)));
+                opt(&mut m, "label", a.wording.label.as_ref().map(|d| json!(d)));
+                opt(&mut m, "question", a.wording.question.as_ref().map(|d| json!(d)));
+                if !a.wording.values.is_empty() {
+                    let labels: Map<String, Value> =
+                        a.wording.values.iter().map(|(w, l)| (w.clone(), json!(l))).collect();
+                    m.insert("value_labels".into(), Value::Object(labels));
+                }
                 (a.name.clone(), Value::Object(m))
             })
             .collect();
@@ -101,6 +112,7 @@ impl Schema {
                 opt(&mut m, "retention", e.retention.map(|r| json!(r.to_string())));
                 opt(&mut m, "sensitive", e.sensitive.map(|s| json!(s.name())));
                 opt(&mut m, "description", e.description.as_ref().map(|d| json!(d)));
+                opt(&mut m, "label", e.wording.label.as_ref().map(|d| json!(d)));
                 (e.name.clone(), Value::Object(m))
             })
             .collect();
@@ -236,7 +248,13 @@ impl Schema {
                     Some(v)
                 }
             };
+            let wording = Wording {
+                label: check_words(&format!("{path}.label"), a.label, limits)?,
+                question: check_words(&format!("{path}.question"), a.question, limits)?,
+                values: value_labels(&path, a.value_labels, values.as_deref(), limits)?,
+            };
             attributes.push(AttributeDef {
+                wording,
                 purposes: check_purposes(&path, a.purposes, limits)?,
                 sensitive: parse_sensitivity(&path, a.sensitive)?,
                 name,
@@ -279,7 +297,9 @@ impl Schema {
                     expected: format!("a duration such as 180d ({err})"),
                 })?),
             };
+            let label = check_words(&format!("{path}.label"), e.label, limits)?;
             events.push(EventDef {
+                wording: Wording { label, ..Wording::default() },
                 purposes: check_purposes(&path, e.purposes, limits)?,
                 sensitive: parse_sensitivity(&path, e.sensitive)?,
                 name,
@@ -291,6 +311,55 @@ impl Schema {
         let purposes = validate_purposes(raw.purposes, &attributes, &events)?;
         Ok(Schema { attributes, events, purposes })
     }
+}
+
+/// Words for people: not empty, and within `string_bytes_max`.
+fn check_words(
+    path: &str,
+    words: Option<String>,
+    limits: &Limits,
+) -> Result<Option<String>, SchemaError> {
+    match words {
+        Some(w) if w.trim().is_empty() || w.len() > limits.string_bytes_max => {
+            Err(SchemaError::BadValue {
+                path: path.to_owned(),
+                value: w.chars().take(16).collect(),
+                expected: format!("words for the visitor, 1 to {} bytes", limits.string_bytes_max),
+            })
+        }
+        w => Ok(w),
+    }
+}
+
+/// `value_labels`: each key a word of the attribute's closed vocabulary, each label words.
+fn value_labels(
+    path: &str,
+    labels: Option<BTreeMap<String, String>>,
+    vocabulary: Option<&[String]>,
+    limits: &Limits,
+) -> Result<Vec<(String, String)>, SchemaError> {
+    let Some(labels) = labels else { return Ok(Vec::new()) };
+    let Some(vocabulary) = vocabulary else {
+        return Err(SchemaError::BadValue {
+            path: format!("{path}.value_labels"),
+            value: "value_labels".into(),
+            expected: "labels only for an attribute with a closed vocabulary (`values`)".into(),
+        });
+    };
+    let mut out = Vec::with_capacity(labels.len());
+    for (word, label) in labels {
+        let lpath = format!("{path}.value_labels.{word}");
+        if vocabulary.binary_search(&word).is_err() {
+            return Err(SchemaError::BadValue {
+                path: lpath,
+                value: word,
+                expected: "a word of the attribute's `values`".into(),
+            });
+        }
+        let label = check_words(&lpath, Some(label), limits)?.unwrap_or_default();
+        out.push((word, label));
+    }
+    Ok(out)
 }
 
 /// A shape error: `path: line L, column C: message` (the path and position when known; the

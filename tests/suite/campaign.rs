@@ -276,3 +276,123 @@ fn with_epsilon_keeps_the_lifetime_ratio_and_refuses_what_from_toml_refuses() {
         assert!(from_text.is_err(), "the TOML reader accepts ε = {bad}");
     }
 }
+
+/// Every demo segment explained to every demo visitor reads as sentences in the data map's
+/// words: no rule syntax, no identifiers, every condition phrased (none left to the generic
+/// "we checked …" sentence), the segment named by its `visitor` words, and the rule text one
+/// click away. A few sentences are pinned by hand.
+#[test]
+fn every_demo_segment_is_explained_in_plain_words() {
+    let limits = Limits::default();
+    let schema = schema();
+    let now = dpseg::time::parse_timestamp("2026-11-24T12:00:00Z").unwrap();
+    let mut seen = std::collections::BTreeMap::new();
+    for campaign in ["spring-2027", "picks", "family-gear"] {
+        let text = common::read(&format!("examples/outdoor/campaigns/{campaign}.toml"));
+        let c = Campaign::from_toml(&text, &limits).unwrap();
+        assert!(c.title().is_some(), "{campaign} has no title for the visitor");
+        let compiled = c.compile(&schema, &limits).unwrap();
+        for visitor in ["alice", "bob", "carla", "dieter"] {
+            let doc = common::read(&format!("examples/outdoor/profiles/{visitor}.json"));
+            let profile = Profile::from_json(&schema, &doc, now, &limits).unwrap();
+            for (i, s) in c.segments().iter().enumerate() {
+                let v = s
+                    .visitor
+                    .as_deref()
+                    .unwrap_or_else(|| panic!("{campaign}/{}: no visitor words", s.id));
+                let w = compiled.segment_words(&schema, &profile, now, i).unwrap();
+                assert!(w.summary.contains(v), "{}: {}", s.id, w.summary);
+                let mut stack: Vec<&dpseg::rules::words::Reason> = w.reasons.iter().collect();
+                while let Some(r) = stack.pop() {
+                    let t = &r.text;
+                    let context =
+                        format!("{campaign}/{} for {visitor}: {t:?} (rule {:?})", s.id, r.rule);
+                    for syntax in
+                        ["==", ">=", "<=", "segment(", "[", "_", "We checked", "so “", "where "]
+                    {
+                        assert!(!t.contains(syntax), "{context}: has {syntax:?}");
+                    }
+                    assert!(!r.rule.is_empty(), "{context}: no rule text");
+                    assert!(t.starts_with(char::is_uppercase), "{context}: not a sentence");
+                    seen.insert((campaign, s.id.clone(), visitor, r.rule.clone()), t.clone());
+                    stack.extend(r.because.iter());
+                }
+            }
+        }
+    }
+    let said = |c: &str, s: &str, v: &str, rule: &str| {
+        seen.get(&(c, s.to_owned(), v, rule.to_owned())).cloned().unwrap_or_default()
+    };
+    assert_eq!(
+        said("spring-2027", "hikers", "alice", "budget >= 100"),
+        "Your budget per trip for gear (EUR) is 150; we look for at least 100"
+    );
+    assert_eq!(
+        said("spring-2027", "hikers", "alice", r#"interests has "hiking""#),
+        "Your activities include hiking"
+    );
+    assert_eq!(
+        said("spring-2027", "dach_hikers", "alice", r#"segment("dach")"#),
+        "You are among visitors from Germany, Austria or Switzerland"
+    );
+    assert_eq!(
+        said("family-gear", "families", "alice", "has_kids"),
+        "You have not answered “Do you shop for children?”"
+    );
+}
+
+/// `wording` names what a visitor would read as an identifier: no title, a segment without
+/// `visitor` words, data without a label; the demo campaigns have none of these.
+#[test]
+fn wording_warns_about_what_the_visitor_would_read_as_an_identifier() {
+    let limits = Limits::default();
+    let schema = Schema::from_toml(
+        r#"
+[attributes.budget]
+type = "number"
+purposes = ["m"]
+label = "budget"
+[attributes.loyalty_tier]
+type = "string"
+purposes = ["m"]
+[attributes.has_kids]
+type = "bool"
+purposes = ["m"]
+question = "Do you shop for children?"
+[events.purchase]
+purposes = ["m"]
+"#,
+        &limits,
+    )
+    .unwrap();
+    let text = "id = \"c\"\npurpose = \"m\"\nepoch = \"1d\"\nepsilon = 1.0\n\
+                [[segments]]\nid = \"big\"\nrule = 'budget > 1 and has_kids'\nvisitor = \"big spenders\"\n\
+                [[segments]]\nid = \"gold\"\nrule = 'loyalty_tier == \"gold\" or any(purchase, 1d)'\n";
+    let compiled = Campaign::from_toml(text, &limits).unwrap().compile(&schema, &limits).unwrap();
+    let found: Vec<(&str, Option<String>, bool)> = dpseg::campaign::wording(&compiled, &schema)
+        .iter()
+        .map(|f| {
+            (
+                f.code,
+                f.segment.clone(),
+                f.message.contains("loyalty_tier") || f.message.contains("purchase"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("no-title", None, false),
+            ("no-visitor-words", Some("gold".to_owned()), false),
+            ("no-label", None, true),
+            ("no-label", None, true),
+        ]
+    );
+    for campaign in ["spring-2027", "picks", "family-gear"] {
+        let text = common::read(&format!("examples/outdoor/campaigns/{campaign}.toml"));
+        let schema = self::schema();
+        let compiled =
+            Campaign::from_toml(&text, &limits).unwrap().compile(&schema, &limits).unwrap();
+        assert_eq!(dpseg::campaign::wording(&compiled, &schema), [], "{campaign}");
+    }
+}

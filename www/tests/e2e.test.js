@@ -139,11 +139,21 @@ test('a visitor answers the quiz, sees their segments and why, and their report 
 
   await page.goto(`${demo.site}/privacy.html`);
   await page.waitForSelector('#groups details');
-  const hikers = page.locator('#groups details', { hasText: 'campers' }).first();
-  await hikers.locator('summary').click();
+  const hikers = page.locator('#groups details.segment', { hasText: 'campers' }).first();
+  await hikers.locator(':scope > summary').click();
   const why = await hikers.innerText();
-  assert.match(why, /You are in “campers”/);
-  assert.match(why, /Your interests are climbing, kayaking/);
+  assert.match(why, /You are among campers and paddlers, because:/);
+  assert.match(why, /Your activities include kayaking/);
+  // The rule as written is one click away, not in the sentences.
+  assert.doesNotMatch(why, /has any/);
+  await hikers.locator('details.rule summary').click();
+  assert.match(await hikers.innerText(), /interests has any \["camping", "kayaking"\]/);
+  // Every demo segment's explanation reads as sentences: no rule syntax, no identifiers.
+  const sentences = await page.locator('#groups .reasons .visually').allTextContents();
+  assert.ok(sentences.length > 20, `${sentences.length} sentences`);
+  for (const t of sentences) assert.doesNotMatch(t, /==|>=|<=|\[|_|segment\(|“[a-z_]+ (has|in) /, t);
+  const headings = await page.locator('#groups h3').allTextContents();
+  assert.deepEqual(headings.sort(), ['Family gear', 'Picks for you', 'Spring collection']);
 
   // The visitor also allows personalisation and the campaign that reads sensitive data: every
   // demo campaign then reports, so the suite's leak check sees each one's reports.

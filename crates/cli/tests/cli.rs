@@ -123,6 +123,11 @@ fn lint_refuses_the_bad_example_with_exit_1() {
         codes,
         [
             "epsilon-over-cap",
+            // What its visitors would read: no title, no `visitor` words for three segments.
+            "no-title",
+            "no-visitor-words",
+            "no-visitor-words",
+            "no-visitor-words",
             "purpose-mismatch",
             "purpose-mismatch",
             "sensitive-without-review",

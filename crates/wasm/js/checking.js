@@ -49,7 +49,8 @@ export async function install(engine, doc) {
     c.check(engine.schemaCompact, schema_id, bytes, engine.epsilonReportMax, engine.epsilonWindowMax),
   );
   if (id !== parsed.id) throw new DpsegError('campaign-syntax', `document of campaign '${parsed.id}' holds campaign '${id}'`);
-  const described = new Map((parsed.segments ?? []).map((s) => [s?.id, s?.description]));
+  const str = (v) => (typeof v === 'string' ? v : null);
+  const written = new Map((parsed.segments ?? []).map((s) => [s?.id, s]));
   const info = {
     id,
     config_id,
@@ -60,7 +61,8 @@ export async function install(engine, doc) {
     epsilon_lifetime,
     per_report,
     answer_bytes,
-    segments: segments.map((s) => ({ id: s, description: typeof described.get(s) === 'string' ? described.get(s) : null })),
+    title: str(parsed.title),
+    segments: segments.map((s) => ({ id: s, description: str(written.get(s)?.description), visitor: str(written.get(s)?.visitor) })),
     groups: groups.map(([g, cases]) => ({ id: g, cases })),
     sensitive: sensitive.map(([data, category]) => ({ data, category })),
   };

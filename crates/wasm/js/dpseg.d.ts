@@ -37,6 +37,12 @@ export interface DataMap {
     sensitive?: string;
     values?: string[];
     description?: string;
+    /** What the visitor reads (docs/data-map.md, "Words for the visitor"). */
+    label?: string;
+    /** The question the attribute answers, as the site asks it. */
+    question?: string;
+    /** Words of `values` as the visitor reads them. */
+    value_labels?: Record<string, string>;
   }>;
   events?: Record<string, {
     props?: Record<string, 'number' | 'string' | 'bool' | 'time'>;
@@ -45,6 +51,8 @@ export interface DataMap {
     retention?: string;
     sensitive?: string;
     description?: string;
+    /** What the visitor reads: a singular noun phrase ("purchase"). */
+    label?: string;
   }>;
   /** Per purpose, `before_consent`: `'nothing'` (default) or `'declared'` (docs/data-map.md). */
   purposes?: Record<string, { before_consent?: 'nothing' | 'declared'; description?: string }>;
@@ -119,9 +127,20 @@ export interface OpenOptions {
  * package's type test checks those files against these types).
  */
 /** A segment as written. */
-export interface SegmentDef { id: string; rule: string; description?: string }
+export interface SegmentDef {
+  id: string;
+  rule: string;
+  description?: string;
+  /** The people it holds, as the visitor reads them: "You are among …". */
+  visitor?: string;
+}
 /** A group as written: the first case whose rule holds. */
-export interface GroupDef { id: string; cases: { id: string; rule: string }[]; description?: string }
+export interface GroupDef {
+  id: string;
+  cases: { id: string; rule: string; visitor?: string }[];
+  description?: string;
+  visitor?: string;
+}
 /** `GET /v1/campaigns/{id}`: what `addCampaign` takes. */
 export interface CampaignDocument {
   id: string;
@@ -139,6 +158,9 @@ export interface CampaignDocument {
   segments: SegmentDef[];
   groups: GroupDef[];
   review?: { by: string; at: string; why: string; covers: string[] };
+  /** The campaign's name for the visitor. */
+  title?: string;
+  description?: string;
   /** The planned mechanism, for people; devices run the one in `compiled`. */
   mechanism: Json;
 }
@@ -176,7 +198,10 @@ export interface CampaignInfo {
   epoch_secs: number;
   epsilon: number;
   epsilon_lifetime: number;
-  segments: { id: string; description: string | null }[];
+  /** The campaign's name for the visitor (`title`), if it has one. */
+  title?: string | null;
+  /** Each segment with its description and its name for the visitor (`visitor` words). */
+  segments: { id: string; description: string | null; visitor?: string | null }[];
   groups: { id: string; cases: string[] }[];
   /** Items answered in each report, and bytes of each answer (the payload holds a 2-byte item index before each). */
   per_report: number;
@@ -191,13 +216,16 @@ export interface Memberships {
 }
 
 export interface Reason {
+  /** A sentence in the data map's words: "Your activities include hiking". */
   text: string;
   holds: boolean;
+  /** The condition as the rule writes it, for the curious. */
+  rule: string;
   because?: Reason[];
 }
 
 export interface Explanation {
-  /** "You are in “hikers” because:" */
+  /** "You are among hikers with a budget for gear, because:" */
   summary: string;
   holds: boolean;
   reasons: Reason[];

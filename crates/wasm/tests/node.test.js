@@ -175,8 +175,11 @@ test('explanations name the visitor\'s data in words', async () => {
   const words = await engine.explain('spring-2027', 'hikers');
   assert.equal(words.holds, engine.membershipsForVisitor('spring-2027').segments.hikers);
   const text = JSON.stringify(words);
-  assert.match(text, /your budget is 150/i);
-  assert.match(words.summary, /^You are (not )?in “hikers”/);
+  // Sentences in the data map's words, the segment named by its `visitor` words, the rule text
+  // one click away.
+  assert.match(text, /Your budget per trip for gear \(EUR\) is 150; we look for at least 100/);
+  assert.match(words.summary, /^You are (not )?among hikers with a budget for good gear, because:$/);
+  assert.equal(words.reasons[0].rule, 'interests has "hiking" and budget >= 100');
 });
 
 /** The last millisecond of the `k`-th day after today: every report of that day is due. */

@@ -1,8 +1,9 @@
-//! `dpseg lint`: the governance review of a campaign against a data map and the site's caps; exit 1 on errors.
+//! `dpseg lint`: the governance review of a campaign against a data map and the site's caps,
+//! and the words its visitors will read; exit 1 on errors.
 
 use std::process::ExitCode;
 
-use dpseg::campaign::{review, LintConfig};
+use dpseg::campaign::{review, wording, LintConfig};
 use dpseg::limits::Limits;
 use dpseg::wire::LintReport;
 
@@ -28,12 +29,16 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
 
     let (schema, campaign) = inputs.load(&limits)?;
     let campaign_path = &inputs.campaign.campaign;
-    let (compiled, findings) = review(
+    let (compiled, mut findings) = review(
         &campaign,
         &schema,
         &LintConfig { epsilon_max, devices, ..LintConfig::default() },
         &limits,
     );
+    // What the visitor will read: warnings beside the review, once the rules compile.
+    if let Some(c) = &compiled {
+        findings.extend(wording(c, &schema));
+    }
     let config_id = compiled.map(|c| c.config_id().to_owned());
     let report = LintReport::new(&campaign, config_id, findings);
     print(serde_json::to_value(&report)?)?;
