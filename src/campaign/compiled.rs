@@ -195,6 +195,7 @@ impl CompiledCampaign {
     }
 
     /// Explains segment `index` for `profile` at `now` in words a visitor understands.
+    #[cfg(feature = "std")]
     pub fn segment_words(
         &self,
         schema: &Schema,

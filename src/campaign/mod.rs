@@ -22,6 +22,7 @@ mod compiled;
 mod identity;
 pub mod lint;
 mod runnable;
+#[cfg(feature = "std")]
 mod wording;
 
 use core::fmt;
@@ -39,6 +40,7 @@ pub use check::Refusal;
 pub use compiled::{CompiledCampaign, Membership};
 pub use lint::{lint, review, Finding, LintConfig, Severity};
 pub use runnable::{Head, Runnable};
+#[cfg(feature = "std")]
 pub use wording::wording;
 
 /// A campaign as written, valid by construction: read with [`Campaign::from_toml`] or

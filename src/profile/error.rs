@@ -81,6 +81,17 @@ pub enum ProfileErrorKind {
         /// Limit.
         max: usize,
     },
+    /// A number outside the data map's `min`/`max` (checked where the core has std; in the
+    /// browser the SDK checks it).
+    #[cfg(feature = "std")]
+    OutOfRange {
+        /// The value.
+        value: f64,
+        /// The data map's `min`.
+        min: Option<f64>,
+        /// The data map's `max`.
+        max: Option<f64>,
+    },
 }
 
 impl ProfileError {
@@ -102,6 +113,8 @@ impl ProfileError {
             ProfileErrorKind::BadTime(_) => "bad-time",
             ProfileErrorKind::TooMany { .. } => "too-many",
             ProfileErrorKind::StringTooLong { .. } => "string-too-long",
+            #[cfg(feature = "std")]
+            ProfileErrorKind::OutOfRange { .. } => "out-of-range",
         }
     }
 }
@@ -141,6 +154,22 @@ impl ProfileError {
             ProfileErrorKind::TooMany { what, max } => cat(&["more than ", &uint(*max), " ", what]),
             ProfileErrorKind::StringTooLong { max } => {
                 cat(&["string longer than ", &uint(*max), " bytes"])
+            }
+            #[cfg(feature = "std")]
+            ProfileErrorKind::OutOfRange { value, min, max } => {
+                // The SDK says the same for the browser (crates/wasm/js/sdk/engine.js, `set`).
+                let bound = |b: &Option<f64>| {
+                    b.map_or_else(
+                        || "none".to_owned(),
+                        |x| crate::profile::number_json(x).to_string(),
+                    )
+                };
+                let value = crate::profile::number_json(*value);
+                format!(
+                    "{value} is outside the data map's range (min {}, max {})",
+                    bound(min),
+                    bound(max)
+                )
             }
         };
         cat(&["profile: ", &self.path, ": ", &detail])

@@ -111,11 +111,24 @@ pub(super) fn convert(
         Ok(s.into())
     };
     match ty {
-        AttrType::Number => v
-            .as_f64()
-            .filter(|f| f.is_finite())
-            .map(Value::Number)
-            .ok_or_else(|| wrong(path, ty, v)),
+        AttrType::Number => {
+            let x = v.as_f64().filter(|f| f.is_finite()).ok_or_else(|| wrong(path, ty, v))?;
+            // The data map's range. Not in the browser's runtime, whose compact data map has no
+            // ranges: there the SDK checks the value against the JSON form before the runtime
+            // sees it (crates/wasm/js/sdk/engine.js, `set`).
+            #[cfg(feature = "std")]
+            if let Some(def) = vocab.filter(|d| !d.range.holds(x)) {
+                return Err(ProfileError::new(
+                    path,
+                    ProfileErrorKind::OutOfRange {
+                        value: x,
+                        min: def.range.min,
+                        max: def.range.max,
+                    },
+                ));
+            }
+            Ok(Value::Number(x))
+        }
         AttrType::String => match v.as_str() {
             Some(s) => Ok(Value::String(string(s, path)?)),
             None => Err(wrong(path, ty, v)),

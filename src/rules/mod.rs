@@ -14,8 +14,10 @@ pub mod ir;
 pub mod lex;
 pub mod lower;
 pub mod parse;
+#[cfg(feature = "std")]
 pub mod phrase;
 pub mod print;
+#[cfg(feature = "std")]
 pub mod words;
 
 use core::fmt;

@@ -3,7 +3,9 @@
 //! and the runtime reads them as untrusted input. Descriptions, labels and the purposes' table
 //! are left out (the runtime shows none; the SDK reads them from the JSON form).
 
-use super::{AttrType, AttributeDef, EventDef, PropDef, Schema, Sensitivity, Source, Wording};
+use super::{AttrType, AttributeDef, EventDef, PropDef, Schema, Sensitivity, Source};
+#[cfg(feature = "std")]
+use super::{Range, Wording};
 use crate::compact::{CompactError, Reader, Writer};
 use crate::limits::Limits;
 use crate::prelude::*;
@@ -134,7 +136,10 @@ impl Schema {
                 sensitive,
                 values,
                 description: None,
+                #[cfg(feature = "std")]
                 wording: Wording::default(),
+                #[cfg(feature = "std")]
+                range: Range::default(),
             });
         }
         let n = r.len(limits.schema_events_max);
@@ -170,6 +175,7 @@ impl Schema {
                 retention,
                 sensitive,
                 description: None,
+                #[cfg(feature = "std")]
                 wording: Wording::default(),
             });
         }

@@ -37,6 +37,7 @@ pub enum AttrType {
 }
 
 impl AttrType {
+    #[cfg(feature = "std")]
     fn parse(s: &str) -> Option<AttrType> {
         Some(match s {
             "number" => AttrType::Number,
@@ -105,6 +106,7 @@ impl Sensitivity {
         ("biometric", Sensitivity::Biometric),
     ];
 
+    #[cfg(feature = "std")]
     fn parse(s: &str) -> Option<Sensitivity> {
         Self::ALL.iter().find(|(n, _)| *n == s).map(|&(_, v)| v)
     }
@@ -132,31 +134,14 @@ pub struct AttributeDef {
     pub values: Option<Vec<String>>,
     /// Free text for people.
     pub description: Option<String>,
-    /// What the visitor reads about it (labels; never in the compact form).
+    /// What the visitor reads about it (labels; never in the compact form, so not in the
+    /// browser's runtime, which builds without std and reads only that form).
+    #[cfg(feature = "std")]
     pub wording: Wording,
-}
-
-/// What a visitor reads about an attribute or event, in explanations and the preference center
-/// (docs/data-map.md, "Words for the visitor"). Every part is optional; lint warns when a
-/// campaign reads data without a label.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Wording {
-    /// A short noun phrase: "budget for gear", "purchase" (an event's label is singular).
-    pub label: Option<String>,
-    /// The question the attribute answers, as the site asks it: "Do you shop for children?".
-    pub question: Option<String>,
-    /// Words of a closed vocabulary as the visitor reads them, sorted by word:
-    /// `("dach", "Germany, Austria or Switzerland")`.
-    pub values: Vec<(String, String)>,
-}
-
-impl Wording {
-    /// The label of vocabulary word `word`, or the word itself.
-    pub fn value<'a>(&'a self, word: &'a str) -> &'a str {
-        self.values
-            .binary_search_by(|(w, _)| w.as_str().cmp(word))
-            .map_or(word, |i| self.values[i].1.as_str())
-    }
+    /// For a number attribute, the values a profile may hold (not in the runtime either: the SDK
+    /// checks them there).
+    #[cfg(feature = "std")]
+    pub range: Range,
 }
 
 impl AttributeDef {
@@ -194,7 +179,9 @@ pub struct EventDef {
     pub sensitive: Option<Sensitivity>,
     /// Free text for people.
     pub description: Option<String>,
-    /// What the visitor reads about it: its `label` (never in the compact form).
+    /// What the visitor reads about it: its `label` (never in the compact form; see
+    /// [`AttributeDef::wording`]).
+    #[cfg(feature = "std")]
     pub wording: Wording,
 }
 
@@ -507,6 +494,11 @@ mod tests {
     }
 }
 
+#[cfg(feature = "std")]
 mod read;
+#[cfg(feature = "std")]
+mod visitor;
+#[cfg(feature = "std")]
+pub use visitor::{Range, Wording};
 
 mod compact;

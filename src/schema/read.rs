@@ -9,6 +9,7 @@ use alloc::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::visitor::{check_range, check_words, value_labels};
 use super::{
     AttrType, AttributeDef, BeforeConsent, EventDef, PropDef, PurposeDef, Schema, SchemaError,
     Sensitivity, Source, Wording,
@@ -50,6 +51,8 @@ struct RawAttribute {
     label: Option<String>,
     question: Option<String>,
     value_labels: Option<BTreeMap<String, String>>,
+    min: Option<f64>,
+    max: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -90,6 +93,8 @@ impl Schema {
                 opt(&mut m, "sensitive", a.sensitive.map(|s| json!(s.name())));
                 opt(&mut m, "values", a.values.as_ref().map(|v| json!(v)));
                 opt(&mut m, "description", a.description.as_ref().map(|d| json!(d)));
+                opt(&mut m, "min", a.range.min.map(crate::profile::number_json));
+                opt(&mut m, "max", a.range.max.map(crate::profile::number_json));
                 opt(&mut m, "label", a.wording.label.as_ref().map(|d| json!(d)));
                 opt(&mut m, "question", a.wording.question.as_ref().map(|d| json!(d)));
                 if !a.wording.values.is_empty() {
@@ -253,8 +258,10 @@ impl Schema {
                 question: check_words(&format!("{path}.question"), a.question, limits)?,
                 values: value_labels(&path, a.value_labels, values.as_deref(), limits)?,
             };
+            let range = check_range(&path, ty, a.min, a.max)?;
             attributes.push(AttributeDef {
                 wording,
+                range,
                 purposes: check_purposes(&path, a.purposes, limits)?,
                 sensitive: parse_sensitivity(&path, a.sensitive)?,
                 name,
@@ -311,55 +318,6 @@ impl Schema {
         let purposes = validate_purposes(raw.purposes, &attributes, &events)?;
         Ok(Schema { attributes, events, purposes })
     }
-}
-
-/// Words for people: not empty, and within `string_bytes_max`.
-fn check_words(
-    path: &str,
-    words: Option<String>,
-    limits: &Limits,
-) -> Result<Option<String>, SchemaError> {
-    match words {
-        Some(w) if w.trim().is_empty() || w.len() > limits.string_bytes_max => {
-            Err(SchemaError::BadValue {
-                path: path.to_owned(),
-                value: w.chars().take(16).collect(),
-                expected: format!("words for the visitor, 1 to {} bytes", limits.string_bytes_max),
-            })
-        }
-        w => Ok(w),
-    }
-}
-
-/// `value_labels`: each key a word of the attribute's closed vocabulary, each label words.
-fn value_labels(
-    path: &str,
-    labels: Option<BTreeMap<String, String>>,
-    vocabulary: Option<&[String]>,
-    limits: &Limits,
-) -> Result<Vec<(String, String)>, SchemaError> {
-    let Some(labels) = labels else { return Ok(Vec::new()) };
-    let Some(vocabulary) = vocabulary else {
-        return Err(SchemaError::BadValue {
-            path: format!("{path}.value_labels"),
-            value: "value_labels".into(),
-            expected: "labels only for an attribute with a closed vocabulary (`values`)".into(),
-        });
-    };
-    let mut out = Vec::with_capacity(labels.len());
-    for (word, label) in labels {
-        let lpath = format!("{path}.value_labels.{word}");
-        if vocabulary.binary_search(&word).is_err() {
-            return Err(SchemaError::BadValue {
-                path: lpath,
-                value: word,
-                expected: "a word of the attribute's `values`".into(),
-            });
-        }
-        let label = check_words(&lpath, Some(label), limits)?.unwrap_or_default();
-        out.push((word, label));
-    }
-    Ok(out)
 }
 
 /// A shape error: `path: line L, column C: message` (the path and position when known; the

@@ -29,7 +29,13 @@ pub fn heavy_profile(schema: &Schema, events: usize, seed: u64) -> Value {
     let mut attrs = Map::new();
     for a in schema.attributes() {
         let v = match (a.ty, &a.values) {
-            (AttrType::Number, _) => json!(rng.gen_range(0..800)),
+            // Within the data map's range, if it has one.
+            #[allow(clippy::cast_possible_truncation, reason = "demo ranges are small integers")]
+            (AttrType::Number, _) => {
+                let lo = a.range.min.unwrap_or(0.0) as i64;
+                let hi = a.range.max.map_or(800, |m| m as i64).max(lo + 1);
+                json!(rng.gen_range(lo..hi))
+            }
             (AttrType::String, Some(words)) => json!(words[rng.gen_range(0..words.len())]),
             (AttrType::String, None) => json!(["DE", "at", "Ch", "fr", "US"][rng.gen_range(0..5)]),
             (AttrType::Bool, _) => json!(rng.gen_bool(0.5)),

@@ -327,6 +327,32 @@ test('an empty quiz stores nothing, and the consent notice is on every page of t
   await context.close();
 });
 
+test('the quiz takes its number ranges from the data map and a number outside them saves nothing', async () => {
+  const { context, page } = await newPage();
+  await page.goto(`${demo.site}/`);
+  await page.waitForSelector('body[data-ready="yes"]');
+  const map = await page.evaluate(() => window.dpsegEngine.dataMap().attributes.budget);
+  assert.deepEqual(
+    [await page.getAttribute('input[name="budget"]', 'min'), await page.getAttribute('input[name="budget"]', 'max')],
+    [String(map.min), String(map.max)],
+  );
+  for (const bad of ['-5', '99999']) {
+    await page.check('input[name="interests"][value="hiking"]');
+    await page.fill('input[name="budget"]', bad);
+    await page.click('#quiz button[type="submit"]');
+    await page.waitForSelector('#saved.no');
+    assert.match(await page.locator('#saved').innerText(), /Budget for your next piece of gear \(€\) must be a number from 0 to 10000/);
+    // Nothing of that answer is stored, not even the ticked interest.
+    const attrs = await page.evaluate(() => window.dpsegEngine.profile().attributes);
+    assert.deepEqual(Object.keys(attrs), ['first_visit_at'], JSON.stringify(attrs));
+  }
+  await page.fill('input[name="budget"]', '10000');
+  await page.click('#quiz button[type="submit"]');
+  await page.waitForSelector('#saved.ok');
+  assert.equal(await page.evaluate(() => window.dpsegEngine.profile().attributes.budget), 10000);
+  await context.close();
+});
+
 test('under Global Privacy Control the switch is off, cannot be turned on, and says why', async () => {
   const { context, page, errors } = await newPage(1200, { gpc: true });
   page.on('console', (m) => errors.push(`console: ${m.text()}`));

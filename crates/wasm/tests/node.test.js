@@ -790,3 +790,24 @@ test('garbage across the boundary: only DpsegErrors with a real code, and the en
   assert.ok(errors > 500, `too few refusals to mean anything: ${errors}`);
   assert.deepEqual(Object.keys(engine.membershipsForVisitor('spring-2027')), ['segments', 'groups']);
 });
+
+test('a number outside the data map\'s range is refused by name, and nothing changes', async () => {
+  const engine = await openWith();
+  const range = engine.dataMap().attributes.budget;
+  assert.deepEqual([range.min, range.max], [0, 10000]);
+  engine.set('budget', 150);
+  for (const bad of [-5, 99999, -0.5, 10000.5]) {
+    assert.throws(() => engine.set('budget', bad), (e) => {
+      assert.equal(e.code, 'out-of-range');
+      assert.equal(e.details.path, '$.attributes.budget');
+      // The core's message for the same value (its check runs wherever it has std: CLI, tools).
+      assert.equal(e.message, `profile: $.attributes.budget: ${bad} is outside the data map's range (min 0, max 10000)`);
+      return true;
+    });
+    assert.equal(engine.profile().attributes.budget, 150);
+  }
+  // Both bounds are allowed.
+  engine.set('budget', 0);
+  engine.set('budget', 10000);
+  assert.equal(engine.profile().attributes.budget, 10000);
+});

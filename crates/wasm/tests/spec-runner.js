@@ -64,7 +64,9 @@ function runCase(dpseg, doc, c) {
     if (r.err.code !== expectError || path !== wantPath) return `got ${r.err.code} at ${path}`;
     // The runtime module checks a stored profile with the same code, given it as a JS value
     // (so a document too large as text, or not JSON at all, is the verifier's case only).
-    if (limits !== undefined || typeof c.profile_doc === 'string' || expectError === 'profile-too-large') return null;
+    // The data map's number ranges are not in the runtime's compact data map: in the browser the
+    // SDK checks them in `set` (node.test.js, "a number outside the data map's range").
+    if (limits !== undefined || typeof c.profile_doc === 'string' || expectError === 'profile-too-large' || expectError === 'out-of-range') return null;
     const d = attempt(dpseg, () => dpseg.tools.checkProfileOnDevice(schema, c.profile_doc, now));
     if (d.err === undefined) return 'the runtime accepted the profile';
     return d.err.code === expectError && d.err.details?.path === wantPath ? null : `runtime got ${d.err.code} at ${d.err.details?.path}`;

@@ -203,6 +203,13 @@ export class Engine {
   /** Sets a zero-party attribute; `null` or `undefined` unsets it. Throws DpsegError on bad input. */
   set(name, value) {
     this.sync();
+    // The data map's range: the runtime's compact data map has none, so the SDK checks it, as
+    // the core does everywhere else (same code and message).
+    const a = this.map().attributes?.[name];
+    const path = `$.attributes.${name}`;
+    if (Number.isFinite(value) && a && !(value >= (a.min ?? value) && value <= (a.max ?? value))) {
+      throw new DpsegError('out-of-range', `profile: ${path}: ${value} is outside the data map's range (min ${a.min ?? 'none'}, max ${a.max ?? 'none'})`, { path });
+    }
     guard(() => this.rt.set(String(name), value ?? null));
     this.saveProfile();
   }
