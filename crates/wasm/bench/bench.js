@@ -39,7 +39,8 @@ function heavyProfile(schema, n, seed) {
   const attributes = {};
   for (const [name, a] of Object.entries(schema.attributes)) {
     attributes[name] = {
-      number: () => Math.floor(r() * 800),
+      // Within the data map's range, as heavy_profile does.
+      number: () => (a.min ?? 0) + Math.floor(r() * ((a.max ?? 800) - (a.min ?? 0))),
       string: () => (a.values ? pick(a.values) : pick(['DE', 'at', 'Ch', 'fr', 'US'])),
       bool: () => r() < 0.5,
       set: () => (a.values ? a.values.filter(() => r() < 0.4) : ['Alpenglow', 'Summit']),
