@@ -152,6 +152,8 @@ test('a visitor answers the quiz, sees their segments and why, and their report 
   const sentences = await page.locator('#groups .reasons .visually').allTextContents();
   assert.ok(sentences.length > 20, `${sentences.length} sentences`);
   for (const t of sentences) assert.doesNotMatch(t, /==|>=|<=|\[|_|segment\(|“[a-z_]+ (has|in) /, t);
+  // What is stored is named in the data map's words too.
+  assert.match(await page.locator('#attributes').innerText(), /budget per trip for gear \(EUR\)/);
   const headings = await page.locator('#groups h3').allTextContents();
   assert.deepEqual(headings.sort(), ['Family gear', 'Picks for you', 'Spring collection']);
 
