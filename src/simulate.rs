@@ -38,6 +38,9 @@ pub struct Population {
     /// Per item, cumulative thresholds (as coins) of values `0..domain-1`; a device's hash below
     /// `thresholds[k]` and not below `thresholds[k-1]` has value `k`; above all, the last value.
     thresholds: Vec<Vec<u64>>,
+    /// Per device, every item's value, when the population was given as devices
+    /// ([`Population::from_values`]) rather than rates.
+    values: Option<Vec<Vec<u16>>>,
     seed: u64,
     devices: u64,
 }
@@ -68,7 +71,16 @@ impl Population {
                 }
             })
             .collect();
-        Population { thresholds, seed: mix64(seed ^ 0x7275_7468), devices }
+        Population { thresholds, values: None, seed: mix64(seed ^ 0x7275_7468), devices }
+    }
+
+    /// The devices whose item values (per device, one per item: what
+    /// [`Membership::item_values`](crate::campaign::Membership::item_values) gives for the
+    /// device's profile) are `values`: a population of real profiles, whose segments nest as
+    /// their rules say.
+    pub fn from_values(values: Vec<Vec<u16>>) -> Population {
+        let devices = u64::try_from(values.len()).unwrap_or(u64::MAX);
+        Population { thresholds: Vec::new(), values: Some(values), seed: 0, devices }
     }
 
     /// Number of devices.
@@ -79,6 +91,10 @@ impl Population {
     /// The true value of item `item` for device `device`.
     #[inline]
     pub fn value(&self, device: u64, item: u16, segments: u16) -> u16 {
+        if let Some(values) = &self.values {
+            let d = usize::try_from(device).unwrap_or(usize::MAX);
+            return values.get(d).and_then(|v| v.get(usize::from(item))).copied().unwrap_or(0);
+        }
         let u = mix64(self.seed ^ mix64(device.wrapping_mul(0x1_0000) ^ u64::from(item)));
         let t = &self.thresholds[usize::from(item)];
         if item < segments {

@@ -20,6 +20,7 @@ mod cmd {
 }
 mod collector;
 mod common;
+mod population;
 
 use common::Failure;
 

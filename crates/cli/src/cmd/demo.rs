@@ -14,7 +14,8 @@ use std::process::ExitCode;
 
 use dpseg::campaign::LintConfig;
 use dpseg::limits::Limits;
-use dpseg::simulate::{Population, Truth};
+use dpseg::schema::Schema;
+use dpseg::simulate::Population;
 use dpseg_collector::serve::ConnectionLimits;
 use dpseg_collector::store::{CounterDelta, Store};
 use dpseg_collector::Served;
@@ -22,6 +23,7 @@ use rand_core::{OsRng, RngCore};
 
 use crate::collector::{serve, Listeners};
 use crate::common::{load_schema, now, Failure};
+use crate::population::{item_values, profiles};
 
 /// The demo: the collector on 127.0.0.1 with SQLite under a data directory, serving the
 /// demo site, the preference center and the dashboard, with a simulated population already
@@ -34,7 +36,7 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
-    /// The example: `schema.toml`, `campaigns/`, optional `truth/<campaign>.json`.
+    /// The example: `schema.toml` and `campaigns/`.
     #[arg(long, default_value = "examples/outdoor")]
     example: PathBuf,
     /// The site and dashboard.
@@ -90,7 +92,7 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
         let store = dpseg_collector::store::Store::open(&db)
             .await
             .map_err(|e| Failure(e.to_string(), 2))?;
-        let added = seed(&store, catalog.all(), &paths.example, devices, epochs, now).await;
+        let added = seed(&store, catalog.all(), &schema, devices, epochs, now).await;
         store.close().await;
         added
     })?;
@@ -200,51 +202,30 @@ fn write_private(path: &Path, text: &str) -> Result<(), Failure> {
     std::fs::write(path, text).map_err(|e| Failure(format!("{}: {e}", path.display()), 2))
 }
 
-/// Membership rates for a campaign's simulated population: the example's truth file when there
-/// is one, otherwise spread between 4% and 40% (segments) and decreasing shares (cases).
-pub fn truth_for(served: &Served, example: &Path) -> Result<Truth, Failure> {
-    let c = served.compiled.campaign();
-    let file = example.join("truth").join(format!("{}.json", c.id()));
-    if file.is_file() {
-        return crate::common::read_truth(&file, c);
-    }
-    #[allow(clippy::cast_precision_loss, reason = "small counts")]
-    let segments =
-        (0..c.segments().len()).map(|i| 0.04 + 0.36 * ((i * 7919) % 97) as f64 / 96.0).collect();
-    #[allow(clippy::cast_precision_loss, reason = "small counts")]
-    let groups = c
-        .groups()
-        .iter()
-        .map(|g| {
-            let weights: Vec<f64> = (0..g.cases.len()).map(|k| 1.0 / (k as f64 + 1.5)).collect();
-            let total: f64 = weights.iter().sum::<f64>() * 1.1; // ~9% in no case
-            weights.iter().map(|w| w / total).collect()
-        })
-        .collect();
-    Ok(Truth { segments, groups })
-}
-
 /// Stores the tallies of `devices` simulated devices reporting for each of the `epochs` epochs
 /// before `current`, for every campaign, unless the store already holds counters for it.
 /// Returns how many reports were added.
 async fn seed(
     store: &Store,
     served: &[Served],
-    example: &Path,
+    schema: &Schema,
     devices: u64,
     epochs: u32,
     now: i64,
 ) -> Result<u64, Failure> {
     let mut added = 0;
+    // One population of visitors for every campaign, each a profile the engine evaluates.
+    let mut visitors = None;
     for (n, s) in served.iter().enumerate() {
         let c = s.compiled.campaign();
         let existing = store.counters(c.id(), None).await.map_err(|e| Failure(e.to_string(), 2))?;
         if !existing.is_empty() {
             continue;
         }
-        let truth = truth_for(s, example)?;
+        let visitors = visitors.get_or_insert_with(|| profiles(schema, devices, 0x00de_0001, now));
         let seed = 0x00de_0000 + n as u64;
-        let population = Population::new(&s.mechanism, &truth, devices, seed);
+        let population =
+            Population::from_values(item_values(&s.compiled, &s.mechanism, visitors, now));
         let current = u64::try_from(now.div_euclid(c.epoch().secs())).unwrap_or(0);
         let mut deltas = Vec::new();
         for (k, run) in population.run(&s.mechanism, epochs, seed).iter().enumerate() {
