@@ -333,6 +333,10 @@ test('the quiz takes its number ranges from the data map and a number outside th
   const { context, page } = await newPage();
   await page.goto(`${demo.site}/`);
   await page.waitForSelector('body[data-ready="yes"]');
+  // The question that feeds sensitive data says so where it is asked, with its purposes.
+  const note = await page.locator('#has_kids-note').innerText();
+  assert.match(note, /^Sensitive \(children\)\. Used only for: Recommendations on this site, worked out on your device; Counting how many visitors/);
+  assert.equal(await page.getAttribute('input[name="has_kids"]', 'aria-describedby'), 'has_kids-note');
   const map = await page.evaluate(() => window.dpsegEngine.dataMap().attributes.budget);
   assert.deepEqual(
     [await page.getAttribute('input[name="budget"]', 'min'), await page.getAttribute('input[name="budget"]', 'max')],
