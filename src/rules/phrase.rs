@@ -113,16 +113,13 @@ impl Phrasing<'_> {
             }
             Node::Count { ev, filter, secs, any: true } => {
                 let def = self.schema.event_by_id(*ev)?;
-                let what = format!("{}{}", plural(def), self.filter(def, *filter));
+                let filter = self.filter(def, *filter);
                 let period = duration_words(*secs);
                 let n = matched(ex);
                 if holds {
-                    format!(
-                        "You have {n} {} in the last {period}",
-                        count_of(def, n, &self.filter(def, *filter))
-                    )
+                    format!("You have {n} {} in the last {period}", count_of(def, n, &filter))
                 } else {
-                    format!("You have no {what} in the last {period}")
+                    format!("You have no {}{filter} in the last {period}", plural(def))
                 }
             }
             Node::Segment(i) => {
@@ -234,10 +231,12 @@ impl Phrasing<'_> {
             Node::Occurrence { ev, filter, last } => {
                 let def = self.schema.event_by_id(*ev)?;
                 let which = if *last { "last" } else { "first" };
-                let what = format!("{}{}", singular(def), self.filter(def, *filter));
+                let filter = self.filter(def, *filter);
                 match v {
-                    Json::String(s) => format!("Your {which} {what} was on {}", date_of(s)),
-                    _ => format!("You have no {}{} yet", plural(def), self.filter(def, *filter)),
+                    Json::String(s) => {
+                        format!("Your {which} {}{filter} was on {}", singular(def), date_of(s))
+                    }
+                    _ => format!("You have no {}{filter} yet", plural(def)),
                 }
             }
             _ => return None,
@@ -329,7 +328,8 @@ fn label_of(label: &Option<String>, name: &str) -> String {
     label.clone().unwrap_or_else(|| human(name))
 }
 
-fn human(name: &str) -> String {
+/// A name as words: `trail_running` → "trail running".
+pub(crate) fn human(name: &str) -> String {
     name.replace('_', " ")
 }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::rules::explain::{Explanation, Input, Shape};
-use crate::rules::phrase::{duration_words, Phrasing};
+use crate::rules::phrase::{duration_words, human, Phrasing};
 
 /// A segment's explanation in words.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -180,10 +180,6 @@ fn fact(input: &Input, phrasing: &Phrasing<'_>) -> String {
         Input::Segment { id, value: true } => format!("you are in “{id}”"),
         Input::Segment { id, value: false } => format!("you are not in “{id}”"),
     }
-}
-
-fn human(name: &str) -> String {
-    name.replace('_', " ")
 }
 
 fn capitalised(s: &str) -> String {
